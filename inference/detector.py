@@ -1,0 +1,114 @@
+"""The detector: a plain function from texts to calibrated scores, with reasons.
+
+Per article: `score` (calibrated probability of machine-written / fabricated
+text), `label` (fabricated / human / abstain) at the threshold for a target
+false-positive rate, and `sentences` with offsets into the text given and
+their own scores, so a reader sees which sentences drive the verdict.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from . import model_dir as md
+from .features.featurize import featurize, stack
+from .language import english_reason
+from .text import prepare
+
+LABELS = ("fabricated", "human", "abstain")
+
+
+@dataclass
+class SentenceScore:
+    start: int
+    end: int
+    text: str
+    score: float
+    flagged: bool
+
+    def as_dict(self) -> dict:
+        return {"start": self.start, "end": self.end, "text": self.text,
+                "score": round(self.score, 6), "flagged": self.flagged}
+
+
+@dataclass
+class ArticleScore:
+    score: float | None
+    label: str
+    threshold: float
+    target_fpr: float
+    n_words: int
+    sentences: list[SentenceScore] = field(default_factory=list)
+    reason: str | None = None  # why the detector abstained
+
+    def as_dict(self) -> dict:
+        return {"score": None if self.score is None else round(self.score, 6), "label": self.label,
+                "threshold": round(self.threshold, 6), "target_fpr": self.target_fpr, "n_words": self.n_words,
+                "reason": self.reason, "sentences": [s.as_dict() for s in self.sentences]}
+
+
+def _threshold(table: list[dict], fpr: float, where: str) -> float:
+    for row in table:
+        if abs(row["target_fpr"] - fpr) < 1e-12:
+            return float(row["threshold"])
+    have = ", ".join(str(r["target_fpr"]) for r in table)
+    raise ValueError(f"{where}: no threshold stored for target FPR {fpr}; this model has {have}")
+
+
+class Detector:
+    """Scores articles with one model directory; backbones load once per process."""
+
+    def __init__(self, model: md.ModelDir, fpr: float | None = None):
+        self.model = model
+        self.fpr = float(fpr if fpr is not None else model.config.get("default_fpr", 0.01))
+        self.threshold = _threshold(model.config["thresholds"]["article"], self.fpr, str(model.path))
+        sent = model.config["thresholds"].get("sentence")
+        self.sentence_threshold = _threshold(sent, self.fpr, str(model.path)) if sent else None
+        self.min_words = int(model.config.get("min_words", 0))
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return self.model.kinds
+
+    @property
+    def model_id(self) -> dict:
+        return {"name": self.model.name, "path": str(self.model.path), "sha256": self.model.manifest_sha256}
+
+    def score_one(self, text: str) -> ArticleScore:
+        article = prepare(text)
+        words = article.n_words
+        abstain = dict(score=None, label="abstain", threshold=self.threshold, target_fpr=self.fpr, n_words=words)
+        if words < self.min_words:
+            return ArticleScore(**abstain, reason=f"too short: {words} words, at least {self.min_words} needed")
+        not_english = english_reason(article.norm)
+        if not_english:
+            return ArticleScore(**abstain, reason=not_english)
+        blocks = featurize(article, self.kinds)
+        x_art, x_sent = stack(blocks, self.kinds)
+        score = float(self.model.article_head.predict_proba(x_art[None])[0])
+        sentences = []
+        if self.model.sentence_head is not None and len(x_sent):
+            probs = self.model.sentence_head.predict_proba(x_sent)
+            for s, p in zip(article.sentences, probs):
+                sentences.append(SentenceScore(s.start, s.end, s.text, float(p), bool(p >= self.sentence_threshold)))
+        label = "fabricated" if score >= self.threshold else "human"
+        return ArticleScore(score=score, label=label, threshold=self.threshold, target_fpr=self.fpr,
+                            n_words=words, sentences=sentences)
+
+    def score(self, texts: Sequence[str] | str) -> list[dict]:
+        """One result dict per text (see ArticleScore.as_dict)."""
+        if isinstance(texts, str):
+            texts = [texts]
+        return [self.score_one(t).as_dict() for t in texts]
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Article scores only, NaN where the detector abstains (RAID's texts -> scores)."""
+        return np.array([np.nan if r.score is None else r.score for r in map(self.score_one, texts)])
+
+
+def load_detector(path: str | Path | None = None, fpr: float | None = None) -> Detector:
+    """The detector of a model directory (None: the default model shipped in the package)."""
+    return Detector(md.load(path), fpr=fpr)

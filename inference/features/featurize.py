@@ -1,0 +1,94 @@
+"""From a prepared Article to the feature blocks the heads read.
+
+Sentence features come from the same forward passes as the article features:
+each token's statistics are computed in the article's context, then pooled
+over the tokens that fall inside the sentence.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backbones
+from ..text import Article
+from . import embed, lm, style
+
+FEATURIZER_VERSION = "1"
+KINDS = ("embed", "lm", "style")
+
+
+def feature_names(kinds: tuple[str, ...], level: str) -> list[str]:
+    """Column names of the article ('article') or sentence ('sentence') matrix."""
+    names: list[str] = []
+    for kind in kinds:
+        if kind == "embed":
+            names += [f"{'sent_' if level == 'sentence' else ''}embed_{i}" for i in range(embed.DIM)]
+        elif kind == "lm":
+            names += [f"sent_{n}" for n in lm.LM_FEATURES] if level == "sentence" else list(lm.LM_FEATURES)
+            if level == "sentence":
+                names += list(lm.LM_FEATURES)  # the article's context, so sentence and article scores agree
+        elif kind == "style":
+            names += list(style.SENTENCE_STYLE_FEATURES if level == "sentence" else style.STYLE_FEATURES)
+        else:
+            raise ValueError(f"unknown feature kind {kind!r}; expected some of {', '.join(KINDS)}")
+    return names
+
+
+def backbone_infos(kinds: tuple[str, ...]) -> dict[str, dict]:
+    out = {}
+    if "embed" in kinds:
+        out["embed"] = backbones.minilm_info().as_dict()
+    if "lm" in kinds:
+        out["lm"] = backbones.smollm_info().as_dict()
+    return out
+
+
+def _sentence_token_index(article: Article, offsets: list[tuple[int, int]]) -> np.ndarray:
+    """For each LM token, the index of the sentence its last character lies in (-1: none)."""
+    starts, ends, pos = [], [], 0
+    for s in article.sentences:
+        starts.append(pos)
+        ends.append(pos + len(s.norm))
+        pos += len(s.norm) + 1
+    last = np.array([max(e - 1, b) for b, e in offsets], dtype=np.int64)
+    j = np.searchsorted(np.array(starts), last, side="right") - 1
+    ok = (j >= 0) & (last < np.array(ends)[np.clip(j, 0, None)])
+    return np.where(ok, j, -1)
+
+
+def featurize_kind(article: Article, kind: str) -> dict[str, np.ndarray]:
+    """One kind's blocks: '<kind>' (article vector) and 'sent_<kind>' (per-sentence matrix)."""
+    sents = [s.norm for s in article.sentences]
+    text = article.norm
+    if kind == "embed":
+        tok, model = backbones.load_minilm()
+        return {"embed": embed.encode_article(text, tok, model),
+                "sent_embed": embed.encode_texts(sents, tok, model)}
+    if kind == "style":
+        return {"style": style.article_style(sents),
+                "sent_style": np.array([style.sentence_style(s) for s in sents]).reshape(len(sents), -1)}
+    if kind == "lm":
+        tok, model = backbones.load_smollm()
+        enc = tok(text, add_special_tokens=False, return_offsets_mapping=True)
+        ids = [tok.bos_token_id or tok.eos_token_id, *enc["input_ids"]]  # a start token gives token 1 context
+        stats = lm.token_statistics(ids, model)
+        art = lm.aggregate(stats)
+        owner = _sentence_token_index(article, enc["offset_mapping"])  # stats[k] belongs to text token k
+        sent = np.zeros((len(sents), 2 * len(lm.LM_FEATURES)))
+        for j in range(len(sents)):
+            sent[j] = np.concatenate([lm.aggregate(stats, np.flatnonzero(owner == j)), art])
+        return {"lm": art, "sent_lm": sent, "lm_tokens": np.array([len(enc["input_ids"])])}
+    raise ValueError(f"unknown feature kind {kind!r}; expected some of {', '.join(KINDS)}")
+
+
+def featurize(article: Article, kinds: tuple[str, ...]) -> dict[str, np.ndarray]:
+    blocks: dict[str, np.ndarray] = {}
+    for kind in kinds:
+        blocks.update(featurize_kind(article, kind))
+    return blocks
+
+
+def stack(blocks: dict[str, np.ndarray], kinds: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(article vector, sentence matrix) in feature_names order."""
+    art = np.concatenate([blocks[k] for k in kinds])
+    sent = np.concatenate([blocks[f"sent_{k}"] for k in kinds], axis=1)
+    return art, sent

@@ -1,0 +1,150 @@
+"""The model directory: config.json, safetensors heads, a manifest and a model card.
+
+A model directory may come from a stranger, so loading only ever parses JSON
+and safetensors, checks every file's sha256 against MANIFEST.json, refuses any
+file it did not write (a pickle, say), and refuses a format, normalization,
+featurizer or backbone that differs from what this installation computes.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from .head import LinearHead
+from .normalize import NORMALIZATION_VERSION
+from .features.featurize import FEATURIZER_VERSION, KINDS, backbone_infos, feature_names
+
+FORMAT = "fabscore-model"
+FORMAT_VERSION = 1
+CONFIG = "config.json"
+MANIFEST = "MANIFEST.json"
+CARD = "README.md"
+HEAD_FILES = {"article": "article_head.safetensors", "sentence": "sentence_head.safetensors"}
+SHIPPED = Path(__file__).resolve().parent / "models"
+
+
+class ModelDirError(ValueError):
+    """A model directory that must not be used, with the reason."""
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@dataclass
+class ModelDir:
+    path: Path
+    config: dict
+    article_head: LinearHead
+    sentence_head: LinearHead | None
+    manifest_sha256: str  # identifies this exact model in every output record
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return tuple(self.config["features"])
+
+    @property
+    def name(self) -> str:
+        return self.config.get("name") or self.path.name
+
+
+def resolve(path: str | Path | None) -> Path:
+    """A path, or the name of a model shipped in the package ('default', 'fast')."""
+    if path is None:
+        return SHIPPED / "default"
+    p = Path(path)
+    if not p.exists() and (SHIPPED / str(path)).is_dir():
+        return SHIPPED / str(path)
+    return p
+
+
+def save(path: str | Path, config: dict, article_head: LinearHead, sentence_head: LinearHead | None,
+         card: str) -> Path:
+    """Write a model directory; the manifest is written last, over every other file."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.iterdir():
+        if stale.is_file():
+            stale.unlink()
+    article_head.save(path / HEAD_FILES["article"])
+    if sentence_head is not None:
+        sentence_head.save(path / HEAD_FILES["sentence"])
+    config = dict(config, format=FORMAT, format_version=FORMAT_VERSION,
+                  heads={k: v for k, v in HEAD_FILES.items() if (path / v).is_file()})
+    (path / CONFIG).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    (path / CARD).write_text(card)
+    files = {p.name: _sha256(p) for p in sorted(path.iterdir()) if p.is_file()}
+    (path / MANIFEST).write_text(json.dumps({"files": files}, indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def _check_files(path: Path) -> dict[str, str]:
+    mf = path / MANIFEST
+    if not mf.is_file():
+        raise ModelDirError(f"{path}: no {MANIFEST}; not a fabscore model directory")
+    try:
+        files = json.loads(mf.read_text())["files"]
+    except (ValueError, KeyError, TypeError) as e:
+        raise ModelDirError(f"{mf}: unreadable manifest ({e})") from e
+    if not isinstance(files, dict):
+        raise ModelDirError(f"{mf}: 'files' must map file names to sha256")
+    for name, digest in files.items():
+        if not isinstance(name, str) or "/" in name or "\\" in name or name in ("", ".", "..") or name.startswith("."):
+            raise ModelDirError(f"{mf}: refusing file name {name!r} (must be a plain name inside the directory)")
+        f = path / name
+        if not f.is_file() or f.is_symlink():
+            raise ModelDirError(f"{path}: {name} is listed in the manifest but missing")
+        if _sha256(f) != digest:
+            raise ModelDirError(f"{path}: {name} was changed after the model was saved (sha256 mismatch)")
+    for f in path.iterdir():
+        if f.name not in files and f.name != MANIFEST:
+            raise ModelDirError(f"{path}: unexpected file {f.name!r} is not part of the model; "
+                                "refusing to load a directory that holds files the model did not write")
+    return files
+
+
+def load(path: str | Path | None = None) -> ModelDir:
+    path = resolve(path)
+    if not path.is_dir():
+        raise ModelDirError(f"{path}: no such model directory")
+    _check_files(path)
+    try:
+        config = json.loads((path / CONFIG).read_text())
+    except (OSError, ValueError) as e:
+        raise ModelDirError(f"{path / CONFIG}: unreadable ({e})") from e
+    if config.get("format") != FORMAT:
+        raise ModelDirError(f"{path}: not a fabscore model (format {config.get('format')!r})")
+    if config.get("format_version") != FORMAT_VERSION:
+        raise ModelDirError(f"{path}: model format version {config.get('format_version')!r}; this fabscore "
+                            f"reads version {FORMAT_VERSION} (upgrade fabscore or re-train)")
+    if config.get("normalization_version") != NORMALIZATION_VERSION:
+        raise ModelDirError(f"{path}: trained with normalization {config.get('normalization_version')!r}, "
+                            f"this fabscore normalizes as {NORMALIZATION_VERSION!r}")
+    if config.get("featurizer_version") != FEATURIZER_VERSION:
+        raise ModelDirError(f"{path}: trained with featurizer {config.get('featurizer_version')!r}, "
+                            f"this fabscore computes {FEATURIZER_VERSION!r}")
+    kinds = tuple(config.get("features") or ())
+    if not kinds or set(kinds) - set(KINDS):
+        raise ModelDirError(f"{path}: unknown features {kinds!r}")
+    have = backbone_infos(kinds)
+    for kind, info in have.items():
+        want = (config.get("backbones") or {}).get(kind, {})
+        if want.get("weights_sha256") != info["weights_sha256"]:
+            raise ModelDirError(f"{path}: the {kind} backbone differs from the one it was trained with "
+                                f"({info['package']} {info['version']} weights {info['weights_sha256'][:12]} vs "
+                                f"{want.get('package')} {want.get('version')} {str(want.get('weights_sha256'))[:12]})")
+    heads = config.get("heads") or {}
+    if heads.get("article") != HEAD_FILES["article"]:
+        raise ModelDirError(f"{path}: config names no article head")
+    try:
+        art = LinearHead.load(path / HEAD_FILES["article"])
+        sent = LinearHead.load(path / HEAD_FILES["sentence"]) if heads.get("sentence") else None
+    except Exception as e:  # noqa: BLE001 - a corrupt safetensors file raises various types
+        raise ModelDirError(f"{path}: head weights unreadable ({e})") from e
+    for level, head in (("article", art), ("sentence", sent)):
+        if head is not None and head.coef.shape[0] != len(feature_names(kinds, level)):
+            raise ModelDirError(f"{path}: {level} head has {head.coef.shape[0]} weights for "
+                                f"{len(feature_names(kinds, level))} features")
+    return ModelDir(path, config, art, sent, _sha256(path / MANIFEST))

@@ -1,0 +1,134 @@
+"""Turning an article into what the detector scores: trimmed text and sentences.
+
+Sentences keep character offsets into the text the user gave us, so a report
+can shade exactly the characters that were scored; featurizers see only the
+normalized form of each sentence.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from .normalize import normalize
+
+_TERMINAL = tuple(".!?:;\"')]\u201d\u2019")
+_LINE = re.compile(r"[^\n]*\n?")
+
+
+@dataclass(frozen=True)
+class Sentence:
+    start: int  # offset into the original text
+    end: int
+    text: str  # original characters
+    norm: str  # normalized, what featurizers see
+
+
+@dataclass(frozen=True)
+class Article:
+    text: str  # the original text
+    body_end: int  # where scraped trailing boilerplate starts (== len(text) if none)
+    sentences: tuple[Sentence, ...]
+
+    @property
+    def norm(self) -> str:
+        """The normalized article: its normalized sentences joined by spaces."""
+        return " ".join(s.norm for s in self.sentences)
+
+    @property
+    def n_words(self) -> int:
+        return sum(len(s.norm.split()) for s in self.sentences)
+
+
+def _is_list_line(line: str) -> bool:
+    words = line.split()
+    return 2 <= len(words) <= 30 and not line.rstrip().endswith(_TERMINAL)
+
+
+def _is_headline(line: str) -> bool:
+    words = line.split()
+    capitalized = sum(w[:1].isupper() or w[:1].isdigit() for w in words)
+    return _is_list_line(line) and capitalized >= 0.6 * len(words)
+
+
+def body_end(text: str, min_run: int = 3) -> int:
+    """Offset where a trailing run of unrelated headlines (a scraped page's
+    'more stories' list) starts; len(text) when there is none."""
+    lines = [(m.start(), m.group()) for m in _LINE.finditer(text) if m.group()]
+    cut, run, headlines = len(text), 0, 0
+    for start, line in reversed(lines):
+        if not line.strip():
+            continue
+        if not _is_list_line(line.strip()):
+            break
+        run += 1
+        headlines += _is_headline(line.strip())
+        cut = start
+    if run < min_run or headlines < 0.5 * run or not text[:cut].strip():
+        return len(text)
+    return len(text[:cut].rstrip())
+
+
+@lru_cache(maxsize=1)
+def _segmenter():
+    import pysbd
+
+    return pysbd.Segmenter(language="en", clean=False, char_span=False)
+
+
+def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Sentence spans (start, end) within text[start:end], paragraphs first.
+
+    pysbd segments each line; spans are found back in the original by search
+    from a cursor, so they always index the text we were given."""
+    end = len(text) if end is None else end
+    spans: list[tuple[int, int]] = []
+    for m in _LINE.finditer(text, start, end):
+        line_start, line = m.start(), m.group().rstrip("\n")
+        if not line.strip():
+            continue
+        cursor = line_start
+        for seg in _segmenter().segment(line):
+            seg = seg.strip()
+            if not seg:
+                continue
+            pos = text.find(seg, cursor, line_start + len(line))
+            if pos < 0:  # pysbd altered the segment: fall back to the rest of the line
+                pos = cursor
+                while pos < line_start + len(line) and text[pos].isspace():
+                    pos += 1
+                seg_end = line_start + len(line)
+            else:
+                seg_end = pos + len(seg)
+            if seg_end > pos:
+                spans.append((pos, seg_end))
+            cursor = seg_end
+            if cursor >= line_start + len(line):
+                break
+    return spans
+
+
+def prepare(text: str, trim_boilerplate: bool = True) -> Article:
+    """Trim trailing boilerplate, split into sentences, normalize each one."""
+    cut = body_end(text) if trim_boilerplate else len(text)
+    sentences = []
+    for s, e in split_sentences(text, 0, cut):
+        norm = normalize(text[s:e])
+        if norm:
+            sentences.append(Sentence(s, e, text[s:e], norm))
+    return Article(text=text, body_end=cut, sentences=tuple(sentences))
+
+
+def head(article: Article, max_words: int) -> Article:
+    """The leading sentences of an article, up to max_words words (at least one sentence).
+
+    Training featurizes a fixed-size head of every article so that length,
+    which differs between the classes for reasons of collection, is not a cue."""
+    kept, words = [], 0
+    for s in article.sentences:
+        n = len(s.norm.split())
+        if kept and words + n > max_words:
+            break
+        kept.append(s)
+        words += n
+    return Article(text=article.text, body_end=article.body_end, sentences=tuple(kept))

@@ -1,0 +1,102 @@
+"""On-disk cache of feature blocks, so re-training with other settings takes seconds.
+
+One .npz per (feature kind, text): the key hashes the kind, the featurizer and
+normalization versions, the backbone's weight hash and the sentence texts.
+Files are written atomically and read with allow_pickle=False.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from inference import backbones
+from inference.features.featurize import FEATURIZER_VERSION, featurize_kind
+from inference.features import lm
+from inference.normalize import NORMALIZATION_VERSION
+from inference.text import Article
+
+
+def _backbone_hash(kind: str) -> str:
+    if kind == "embed":
+        return backbones.minilm_info().weights_sha256
+    if kind == "lm":
+        return backbones.smollm_info().weights_sha256 + f"|w{lm.WINDOW}c{lm.CONTEXT}"
+    return "none"
+
+
+def cache_key(kind: str, article: Article) -> str:
+    h = hashlib.sha256(f"{kind}|{FEATURIZER_VERSION}|{NORMALIZATION_VERSION}|{_backbone_hash(kind)}|".encode())
+    h.update("\x1f".join(s.norm for s in article.sentences).encode("utf-8", "surrogatepass"))
+    return h.hexdigest()
+
+
+class FeatureCache:
+    def __init__(self, root: str | os.PathLike | None = None):
+        self.root = Path(root) if root else backbones.cache_root() / "features"
+
+    def path(self, kind: str, key: str) -> Path:
+        return self.root / kind / key[:2] / f"{key}.npz"
+
+    def get(self, kind: str, article: Article) -> dict[str, np.ndarray] | None:
+        p = self.path(kind, cache_key(kind, article))
+        if not p.is_file():
+            return None
+        try:
+            with np.load(p, allow_pickle=False) as z:
+                return {k: z[k] for k in z.files}
+        except (OSError, ValueError):
+            return None  # a torn or foreign file: recompute
+
+    def put(self, kind: str, article: Article, blocks: dict[str, np.ndarray]) -> None:
+        p = self.path(kind, cache_key(kind, article))
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(suffix=".npz", dir=p.parent)
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **blocks)
+        os.replace(tmp, p)
+
+    def features(self, article: Article, kinds: tuple[str, ...]) -> dict[str, np.ndarray]:
+        """All blocks of `kinds` for one article, computing and storing what is missing."""
+        out: dict[str, np.ndarray] = {}
+        for kind in kinds:
+            blocks = self.get(kind, article)
+            if blocks is None:
+                blocks = featurize_kind(article, kind)
+                self.put(kind, article, blocks)
+            out.update(blocks)
+        return out
+
+
+def _fill_one(args: tuple[str, Article, tuple[str, ...]]) -> int:
+    root, article, kinds = args
+    FeatureCache(root).features(article, kinds)
+    return 1
+
+
+def _init_worker(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def fill(articles: Iterable[Article], kinds: tuple[str, ...], cache: FeatureCache, workers: int = 1,
+         progress: Callable[[int], None] | None = None) -> None:
+    """Featurize everything not yet cached; with workers > 1, one thread per process
+    (on 2 cores two single-threaded processes out-run one two-threaded one)."""
+    todo = [a for a in articles if any(cache.get(k, a) is None for k in kinds)]
+    if workers <= 1:
+        for a in todo:
+            cache.features(a, kinds)
+            if progress:
+                progress(1)
+        return
+    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(1,)) as pool:
+        for n in pool.map(_fill_one, [(str(cache.root), a, kinds) for a in todo], chunksize=4):
+            if progress:
+                progress(n)
