@@ -52,7 +52,7 @@ table{width:100%;border-collapse:collapse;font-size:.95rem}
 caption{text-align:left;color:var(--muted);padding-bottom:.4rem}
 th,td{text-align:left;padding:.4rem .6rem;border-bottom:1px solid var(--line);vertical-align:top}
 th{background:var(--panel);position:sticky;top:0;padding:0}
-th button{all:unset;cursor:pointer;display:block;width:100%;padding:.45rem .6rem;font-weight:600}
+th button{all:unset;box-sizing:border-box;cursor:pointer;display:block;width:100%;padding:.45rem .6rem;font-weight:600}
 th button::after{content:"\\2195";color:var(--muted);margin-left:.35rem;font-size:.85em}
 th[aria-sort=ascending] button::after{content:"\\25B2";color:var(--ink)}
 th[aria-sort=descending] button::after{content:"\\25BC";color:var(--ink)}
@@ -72,8 +72,8 @@ article .facts b{color:var(--ink)}
 .s{border-radius:3px;padding:.1em 0;box-decoration-break:clone;-webkit-box-decoration-break:clone;cursor:help}
 .s:hover{outline:1px solid #8a939e}
 .s.flagged{text-decoration:underline;text-decoration-thickness:2px;text-underline-offset:3px;
-text-decoration-color:var(--fab)}
-.s.flagged::before{content:"\\2691\\00a0";color:var(--fab);font-family:system-ui,sans-serif;font-size:.85em}
+text-decoration-color:#5c0a0d}
+.s.flagged::before{content:"\\2691\\00a0";color:#5c0a0d;font-family:system-ui,sans-serif;font-size:.85em}
 """ + "".join(f".b{i}{{background:{c}}}" for i, c in enumerate(PALETTE)) + """
 .ramp .sw.flag{background:none;border:none;width:auto;color:var(--fab);text-decoration:underline;
 text-decoration-thickness:2px}
