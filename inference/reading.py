@@ -108,7 +108,7 @@ def decode(data: bytes, path: str = "<bytes>") -> tuple[str, str]:
     for bom, enc in _BOMS:
         if data.startswith(bom):
             try:
-                return data.decode(enc), enc
+                return _check_controls(data.decode(enc), path), enc
             except UnicodeDecodeError as e:
                 raise ReadError(path, f"undecodable: starts with a {enc} byte-order mark but is not {enc}") from e
     for magic, what in _MAGIC.items():
@@ -117,7 +117,7 @@ def decode(data: bytes, path: str = "<bytes>") -> tuple[str, str]:
     if b"\x00" in data:
         raise ReadError(path, "binary file (contains NUL bytes), not text")
     try:
-        return data.decode("utf-8"), "utf-8"
+        return _check_controls(data.decode("utf-8"), path), "utf-8"
     except UnicodeDecodeError:
         pass
     western = _western(data)
@@ -209,12 +209,12 @@ _MD_RULES = [
     (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),  # images -> alt text
     (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),  # links -> their text
     (re.compile(r"\[([^\]]+)\]\[[^\]]*\]"), r"\1"),  # reference links
-    (re.compile(r"^\s{0,3}\[[^\]]+\]:\s*\S+.*$", re.M), ""),  # link definitions
-    (re.compile(r"^\s{0,3}#{1,6}\s*(.*?)\s*#*\s*$", re.M), r"\1"),  # ATX headings
-    (re.compile(r"^\s{0,3}(=+|-+)\s*$", re.M), ""),  # setext underlines
-    (re.compile(r"^\s{0,3}([-*_]\s*){3,}$", re.M), ""),  # horizontal rules
-    (re.compile(r"^\s{0,3}>\s?", re.M), ""),  # block quotes
-    (re.compile(r"^(\s*)[-*+]\s+", re.M), r"\1"),  # bullets
+    (re.compile(r"^[ \t]{0,3}\[[^\]]+\]:[ \t]*\S+.*$", re.M), ""),  # link definitions
+    (re.compile(r"^[ \t]{0,3}#{1,6}(?:[ \t]+|$)(.*?)[ \t]*#*[ \t]*$", re.M), r"\1"),  # ATX headings
+    (re.compile(r"^[ \t]{0,3}(=+|-+)[ \t]*$", re.M), ""),  # setext underlines
+    (re.compile(r"^[ \t]{0,3}([-*_][ \t]*){3,}$", re.M), ""),  # horizontal rules
+    (re.compile(r"^[ \t]{0,3}>[ \t]?", re.M), ""),  # block quotes
+    (re.compile(r"^([ \t]*)[-*+][ \t]+", re.M), r"\1"),  # bullets
     (re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1", re.S), r"\2"),  # bold
     (re.compile(r"(?<![\w*])([*_])(?=\S)(.+?)(?<=\S)\1(?![\w*])", re.S), r"\2"),  # emphasis
     (re.compile(r"~~(.+?)~~", re.S), r"\1"),
