@@ -291,3 +291,24 @@ def test_report_of_real_detector_records(driver, tmp_path, tiny_model_dir):
     scores = [s for s in row_scores(driver) if s is not None]
     assert scores == sorted(r["score"] for r in records if r["score"] is not None)
     save_screenshot(driver, tmp_path, "report-real.png")
+
+
+def test_cli_html_report_opens_cleanly(driver, tmp_path, tiny_model_dir):
+    """`fabscore score --html` hands its records to write_html; the page it gets must work."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    out, page = tmp_path / "run.jsonl", tmp_path / "cli.html"
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, "-m", "inference.cli", "score", *map(str, sorted(SEEDS.glob("*.txt"))),
+                           "--model", str(tiny_model_dir), "--out", str(out), "--html", str(page)],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    records = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+    driver.get_log("browser")
+    driver.get(page.resolve().as_uri())
+    assert severe_logs(driver) == []
+    assert len(driver.find_elements("css selector", SCORE_SPANS)) == len(records) == 2
+    assert len(driver.find_elements("css selector", '[data-flagged="true"]')) == flagged_in(records)
