@@ -96,7 +96,10 @@ def read_existing(path: str, fmt: str) -> list[dict]:
             return []
         if tuple(rows[0]) != CSV_COLUMNS:
             raise UsageError(f"cannot resume: {path} is not fabscore CSV output (header {','.join(rows[0])!r})")
-        return [record_from_csv(dict(zip(CSV_COLUMNS, r))) for r in rows[1:] if len(r) == len(CSV_COLUMNS)]
+        try:
+            return [record_from_csv(dict(zip(CSV_COLUMNS, r))) for r in rows[1:] if len(r) == len(CSV_COLUMNS)]
+        except ValueError as e:
+            raise UsageError(f"cannot resume: {path} has a row that is not a fabscore record ({e})") from e
     records = []
     for n, line in enumerate(data.splitlines(), 1):
         if not line.strip():
@@ -204,8 +207,6 @@ def _html_writer(report: str | None) -> Callable | None:
 def _open_output(args, fmt: str) -> tuple[IO[str], bool, list[dict]]:
     """(stream, write a CSV header?, records already there)."""
     if args.out is None:
-        if args.resume:
-            raise UsageError("--resume needs --out FILE (the output to resume)")
         return sys.stdout, True, []
     if os.path.isdir(args.out):
         raise UsageError(f"--out {args.out} is a directory")
