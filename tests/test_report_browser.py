@@ -272,14 +272,15 @@ def test_report_of_real_detector_records(driver, tmp_path, tiny_model_dir):
 
     det = load_detector(tiny_model_dir)
     seeds = sorted(SEEDS.glob("*.txt"))
-    texts = [p.read_text(encoding="utf-8") for p in seeds] + ["Too short to score."]
+    texts = [p.read_text(encoding="utf-8") for p in seeds] + ["2023-03-15 12:00"]  # no letters: abstains
     paths = [str(p) for p in seeds] + ["short.txt"]
     records = [dict(r, path=path, id=Path(path).stem, model=det.model_id, error=None)
                for path, r in zip(paths, det.score(texts))]
     records.append({"path": "unreadable.pdf", "id": "unreadable", "score": None, "label": "error",
                     "threshold": det.threshold, "target_fpr": det.fpr, "n_words": 0, "reason": None,
                     "error": "cannot read: not a text file", "sentences": [], "model": det.model_id})
-    assert sum(r["score"] is not None for r in records) == len(seeds)
+    assert [r["label"] for r in records[len(seeds):]] == ["abstain", "error"]
+    assert all(r["score"] is not None for r in records[: len(seeds)])
 
     open_report(driver, tmp_path, records, "real.html")
     assert severe_logs(driver) == []
