@@ -25,6 +25,7 @@ demo: install
 	$(BIN)/fabscore score seeds --out runs/demo.jsonl
 
 test: install
+	bash tests/browser_setup.sh
 	$(BIN)/python -m pytest -q
 
 bench: install

@@ -93,6 +93,8 @@ def _check_files(path: Path) -> dict[str, str]:
     for name, digest in files.items():
         if not isinstance(name, str) or "/" in name or "\\" in name or name in ("", ".", "..") or name.startswith("."):
             raise ModelDirError(f"{mf}: refusing file name {name!r} (must be a plain name inside the directory)")
+        if name not in (CONFIG, CARD, *HEAD_FILES.values()):
+            raise ModelDirError(f"{mf}: refusing {name!r}: not a file a fabscore model contains")
         f = path / name
         if not f.is_file() or f.is_symlink():
             raise ModelDirError(f"{path}: {name} is listed in the manifest but missing")

@@ -175,11 +175,7 @@ def test_untouched_copy_loads(model_copy: Path):
     assert model.manifest_sha256 == sha256(model_copy / md.MANIFEST)
 
 
-LISTED_PICKLE = pytest.mark.xfail(strict=True, reason=(
-    "model_dir.load accepts any file the manifest lists; it should refuse names other than "
-    "config.json, README.md and the head files (see report)"))
-CASES = [pytest.param(name, id=name, marks=LISTED_PICKLE if name == "pickle-in-manifest" else ())
-         for name in TAMPERINGS]
+CASES = [pytest.param(name, id=name) for name in TAMPERINGS]
 
 
 @pytest.mark.parametrize("case", CASES)
