@@ -22,7 +22,7 @@ $(VENV)/.installed: pyproject.toml $(BIN)/python
 install: $(VENV)/.installed
 
 demo: install
-	$(BIN)/fabscore score seeds --out runs/demo.jsonl
+	$(BIN)/fabscore score seeds/*.txt --out runs/demo.jsonl --html runs/demo.html
 
 test: install
 	bash tests/browser_setup.sh

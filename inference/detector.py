@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
 from . import model_dir as md
 from .features.featurize import featurize, stack
 from .language import english_reason
-from .text import prepare
+from .text import Article, chunks, prepare
+
+Featurizer = Callable[[Article, tuple[str, ...]], dict[str, np.ndarray]]
 
 LABELS = ("fabricated", "human", "abstain")
 
@@ -61,8 +63,10 @@ def _threshold(table: list[dict], fpr: float, where: str) -> float:
 class Detector:
     """Scores articles with one model directory; backbones load once per process."""
 
-    def __init__(self, model: md.ModelDir, fpr: float | None = None):
+    def __init__(self, model: md.ModelDir, fpr: float | None = None, featurizer: Featurizer | None = None):
         self.model = model
+        self.featurizer = featurizer or featurize
+        self.chunk_words = int(model.config["chunk_words"])
         self.fpr = float(fpr if fpr is not None else model.config.get("default_fpr", 0.01))
         self.threshold = _threshold(model.config["thresholds"]["article"], self.fpr, str(model.path))
         sent = model.config["thresholds"].get("sentence")
@@ -81,22 +85,32 @@ class Detector:
         article = prepare(text)
         words = article.n_words
         abstain = dict(score=None, label="abstain", threshold=self.threshold, target_fpr=self.fpr, n_words=words)
+        not_english = english_reason(article.norm)
+        if not_english and "script" in not_english:  # say so before "too short": CJK has no spaces
+            return ArticleScore(**abstain, reason=not_english)
         if words < self.min_words:
             return ArticleScore(**abstain, reason=f"too short: {words} words, at least {self.min_words} needed")
-        not_english = english_reason(article.norm)
         if not_english:
             return ArticleScore(**abstain, reason=not_english)
-        blocks = featurize(article, self.kinds)
-        x_art, x_sent = stack(blocks, self.kinds)
-        score = float(self.model.article_head.predict_proba(x_art[None])[0])
-        sentences = []
-        if self.model.sentence_head is not None and len(x_sent):
-            probs = self.model.sentence_head.predict_proba(x_sent)
-            for s, p in zip(article.sentences, probs):
-                sentences.append(SentenceScore(s.start, s.end, s.text, float(p), bool(p >= self.sentence_threshold)))
+        score, sentences = self._score_chunks(chunks(article, self.chunk_words))
         label = "fabricated" if score >= self.threshold else "human"
         return ArticleScore(score=score, label=label, threshold=self.threshold, target_fpr=self.fpr,
                             n_words=words, sentences=sentences)
+
+    def _score_chunks(self, pieces: list[Article]) -> tuple[float, list[SentenceScore]]:
+        """Word-weighted mean of the chunks' head decisions, calibrated once;
+        each sentence scored with the features of its own chunk's passes."""
+        decisions, weights, sentences = [], [], []
+        head_art, head_sent = self.model.article_head, self.model.sentence_head
+        for piece in pieces:
+            x_art, x_sent = stack(self.featurizer(piece, self.kinds), self.kinds)
+            decisions.append(float(head_art.decision(x_art[None])[0]))
+            weights.append(piece.n_words)
+            if head_sent is not None and len(x_sent):
+                for s, p in zip(piece.sentences, head_sent.predict_proba(x_sent)):
+                    sentences.append(SentenceScore(s.start, s.end, s.text, float(p), bool(p >= self.sentence_threshold)))
+        z = float(np.average(decisions, weights=weights))
+        return float(head_art.calibrate(z)), sentences
 
     def score(self, texts: Sequence[str] | str) -> list[dict]:
         """One result dict per text (see ArticleScore.as_dict)."""

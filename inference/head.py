@@ -26,10 +26,14 @@ class LinearHead:
             raise ValueError(f"head expects {self.coef.shape[0]} features, got {X.shape[1]}")
         return ((X - self.mean) / self.scale) @ self.coef + self.intercept
 
+    def calibrate(self, decision: np.ndarray | float) -> np.ndarray:
+        """Probability of 'machine-written' from a raw decision value."""
+        z = self.calib_a * np.asarray(decision, dtype=np.float64) + self.calib_b
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -500, 500)))
+
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Calibrated probability of 'machine-written' for each row."""
-        z = self.calib_a * self.decision(X) + self.calib_b
-        return 1.0 / (1.0 + np.exp(-np.clip(z, -500, 500)))
+        return self.calibrate(self.decision(X))
 
     def tensors(self) -> dict[str, np.ndarray]:
         return {"mean": self.mean, "scale": self.scale, "coef": self.coef,

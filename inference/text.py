@@ -132,3 +132,17 @@ def head(article: Article, max_words: int) -> Article:
         kept.append(s)
         words += n
     return Article(text=article.text, body_end=article.body_end, sentences=tuple(kept))
+
+
+def chunks(article: Article, max_words: int) -> list[Article]:
+    """Consecutive heads of an article: the fixed-size pieces every model sees.
+
+    The first chunk is exactly `head(article, max_words)`, which is what
+    training featurizes, so long articles are scored as several pieces drawn
+    from the training distribution rather than as one longer, unfamiliar one."""
+    out, rest = [], article.sentences
+    while rest:
+        piece = head(Article(article.text, article.body_end, rest), max_words)
+        out.append(piece)
+        rest = rest[len(piece.sentences):]
+    return out

@@ -1,0 +1,63 @@
+"""Shared fixtures: real packaged backbones, a small model the suite trains itself."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+SEEDS = REPO / "seeds"
+SEED_HUMAN = SEEDS / "000_e0349e775a64605f.txt"
+SEED_MACHINE = SEEDS / "002_3ca293cc838cf24e.txt"
+
+
+def small_sample(path: Path, per_label: int, salt: str = "tiny") -> list[dict]:
+    """per_label human and per_label machine rows, picked by a hash of the id (stable)."""
+    rows = [json.loads(line) for line in path.open()]
+    out = []
+    for label in ("human", "machine"):
+        pool = sorted((r for r in rows if r["label"] == label and 80 <= len(r["text"].split()) <= 400),
+                      key=lambda r: hashlib.sha256(f"{salt}:{r['id']}".encode()).hexdigest())
+        out += pool[:per_label]
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory) -> Path:
+    """A 40-article JSONL from llmfake (real data, read from ../shared)."""
+    src = SHARED_DATA / "llmfake.clean.jsonl"
+    if not src.is_file():
+        pytest.fail(f"{src} is missing: the test suite reads the shared data beside the repo")
+    out = tmp_path_factory.mktemp("data") / "tiny.jsonl"
+    with out.open("w") as f:
+        for r in small_sample(src, 20):
+            f.write(json.dumps(r) + "\n")
+    return out
+
+
+@pytest.fixture(scope="session")
+def feature_cache(tmp_path_factory):
+    from training.feature_cache import FeatureCache
+
+    return FeatureCache(tmp_path_factory.mktemp("features"))
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory, tiny_data, feature_cache) -> Path:
+    """A model directory trained by the suite with every feature kind and both heads."""
+    from training.train import train
+
+    out = tmp_path_factory.mktemp("models") / "tiny"
+    return train([str(tiny_data)], out, cache=feature_cache, seed=0, name="tiny-test-model", log=lambda *a: None)
+
+
+@pytest.fixture(scope="session")
+def seed_texts() -> dict[str, str]:
+    return {"human": SEED_HUMAN.read_text(encoding="utf-8"), "machine": SEED_MACHINE.read_text(encoding="utf-8")}

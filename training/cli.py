@@ -1,0 +1,99 @@
+"""The `fabscore` command: score (from inference), train, evaluate."""
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+from inference.cli import add_score_parser
+from inference.features.featurize import KINDS
+
+from .data import DataError, Fields
+
+
+def _kinds(value: str) -> tuple[str, ...]:
+    kinds = tuple(k.strip() for k in value.split(",") if k.strip())
+    bad = [k for k in kinds if k not in KINDS]
+    if bad or not kinds:
+        raise argparse.ArgumentTypeError(f"unknown feature kinds {bad}; choose from {','.join(KINDS)}")
+    return tuple(k for k in KINDS if k in kinds)  # canonical order
+
+
+def _fields(args) -> Fields:
+    return Fields(text=args.text_field, label=args.label_field, id=args.id_field, group=args.group_field)
+
+
+def add_data_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--text-field", default="text")
+    p.add_argument("--label-field", default="label")
+    p.add_argument("--id-field", default="id")
+    p.add_argument("--group-field", default="group", help="story key; rows sharing it are never split apart")
+    p.add_argument("--workers", type=int, default=2, help="featurizing processes (one thread each)")
+    p.add_argument("--cache", default=None, help="feature cache folder (default ~/.cache/fabscore/features)")
+
+
+def run_train(args) -> int:
+    from .feature_cache import FeatureCache
+    from .train import train
+
+    if args.finetune:
+        print("fabscore: error: --finetune is not available in this release: logistic regression on frozen "
+              "features is the only head (see README)", file=sys.stderr)
+        return 2
+    command = "fabscore " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    train(args.data, args.out, kinds=args.features, seed=args.seed, fields=_fields(args),
+          max_machine=args.max_machine, chunk_words=args.chunk_words, min_words=args.min_words,
+          cache=FeatureCache(args.cache) if args.cache else None, workers=args.workers,
+          name=args.name, command=command, log=lambda m: print(m, file=sys.stderr))
+    return 0
+
+
+def run_evaluate(args) -> int:
+    from .evaluate import evaluate
+
+    evaluate(args.model, args.data, by=args.by, out=args.out, fields=_fields(args), max_words=args.max_words,
+             workers=args.workers, cache_dir=args.cache)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fabscore", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_score_parser(sub)
+
+    t = sub.add_parser("train", help="train a model directory from labelled articles")
+    t.add_argument("--data", nargs="+", required=True, metavar="SPEC",
+                   help="folder with human/ and machine/ subfolders, JSONL/CSV file, or datasets folder/name")
+    t.add_argument("--out", required=True)
+    t.add_argument("--features", type=_kinds, default=KINDS, help="comma list of embed,lm,style")
+    t.add_argument("--finetune", action="store_true", help="fine-tune the encoder (not available, see README)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--max-machine", type=int, default=None, help="cap machine articles per SPEC (hash-chosen)")
+    t.add_argument("--chunk-words", type=int, default=200)
+    t.add_argument("--min-words", type=int, default=40)
+    t.add_argument("--name", default=None)
+    add_data_arguments(t)
+    t.set_defaults(func=run_train)
+
+    e = sub.add_parser("evaluate", help="metrics, tables and plots of a model on labelled data")
+    e.add_argument("--model", default=None)
+    e.add_argument("--data", nargs="+", required=True, metavar="SPEC")
+    e.add_argument("--by", default="source,generator", type=lambda v: tuple(x for x in v.split(",") if x))
+    e.add_argument("--out", default=None, help="folder for metrics.json and PNG plots")
+    e.add_argument("--max-words", type=int, default=None, help="score only each article's first N words")
+    add_data_arguments(e)
+    e.set_defaults(func=run_evaluate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (DataError, ValueError, FileNotFoundError) as e:
+        print(f"fabscore: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""Detection metrics that matter when a false accusation is the worst failure."""
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import roc_auc_score, roc_curve
+
+TARGET_FPRS = (0.001, 0.01, 0.05)
+
+
+def auroc(y: np.ndarray, s: np.ndarray) -> float | None:
+    y, s = np.asarray(y), np.asarray(s)
+    return float(roc_auc_score(y, s)) if len(set(y.tolist())) == 2 else None
+
+
+def tpr_at_fpr(y: np.ndarray, s: np.ndarray, fpr: float) -> float | None:
+    """Largest TPR whose FPR does not exceed `fpr` on the ROC curve."""
+    y, s = np.asarray(y), np.asarray(s)
+    if len(set(y.tolist())) < 2:
+        return None
+    f, t, _ = roc_curve(y, s)
+    ok = f <= fpr + 1e-12
+    return float(t[ok].max()) if ok.any() else 0.0
+
+
+def threshold_for_fpr(human_scores: np.ndarray, fpr: float) -> float:
+    """Smallest threshold t such that the share of human scores >= t is at most fpr.
+
+    With n human scores, fpr below 1/n can only be met by putting the threshold
+    above the highest human score."""
+    h = np.sort(np.asarray(human_scores, dtype=np.float64))[::-1]
+    allowed = int(np.floor(fpr * len(h) + 1e-9))  # humans allowed at or above t
+    if allowed >= len(h):
+        return float(h[-1])
+    nxt = h[allowed]  # the first human that must fall below t
+    return float(np.nextafter(nxt, np.inf))
+
+
+def rate_at(scores: np.ndarray, threshold: float) -> float | None:
+    scores = np.asarray(scores)
+    return float((scores >= threshold).mean()) if scores.size else None
+
+
+def ece(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
+    """Expected calibration error with equal-width bins."""
+    y, p = np.asarray(y, dtype=float), np.asarray(p, dtype=float)
+    edges = np.linspace(0, 1, bins + 1)
+    idx = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
+    total = 0.0
+    for b in range(bins):
+        m = idx == b
+        if m.any():
+            total += m.mean() * abs(p[m].mean() - y[m].mean())
+    return float(total)
+
+
+def summary(y: np.ndarray, p: np.ndarray, thresholds: dict[float, float] | None = None) -> dict:
+    """AUROC, TPR at 1% / 5% FPR, ECE, and FPR/TPR at stored thresholds."""
+    y, p = np.asarray(y), np.asarray(p)
+    out = {"n": int(len(y)), "n_machine": int((y == 1).sum()), "n_human": int((y == 0).sum()),
+           "auroc": auroc(y, p), "tpr_at_1pct_fpr": tpr_at_fpr(y, p, 0.01),
+           "tpr_at_5pct_fpr": tpr_at_fpr(y, p, 0.05), "ece": ece(y, p) if len(y) else None}
+    for fpr, t in (thresholds or {}).items():
+        out[f"at_threshold_{fpr:g}"] = {"threshold": t, "fpr": rate_at(p[y == 0], t), "tpr": rate_at(p[y == 1], t)}
+    return out

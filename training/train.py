@@ -1,0 +1,202 @@
+"""`fabscore train`: from labelled articles to a model directory with its card."""
+from __future__ import annotations
+
+import re
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from inference import model_dir as md
+from inference.features.featurize import FEATURIZER_VERSION, KINDS, backbone_infos, feature_names, stack
+from inference.normalize import NORMALIZATION_VERSION
+from inference.text import Article, head, prepare
+
+from . import card
+from .data import Example, Fields, cap_machine, fingerprint, load
+from .feature_cache import FeatureCache, fill
+from .fit import HeadFit, fit_head
+from .metrics import TARGET_FPRS, auroc, summary
+from .sentence_labels import label_example
+
+CHUNK_WORDS = 200
+MIN_WORDS = 40
+
+
+def dataset_name(spec: str) -> str:
+    name = Path(spec.rstrip("/")).name
+    return re.sub(r"(\.clean)?\.(jsonl|json|csv|tsv)$", "", name)
+
+
+def generator_family(gen: str) -> str:
+    g = gen.lower()
+    for key, fam in (("gpt-3.5", "gpt-3.5"), ("chatgpt", "gpt-3.5"), ("llama", "llama-2"), ("vicuna", "vicuna"),
+                     ("gpt-4o", "gpt-4o"), ("claude", "claude"), ("mistral", "mistral"), ("davinci", "davinci"),
+                     ("flan", "flan-t5")):
+        if key in g:
+            return fam
+    return g or "human"
+
+
+@dataclass
+class Prepared:
+    examples: list[Example]
+    articles: list[Article]  # the first chunk of each example
+    dataset: list[str]
+
+
+def prepare_examples(specs: list[str], fields: Fields, max_machine: int | None, seed: int,
+                     chunk_words: int, min_words: int) -> Prepared:
+    exs, arts, names = [], [], []
+    for spec in specs:
+        loaded = cap_machine(load(spec, fields), max_machine, seed)
+        for ex in loaded:
+            art = head(prepare(ex.text), chunk_words)
+            if art.n_words >= min_words:
+                exs.append(ex)
+                arts.append(art)
+                names.append(dataset_name(spec))
+    if len({e.label for e in exs}) < 2:
+        raise ValueError("training needs both human and machine articles of at least "
+                         f"{min_words} words; got labels {sorted({e.label for e in exs})}")
+    return Prepared(exs, arts, names)
+
+
+def feature_matrices(prep: Prepared, kinds: tuple[str, ...], cache: FeatureCache, workers: int,
+                     progress=None) -> tuple[np.ndarray, list[np.ndarray], list[dict]]:
+    fill(prep.articles, kinds, cache, workers=workers, progress=progress)
+    blocks = [cache.features(a, kinds) for a in prep.articles]
+    stacked = [stack(b, kinds) for b in blocks]
+    return np.stack([s[0] for s in stacked]), [s[1] for s in stacked], blocks
+
+
+def _group_metrics(keys: list[str], y: np.ndarray, p: np.ndarray, thresholds: dict) -> dict[str, dict]:
+    """Per-group metrics; a machine-only group is scored against all human rows."""
+    out = {}
+    keys_arr = np.array(keys)
+    for k in sorted(set(keys)):
+        m = keys_arr == k
+        if len(set(y[m].tolist())) < 2:
+            m = m | (y == 0)
+        out[k] = summary(y[m], p[m], thresholds)
+    return out
+
+
+def length_matched_auroc(y: np.ndarray, p: np.ndarray, words: np.ndarray, seed: int, bins: int = 10) -> float | None:
+    """AUROC on a subset where human and machine articles have the same length distribution."""
+    rng = np.random.default_rng(seed)
+    edges = np.quantile(np.log(words), np.linspace(0, 1, bins + 1)[1:-1])
+    b = np.digitize(np.log(words), edges)
+    keep = []
+    for k in range(bins):
+        h, m = np.flatnonzero((b == k) & (y == 0)), np.flatnonzero((b == k) & (y == 1))
+        n = min(len(h), len(m))
+        keep += list(rng.choice(h, n, replace=False)) + list(rng.choice(m, n, replace=False))
+    keep = np.array(keep, dtype=int)
+    return auroc(y[keep], p[keep]) if len(keep) else None
+
+
+def shortcut_audit(prep: Prepared, y: np.ndarray, oof: np.ndarray, groups: np.ndarray, seed: int) -> dict:
+    """What a one-cue classifier achieves beside the model, under the same grouped CV."""
+    words = np.array([max(len(e.text.split()), 1) for e in prep.examples], dtype=float)
+    final_punct = np.array([float(e.text.rstrip()[-1:] in ".!?\"'") for e in prep.examples])
+    junk = np.array([float(bool(re.search(r"(share|subscribe|click here|advertisement|cookie|sign up)", e.text, re.I)))
+                     for e in prep.examples])
+    out = {}
+    for name, x in (("length-only classifier AUROC (log words of the full text)", np.log(words)),
+                    ("final-punctuation-only classifier AUROC", final_punct),
+                    ("page-junk-words-only classifier AUROC", junk)):
+        fit = fit_head(x[:, None], y, groups, seed=seed, Cs=(1.0,), fprs=())
+        out[name] = auroc(y, fit.oof)
+    out["model AUROC, held out"] = auroc(y, oof)
+    out["model AUROC on length-matched human/machine subset"] = length_matched_auroc(y, oof, words, seed)
+    out["model AUROC on articles without final punctuation"] = auroc(y[final_punct == 0], oof[final_punct == 0])
+    out["model AUROC on articles with final punctuation"] = auroc(y[final_punct == 1], oof[final_punct == 1])
+    return out
+
+
+def fit_sentence_head(prep: Prepared, X_sent: list[np.ndarray], blocks: list[dict], groups: np.ndarray,
+                      seed: int) -> tuple[HeadFit | None, dict]:
+    sources = {}
+    for ex, a, b in zip(prep.examples, prep.articles, blocks):
+        if ex.label == 0 and "sent_embed" in b:
+            sources[ex.id] = (ex.text, b["sent_embed"])
+    rows, labels, sgroups = [], [], []
+    for ex, a, xs, b in zip(prep.examples, prep.articles, X_sent, blocks):
+        emb = b.get("sent_embed", np.zeros((len(a.sentences), 0)))
+        lab = label_example(ex, [s.norm for s in a.sentences], emb, sources)
+        keep = lab >= 0
+        rows.append(xs[keep])
+        labels.append(lab[keep])
+        sgroups += [ex.group] * int(keep.sum())
+    y = np.concatenate(labels)
+    info = {"n_sentences": int(len(y)), "n_inserted": int((y == 1).sum()), "n_human": int((y == 0).sum())}
+    if len(set(y.tolist())) < 2 or min((y == 0).sum(), (y == 1).sum()) < 10:
+        return None, info
+    fit = fit_head(np.concatenate(rows), y, np.array(sgroups), seed=seed)
+    info["metrics"] = summary(y, fit.oof)
+    return fit, info
+
+
+def train(specs: list[str], out: str | Path, kinds: tuple[str, ...] = KINDS, seed: int = 0,
+          fields: Fields = Fields(), max_machine: int | None = None, chunk_words: int = CHUNK_WORDS,
+          min_words: int = MIN_WORDS, cache: FeatureCache | None = None, workers: int = 1,
+          sentence_head: bool = True, name: str | None = None, command: str | None = None,
+          log=print) -> Path:
+    """Featurize (cached), fit and calibrate the heads, write the model directory and card."""
+    t0 = time.time()
+    cache = cache or FeatureCache()
+    prep = prepare_examples(specs, fields, max_machine, seed, chunk_words, min_words)
+    y = np.array([e.label for e in prep.examples])
+    groups = np.array([f"{d}/{e.group}" for d, e in zip(prep.dataset, prep.examples)])
+    log(f"{len(y)} articles ({(y == 0).sum()} human, {(y == 1).sum()} machine), {len(set(groups))} story groups")
+    X, X_sent, blocks = feature_matrices(prep, kinds, cache, workers)
+    t_feat = time.time() - t0
+    art = fit_head(X, y, groups, seed=seed)
+    thresholds = {t["target_fpr"]: t["threshold"] for t in art.thresholds}
+    src = [f"{d}:{e.subset}" if e.subset else d for d, e in zip(prep.dataset, prep.examples)]
+    gen = [generator_family(e.generator) if e.label else "human" for e in prep.examples]
+    metrics = {"oof": summary(y, art.oof, thresholds),
+               "by_source": _group_metrics(src, y, art.oof, thresholds),
+               "by_generator": _group_metrics(gen, y, art.oof, thresholds),
+               "shortcuts": shortcut_audit(prep, y, art.oof, groups, seed)}
+    sent_fit, sent_info = (fit_sentence_head(prep, X_sent, blocks, groups, seed) if sentence_head
+                           else (None, {}))
+    specs_info = {}
+    for d in sorted(set(prep.dataset)):
+        m = np.array(prep.dataset) == d
+        specs_info[d] = f"{int((y[m] == 0).sum())} human, {int((y[m] == 1).sum())} machine"
+    config = {
+        "name": name or Path(out).name,
+        "normalization_version": NORMALIZATION_VERSION,
+        "featurizer_version": FEATURIZER_VERSION,
+        "features": list(kinds),
+        "feature_names": {"article": feature_names(kinds, "article"), "sentence": feature_names(kinds, "sentence")},
+        "backbones": backbone_infos(kinds),
+        "chunk_words": chunk_words,
+        "min_words": min_words,
+        "default_fpr": 0.01,
+        "seed": seed,
+        "command": command or "",
+        "thresholds": {"article": art.thresholds},
+        "article_head": {"C": art.C, "cv_auroc": {str(k): v for k, v in art.cv_auroc.items()}},
+        "training_data": {"fingerprint": fingerprint(prep.examples), "n": int(len(y)),
+                          "n_human": int((y == 0).sum()), "n_machine": int((y == 1).sum()),
+                          "n_groups": int(len(set(groups))), "specs": specs_info,
+                          "max_machine_per_spec": max_machine},
+        "metrics": metrics,
+        "timing_seconds": {"featurize": round(t_feat, 1)},
+    }
+    if sent_fit is not None:
+        config["thresholds"]["sentence"] = sent_fit.thresholds
+        config["sentence_head"] = dict(sent_info, C=sent_fit.C, labels=(
+            "human articles' sentences = 0; a machine article's sentence = 1 when it has no counterpart in its "
+            "human source (content-word overlap < 0.5 and max MiniLM cosine < 0.6), or when the article was "
+            "written from a title alone; restated sentences are left out"))
+    config["timing_seconds"]["total"] = round(time.time() - t0, 1)
+    path = md.save(out, config, art.head, sent_fit.head if sent_fit else None, card.render(config))
+    log(f"wrote {path} in {time.time() - t0:.0f} s: held-out AUROC {metrics['oof']['auroc']:.4f}, "
+        f"TPR@1%FPR {metrics['oof']['tpr_at_1pct_fpr']:.3f}")
+    return path
