@@ -44,15 +44,17 @@ def run_train(args) -> int:
     train(args.data, args.out, kinds=args.features, seed=args.seed, fields=_fields(args),
           max_machine=args.max_machine, chunk_words=args.chunk_words, min_words=args.min_words,
           cache=FeatureCache(args.cache) if args.cache else None, workers=args.workers,
-          name=args.name, command=command, log=lambda m: print(m, file=sys.stderr))
+          name=args.name, command=command, loo=args.loo, log=lambda m: print(m, file=sys.stderr))
     return 0
 
 
 def run_evaluate(args) -> int:
     from .evaluate import evaluate
 
+    skip = args.exclude_meta
     evaluate(args.model, args.data, by=args.by, out=args.out, fields=_fields(args), max_words=args.max_words,
-             workers=args.workers, cache_dir=args.cache)
+             workers=args.workers, cache_dir=args.cache,
+             exclude=(lambda ex: bool(ex.meta.get(skip))) if skip else None)
     return 0
 
 
@@ -72,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--chunk-words", type=int, default=200)
     t.add_argument("--min-words", type=int, default=40)
     t.add_argument("--name", default=None)
+    t.add_argument("--loo", default=(), type=lambda v: tuple(x for x in v.split(",") if x),
+                   help="leave-one-out evaluations to put in the card: source,generator,dataset")
     add_data_arguments(t)
     t.set_defaults(func=run_train)
 
@@ -81,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--by", default="source,generator", type=lambda v: tuple(x for x in v.split(",") if x))
     e.add_argument("--out", default=None, help="folder for metrics.json and PNG plots")
     e.add_argument("--max-words", type=int, default=None, help="score only each article's first N words")
+    e.add_argument("--exclude-meta", default=None, metavar="KEY",
+                   help="leave out rows whose meta.KEY is true (e.g. in_llmfake: stories the default model saw)")
     add_data_arguments(e)
     e.set_defaults(func=run_evaluate)
     return parser

@@ -18,6 +18,7 @@ from . import card
 from .data import Example, Fields, cap_machine, fingerprint, load
 from .feature_cache import FeatureCache, fill
 from .fit import HeadFit, fit_head
+from .loo import leave_one_out
 from .metrics import TARGET_FPRS, auroc, summary
 from .sentence_labels import label_example
 
@@ -144,7 +145,7 @@ def train(specs: list[str], out: str | Path, kinds: tuple[str, ...] = KINDS, see
           fields: Fields = Fields(), max_machine: int | None = None, chunk_words: int = CHUNK_WORDS,
           min_words: int = MIN_WORDS, cache: FeatureCache | None = None, workers: int = 1,
           sentence_head: bool = True, name: str | None = None, command: str | None = None,
-          log=print) -> Path:
+          loo: tuple[str, ...] = (), log=print) -> Path:
     """Featurize (cached), fit and calibrate the heads, write the model directory and card."""
     t0 = time.time()
     cache = cache or FeatureCache()
@@ -162,6 +163,14 @@ def train(specs: list[str], out: str | Path, kinds: tuple[str, ...] = KINDS, see
                "by_source": _group_metrics(src, y, art.oof, thresholds),
                "by_generator": _group_metrics(gen, y, art.oof, thresholds),
                "shortcuts": shortcut_audit(prep, y, art.oof, groups, seed)}
+    key_of = {"source": np.array(src), "generator": np.array(gen),
+              "dataset": np.array(prep.dataset)}
+    if loo:
+        metrics["leave_one_out"] = {}
+        for key in loo:
+            res = leave_one_out(X, y, groups, key_of[key], art.C, seed, machine_only=(key == "generator"))
+            metrics["leave_one_out"].update({f"{key}: {k}": v for k, v in res.items()})
+            log(f"leave-one-{key}-out AUROC: " + ", ".join(f"{k} {v['auroc']:.3f}" for k, v in res.items()))
     sent_fit, sent_info = (fit_sentence_head(prep, X_sent, blocks, groups, seed) if sentence_head
                            else (None, {}))
     specs_info = {}
