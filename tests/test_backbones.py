@@ -1,0 +1,178 @@
+"""The packaged backbones: the dequantized SmolLM2 cache is the GGUF model, bf16
+stays close to fp32, the cache is keyed by the GGUF's hash, and MiniLM pooling
+is sentence-transformers' embedding.
+
+Models are loaded directly with transformers here (module-scoped fixtures), not
+through the lru_cached loaders, so both dtypes can live in one process; the
+tiny model's article scores under each dtype come from fresh subprocesses
+(FABSCORE_LM_DTYPE), because `load_smollm` is cached per process.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from inference import backbones
+from inference.features import embed, lm
+from inference.text import prepare
+
+REPO = Path(__file__).resolve().parents[1]
+
+# bf16 vs fp32 on the per-token means of a ~500-word article. bf16 keeps ~3
+# significant digits per logit; averaged over hundreds of tokens the aggregates
+# move by far less than their spread between articles.
+LM_ABS_TOL = 0.05  # nats / log-rank / z units, for every aggregate
+LM_REL_TOL = 0.03  # or 3% of the fp32 value, whichever is larger
+SCORE_TOL = 0.02  # article score of the tiny model
+
+
+@pytest.fixture(scope="module")
+def lm_dir() -> Path:
+    backbones.load_smollm()  # makes sure the dequantized cache exists (it normally does)
+    return backbones._dequantized_dir()
+
+
+@pytest.fixture(scope="module")
+def lm_fp32(lm_dir):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(lm_dir))
+    model = AutoModelForCausalLM.from_pretrained(str(lm_dir), dtype=torch.float32).eval()
+    return tok, model
+
+
+def article_ids(tok, text: str) -> list[int]:
+    """Token ids exactly as the LM featurizer builds them (start token + normalized text)."""
+    norm = prepare(text).norm
+    return [tok.bos_token_id or tok.eos_token_id, *tok(norm, add_special_tokens=False)["input_ids"]]
+
+
+# ---------------------------------------------------------------- SmolLM2 cache
+def test_cache_dir_is_keyed_by_gguf_sha256(lm_dir):
+    gguf = backbones.smollm_gguf()
+    h = hashlib.sha256()
+    with gguf.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    digest = h.hexdigest()
+    assert backbones.smollm_info().weights_sha256 == digest
+    assert lm_dir.name == f"smollm2-{digest[:16]}"
+    assert lm_dir.parent == backbones.cache_root()
+    assert (lm_dir / "SOURCE_SHA256").read_text().strip() == digest
+    assert (lm_dir / "model.safetensors").is_file() and (lm_dir / "tokenizer.json").is_file()
+
+
+def test_cache_root_follows_fabscore_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("FABSCORE_CACHE", str(tmp_path / "elsewhere"))
+    assert backbones._dequantized_dir() == tmp_path / "elsewhere" / f"smollm2-{backbones.smollm_info().weights_sha256[:16]}"
+
+
+def test_dequantized_cache_reproduces_gguf_logits(lm_fp32, seed_texts):
+    from transformers import AutoModelForCausalLM
+
+    tok, cached = lm_fp32
+    gguf = backbones.smollm_gguf()
+    original = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name,
+                                                    dtype=torch.float32).eval()
+    ids = torch.tensor([article_ids(tok, seed_texts["machine"])[:40]])
+    assert ids.shape == (1, 40)
+    with torch.inference_mode():
+        a = original(ids).logits.float()
+        b = cached(ids).logits.float()
+    del original
+    assert a.shape == b.shape == (1, 40, cached.config.vocab_size)
+    diff = (a - b).abs().max().item()
+    assert diff < 1e-3, f"max abs logit difference {diff}"
+    assert torch.equal(a.argmax(-1), b.argmax(-1))
+
+
+# ---------------------------------------------------------------- bf16 vs fp32
+def test_bf16_lm_features_stay_close_to_fp32(lm_dir, lm_fp32, seed_texts):
+    from transformers import AutoModelForCausalLM
+
+    tok, fp32 = lm_fp32
+    bf16 = AutoModelForCausalLM.from_pretrained(str(lm_dir), dtype=torch.bfloat16).eval()
+    ids = article_ids(tok, seed_texts["machine"])
+    assert len(ids) > lm.WINDOW  # two windows: the overlap logic runs in both dtypes
+    f32 = lm.aggregate(lm.token_statistics(ids, fp32))
+    f16 = lm.aggregate(lm.token_statistics(ids, bf16))
+    del bf16
+    tol = np.maximum(LM_ABS_TOL, LM_REL_TOL * np.abs(f32))
+    bad = {n: (round(a, 4), round(b, 4)) for n, a, b, t in zip(lm.LM_FEATURES, f32, f16, tol) if abs(a - b) > t}
+    assert not bad, f"bf16 differs from fp32 beyond tolerance: {bad}"
+    assert np.all(np.isfinite(f16))
+
+
+SCORE_SCRIPT = """
+import json, sys
+from inference import load_detector
+from inference.backbones import lm_dtype
+det = load_detector(sys.argv[1])
+texts = [open(p, encoding="utf-8").read() for p in sys.argv[2:]]
+print(json.dumps({"dtype": str(lm_dtype()), "scores": [r["score"] for r in det.score(texts)]}))
+"""
+
+
+def scores_with_dtype(model: Path, dtype: str, files: list[Path]) -> dict:
+    env = dict(os.environ, FABSCORE_LM_DTYPE=dtype, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, "-c", SCORE_SCRIPT, str(model), *map(str, files)], env=env,
+                          cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_bf16_and_fp32_article_scores_agree(tiny_model_dir):
+    seeds = sorted((REPO / "seeds").glob("*.txt"))
+    assert len(seeds) == 2
+    f32 = scores_with_dtype(tiny_model_dir, "float32", seeds)
+    b16 = scores_with_dtype(tiny_model_dir, "bfloat16", seeds)
+    assert f32["dtype"] == "torch.float32" and b16["dtype"] == "torch.bfloat16"
+    for a, b in zip(f32["scores"], b16["scores"]):
+        assert a is not None and b is not None
+        assert abs(a - b) < SCORE_TOL, (f32, b16)
+
+
+# ---------------------------------------------------------------- MiniLM
+SENTENCES = [
+    "On March 15th, 2023, the International Criminal Court received a chilling threat.",
+    "The council approved the budget.",
+    "Moscow may have left the \"tented camp in place,\" which indicated that they were continuing the training program.",
+    "Officials did not respond to requests for comment on Tuesday evening, according to a spokesperson for the ministry.",
+]
+
+
+@pytest.fixture(scope="module")
+def sentence_transformer():
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(backbones.minilm_path()), device="cpu")
+
+
+def test_minilm_sentence_embeddings_match_sentence_transformers(sentence_transformer):
+    tok, model = backbones.load_minilm()
+    ours = embed.encode_texts(SENTENCES, tok, model)  # batched together, padded
+    ref = sentence_transformer.encode(SENTENCES, convert_to_numpy=True, normalize_embeddings=True)
+    assert ours.shape == ref.shape == (len(SENTENCES), embed.DIM)
+    assert np.abs(ours - ref).max() < 1e-5
+    assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-6)
+    # one at a time (no padding) gives the same vectors
+    single = np.concatenate([embed.encode_texts([s], tok, model) for s in SENTENCES])
+    assert np.abs(single - ref).max() < 1e-5
+
+
+def test_minilm_article_embedding_matches_sentence_transformers_within_one_window(sentence_transformer, seed_texts):
+    tok, model = backbones.load_minilm()
+    art = prepare(seed_texts["machine"])
+    text = " ".join(s.norm for s in art.sentences[:4])
+    assert len(tok(text, add_special_tokens=False)["input_ids"]) < embed.WINDOW - 2
+    ours = embed.encode_article(text, tok, model)
+    ref = sentence_transformer.encode([text], convert_to_numpy=True, normalize_embeddings=True)[0]
+    assert np.abs(ours - ref).max() < 1e-5
