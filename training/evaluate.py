@@ -45,6 +45,25 @@ def score_examples(detector: Detector, examples: list[Example], cache: FeatureCa
     return [detector.score_one(t).as_dict() for t in texts]
 
 
+def agreement(results: list[dict]) -> dict:
+    """Do article and sentence scores tell the same story?"""
+    scored = [r for r in results if r["score"] is not None and r["sentences"]]
+    flagged = [r for r in scored if r["label"] == "fabricated"]
+    quiet = [r for r in scored if not any(s["flagged"] for s in r["sentences"])]
+    return {"flagged_articles": len(flagged),
+            "flagged_with_a_flagged_sentence": sum(any(s["flagged"] for s in r["sentences"]) for r in flagged),
+            "articles_without_flagged_sentence": len(quiet),
+            "of_those_flagged": sum(r["label"] == "fabricated" for r in quiet),
+            "spearman_article_vs_max_sentence": _spearman([r["score"] for r in scored],
+                                                          [max(s["score"] for s in r["sentences"]) for r in scored])}
+
+
+def _spearman(a: list[float], b: list[float]) -> float | None:
+    from scipy.stats import spearmanr
+
+    return float(spearmanr(a, b).statistic) if len(a) > 2 else None
+
+
 def plots(y: np.ndarray, p: np.ndarray, thresholds: list[dict], out: Path) -> list[str]:
     import matplotlib
 
@@ -120,7 +139,7 @@ def evaluate(model: str | None, specs: list[str], by: tuple[str, ...] = ("source
     thresholds = {t["target_fpr"]: t["threshold"] for t in th_table}
     report = {"model": detector.model_id, "data": specs, "max_words": max_words,
               "n_examples": len(examples), "n_abstained": len(examples) - len(scored),
-              "overall": summary(y, p, thresholds), "groups": {}}
+              "overall": summary(y, p, thresholds), "agreement": agreement(results), "groups": {}}
     for key in by:
         vals = np.array([keys[i].get(key, "") for i in scored])
         rows = {}
@@ -133,6 +152,7 @@ def evaluate(model: str | None, specs: list[str], by: tuple[str, ...] = ("source
     log(table({"all": report["overall"]}))
     for key, rows in report["groups"].items():
         log(f"\nby {key}:\n" + table(rows))
+    log(f"article/sentence agreement: {report['agreement']}")
     for fpr, t in thresholds.items():
         a = report["overall"][f"at_threshold_{fpr:g}"]
         log(f"threshold for target FPR {fpr:g}: {t:.4f} -> FPR {a['fpr']}, TPR {a['tpr']}")
