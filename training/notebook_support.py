@@ -203,12 +203,18 @@ def shaded_html(result: dict, title: str = "") -> str:
 
 
 # ---------------------------------------------------------------- seeds
+def seed_labels(path: Path) -> dict[str, str]:
+    """file -> label from seeds/labels.csv; its free-text note may hold unquoted commas,
+    so only the first two fields of each line are read."""
+    if not path.is_file():
+        return {}
+    lines = path.read_text(encoding="utf-8").splitlines()[1:]
+    return {f.strip(): lab.strip() for f, lab, *_ in (ln.split(",", 2) for ln in lines if ln.count(",") >= 1)}
+
+
 def seed_results(detector: Detector, seeds: str | Path = SEEDS) -> tuple[list[tuple[str, str, dict]], pd.DataFrame]:
     """Each seed file scored: [(file, expected label, result)] and one row per sentence."""
-    labels = {}
-    csv = Path(seeds) / "labels.csv"
-    if csv.is_file():
-        labels = {r["file"]: r["label"] for r in pd.read_csv(csv).to_dict("records")}
+    labels = seed_labels(Path(seeds) / "labels.csv")
     out, rows = [], []
     for path in sorted(Path(seeds).glob("*.txt")):
         r = detector.score_one(path.read_text(encoding="utf-8")).as_dict()
