@@ -26,11 +26,12 @@ from inference.text import prepare
 
 REPO = Path(__file__).resolve().parents[1]
 
-# bf16 vs fp32 on the per-token means of a ~500-word article. bf16 keeps ~3
-# significant digits per logit; averaged over hundreds of tokens the aggregates
-# move by far less than their spread between articles.
-LM_ABS_TOL = 0.05  # nats / log-rank / z units, for every aggregate
-LM_REL_TOL = 0.03  # or 3% of the fp32 value, whichever is larger
+# bf16 vs fp32 on the aggregates of a ~500-word article (two LM windows). bf16
+# keeps ~3 significant digits per logit; averaged over hundreds of tokens the
+# aggregates moved by at most 0.019 when measured on both seeds (lm_mean_logrank,
+# where bf16 rounding creates logit ties; every other aggregate <= 0.013), far
+# less than their spread between articles. Stated tolerance: 0.05 absolute.
+LM_ABS_TOL = 0.05  # nats / log-rank / z units / fractions, for every aggregate
 SCORE_TOL = 0.02  # article score of the tiny model
 
 
@@ -105,8 +106,7 @@ def test_bf16_lm_features_stay_close_to_fp32(lm_dir, lm_fp32, seed_texts):
     f32 = lm.aggregate(lm.token_statistics(ids, fp32))
     f16 = lm.aggregate(lm.token_statistics(ids, bf16))
     del bf16
-    tol = np.maximum(LM_ABS_TOL, LM_REL_TOL * np.abs(f32))
-    bad = {n: (round(a, 4), round(b, 4)) for n, a, b, t in zip(lm.LM_FEATURES, f32, f16, tol) if abs(a - b) > t}
+    bad = {n: (round(a, 4), round(b, 4)) for n, a, b in zip(lm.LM_FEATURES, f32, f16) if abs(a - b) > LM_ABS_TOL}
     assert not bad, f"bf16 differs from fp32 beyond tolerance: {bad}"
     assert np.all(np.isfinite(f16))
 

@@ -322,9 +322,10 @@ def test_cli_train_bad_data_exits_2(tmp_path, capsys):
 def test_cli_evaluate_writes_metrics_and_plots(tiny_model_dir, tiny_data, feature_cache, tmp_path, capsys):
     out = tmp_path / "eval"
     code = cli.main(["evaluate", "--model", str(tiny_model_dir), "--data", str(tiny_data), "--out", str(out),
-                     "--cache", str(feature_cache.root), "--workers", "1"])
+                     "--cache", str(feature_cache.root), "--workers", "1", "--max-words", "200"])
     assert code == 0, capsys.readouterr().err
     metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["max_words"] == 200  # first 200 words: the chunks training already featurized
     overall = metrics["overall"]
     for key in ("auroc", "tpr_at_1pct_fpr", "ece"):
         assert isinstance(overall[key], float) and 0.0 <= overall[key] <= 1.0, key
