@@ -76,34 +76,50 @@ def _segmenter():
     return pysbd.Segmenter(language="en", clean=False, char_span=False)
 
 
+def _collapse_spaces(line: str) -> tuple[str, list[int]]:
+    """The line with every whitespace run as one space (pysbd's rules depend on
+    spacing: '."  The' is not split where '." The' is), and for each of its
+    characters the offset of the character it came from."""
+    out, where, prev_space = [], [], False
+    for i, ch in enumerate(line):
+        space = ch.isspace()
+        if not (space and prev_space):
+            out.append(" " if space else ch)
+            where.append(i)
+        prev_space = space
+    return "".join(out), where
+
+
 def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
     """Sentence spans (start, end) within text[start:end], paragraphs first.
 
-    pysbd segments each line; spans are found back in the original by search
-    from a cursor, so they always index the text we were given."""
+    pysbd segments each line with its whitespace runs collapsed to single
+    spaces (its rules depend on spacing), and the spans are mapped back, so
+    they always index the text we were given."""
     end = len(text) if end is None else end
     spans: list[tuple[int, int]] = []
     for m in _LINE.finditer(text, start, end):
         line_start, line = m.start(), m.group().rstrip("\n")
         if not line.strip():
             continue
-        cursor = line_start
-        for seg in _segmenter().segment(line):
+        flat, where = _collapse_spaces(line)
+        cursor = 0
+        for seg in _segmenter().segment(flat):
             seg = seg.strip()
             if not seg:
                 continue
-            pos = text.find(seg, cursor, line_start + len(line))
+            pos = flat.find(seg, cursor)
             if pos < 0:  # pysbd altered the segment: fall back to the rest of the line
                 pos = cursor
-                while pos < line_start + len(line) and text[pos].isspace():
+                while pos < len(flat) and flat[pos].isspace():
                     pos += 1
-                seg_end = line_start + len(line)
+                seg_end = len(flat)
             else:
                 seg_end = pos + len(seg)
             if seg_end > pos:
-                spans.append((pos, seg_end))
+                spans.append((line_start + where[pos], line_start + where[seg_end - 1] + 1))
             cursor = seg_end
-            if cursor >= line_start + len(line):
+            if cursor >= len(flat):
                 break
     return spans
 

@@ -149,3 +149,19 @@ def test_other_scripts_are_not_english_by_script(text):
 
 def test_no_letters_is_not_english():
     assert "no letters" in english_reason("12 34, 56 -- 78!")
+
+
+# ---------------------------------------------------------------- whitespace does not change the sentences
+def test_sentence_split_ignores_whitespace_runs(seed_texts):
+    """pysbd alone keeps '"no way."  The man left.' as one sentence (two spaces
+    after a closing quote) but splits it with one space; split_sentences must
+    not depend on such spacing."""
+    one = prepare('He said "no way." The man left.')
+    two = prepare('He said "no way."  \t The man left.')
+    assert [s.norm for s in one.sentences] == [s.norm for s in two.sentences] == ['He said "no way."', "The man left."]
+    assert [s.text for s in two.sentences] == ['He said "no way."', "The man left."]
+    text = seed_texts["machine"]
+    spaced = text.replace(" ", "  ").replace(". ", ".\t ")
+    assert [s.norm for s in prepare(spaced).sentences] == [s.norm for s in prepare(text).sentences]
+    for s in prepare(spaced).sentences:
+        assert spaced[s.start:s.end] == s.text and s.text == s.text.strip()
