@@ -1,0 +1,402 @@
+"""How fast fabscore scores, how much memory it takes, and how close it gets to the limit.
+
+    make bench                       # = .venv/bin/python benchmarks/run.py
+    .venv/bin/python benchmarks/run.py --quick --out /tmp/bench.json
+
+Inputs are real news text (llmfake and usnews_mar2023_human, read from the shared
+data folder) concatenated and cut at sentence ends into 300- and 1,000-word
+articles, written to a temporary folder that is deleted afterwards: no data
+enters the repository. Every number is explained in benchmarks/README.md.
+Targets are reported, never asserted: the numbers depend on the machine.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+for _var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
+    os.environ.setdefault(_var, "1")
+
+T_START = time.perf_counter()
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+T_TORCH = time.perf_counter() - T_START
+
+SHARED = REPO.parent / "shared" / "data"
+SOURCES = ("llmfake.clean.jsonl", "usnews_mar2023_human.clean.jsonl")
+SIZES = (300, 1000)
+GiB = 1024 ** 3
+TARGETS = {"e2e_over_bare": 0.80, "peak_rss_bytes": 2 * GiB, "fast_articles_per_s": 10.0}
+
+
+# ---------------------------------------------------------------- machine
+def machine() -> dict:
+    """What the numbers were measured on; without this they mean nothing."""
+    from inference import backbones
+
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        cpu = platform.processor() or "unknown"
+    return {"cpu": cpu, "cores": os.cpu_count(), "affinity": len(os.sched_getaffinity(0)),
+            "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+            "bf16_supported": backbones.bf16_supported(), "lm_dtype": str(backbones.lm_dtype()),
+            "python": platform.python_version(), "platform": platform.platform(),
+            "load_average_at_start": list(os.getloadavg())}
+
+
+# ---------------------------------------------------------------- inputs
+def source_texts(data_dir: Path) -> list[str]:
+    """Texts of both sources, interleaved, in a stable hash order (no file-order dependence)."""
+    pools = []
+    for name in SOURCES:
+        path = data_dir / name
+        if not path.is_file():
+            raise SystemExit(f"bench: {path} is missing (the shared data folder beside the repository)")
+        rows = [json.loads(line) for line in path.open(encoding="utf-8")]
+        rows.sort(key=lambda r: hashlib.sha256(f"bench:{r['id']}".encode()).hexdigest())
+        pools.append([r["text"] for r in rows])
+    out = []
+    for i in range(max(map(len, pools))):
+        out += [p[i] for p in pools if i < len(p)]
+    return out
+
+
+def build_articles(texts: list[str], words: int, n: int, offset: int = 0) -> list[str]:
+    """n articles of about `words` words: consecutive real texts joined as paragraphs
+    and cut at the sentence end that stays within `words` (inference.text.head)."""
+    from inference.text import head, prepare
+
+    out, i = [], offset
+    while len(out) < n:
+        parts, total = [], 0
+        while total < words:
+            t = texts[i % len(texts)]
+            i += 1
+            parts.append(t)
+            total += len(t.split())
+        joined = "\n\n".join(parts)
+        art = head(prepare(joined), words)
+        out.append(joined[: art.sentences[-1].end])
+    return out
+
+
+def write_folder(folder: Path, articles: list[str]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for k, text in enumerate(articles):
+        (folder / f"{k:05d}.txt").write_text(text, encoding="utf-8")
+    return folder
+
+
+def lm_tokens(articles: list[str]) -> int:
+    """SmolLM2 tokens of the normalized text the detector scores: the unit of tokens/s."""
+    from inference import backbones
+    from inference.text import prepare
+
+    tok, _ = backbones.load_smollm()
+    return sum(len(tok(prepare(a).norm, add_special_tokens=False)["input_ids"]) for a in articles)
+
+
+# ---------------------------------------------------------------- measurements
+@dataclass
+class Rate:
+    articles: int
+    tokens: int
+    seconds: float
+    extra: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {"articles": self.articles, "tokens": self.tokens, "seconds": round(self.seconds, 3),
+                "articles_per_s": round(self.articles / self.seconds, 3),
+                "tokens_per_s": round(self.tokens / self.seconds, 1), **self.extra}
+
+
+def load_times(model: str | None) -> dict:
+    """Cold load of each backbone and of the model directory, in this fresh process."""
+    from inference import backbones
+    from inference.detector import load_detector
+
+    dequantized = (backbones.cache_root() / f"smollm2-{backbones.smollm_info().weights_sha256[:16]}"
+                   / "SOURCE_SHA256").is_file()
+    out = {"import_torch_s": round(T_TORCH, 3), "smollm_dequantized_cache_present": dequantized}
+    for name, fn in (("smollm_s", backbones.load_smollm), ("minilm_s", backbones.load_minilm),
+                     ("model_dir_s", lambda: load_detector(model))):
+        t = time.perf_counter()
+        fn()
+        out[name] = round(time.perf_counter() - t, 3)
+    out["total_s"] = round(out["smollm_s"] + out["minilm_s"] + out["model_dir_s"], 3)
+    return out
+
+
+def api_rate(model: str | None, articles: list[str], tokens: int) -> Rate:
+    """Detector.score on every article, after one warm-up article (backbones loaded)."""
+    from inference.detector import load_detector
+
+    det = load_detector(model)
+    det.score(articles[:1])
+    t = time.perf_counter()
+    res = det.score(articles)
+    return Rate(len(articles), tokens, time.perf_counter() - t,
+                {"abstained": sum(r["label"] == "abstain" for r in res)})
+
+
+def _lm_windows(ids: list[int]) -> list[list[int]]:
+    """The windows inference.features.lm.token_statistics runs, for the same ids."""
+    from inference.features import lm
+
+    out, start, n = [], 0, len(ids)
+    while n > 1:
+        stop = min(start + lm.WINDOW, n)
+        out.append(ids[start:stop])
+        if stop == n:
+            break
+        start = stop - lm.CONTEXT
+    return out
+
+
+def bare_inputs(articles: list[str], kinds: tuple[str, ...], chunk_words: int) -> dict[str, list]:
+    """Token ids of every forward pass the featurizers make on these articles, per
+    chunk as the Detector scores them: SmolLM2 windows, MiniLM article windows and
+    MiniLM sentence batches. Tokenizing is done here, outside the timed part."""
+    from inference import backbones
+    from inference.features import embed
+    from inference.text import chunks, prepare
+
+    lm_in, art_in, sent_in = [], [], []
+    for a in articles:
+        for piece in chunks(prepare(a), chunk_words):
+            text, sents = piece.norm, [s.norm for s in piece.sentences]
+            if "lm" in kinds:
+                tok, _ = backbones.load_smollm()
+                ids = [tok.bos_token_id or tok.eos_token_id, *tok(text, add_special_tokens=False)["input_ids"]]
+                lm_in += _lm_windows(ids)
+            if "embed" in kinds:
+                tok, _ = backbones.load_minilm()
+                ids = tok(text, add_special_tokens=False)["input_ids"] or [tok.unk_token_id]
+                step = embed.WINDOW - 2
+                art_in += [[embed._with_specials(tok, ids[i: i + step])] for i in range(0, len(ids), step)]
+                sids = sorted((embed._with_specials(tok, tok(s, add_special_tokens=False)["input_ids"]
+                                                    [: embed.SENTENCE_MAX - 2]) for s in sents), key=len)
+                sent_in += [sids[b: b + embed.BATCH] for b in range(0, len(sids), embed.BATCH)]
+    return {"lm": lm_in, "embed": art_in + sent_in}
+
+
+def _minilm_forward(batch: list[list[int]], model, pad_id: int) -> None:
+    width = max(map(len, batch))
+    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    for i, x in enumerate(batch):
+        ids[i, : len(x)] = torch.tensor(x)
+        mask[i, : len(x)] = 1
+    model(input_ids=ids, attention_mask=mask)
+
+
+def bare_rate(articles: list[str], tokens: int, kinds: tuple[str, ...], chunk_words: int) -> Rate:
+    """Only the backbones' forward passes on the same inputs: the ceiling for this tool."""
+    from inference import backbones
+
+    inputs = bare_inputs(articles, kinds, chunk_words)
+    lm_model = backbones.load_smollm()[1] if inputs["lm"] else None
+    mtok, mini = backbones.load_minilm() if inputs["embed"] else (None, None)
+    with torch.inference_mode():
+        if lm_model is not None:
+            lm_model(torch.tensor([inputs["lm"][0]]))  # warm-up
+        t = time.perf_counter()
+        for w in inputs["lm"]:
+            lm_model(torch.tensor([w]))
+        t_lm = time.perf_counter() - t
+        t = time.perf_counter()
+        for batch in inputs["embed"]:
+            _minilm_forward(batch, mini, mtok.pad_token_id)
+        t_embed = time.perf_counter() - t
+    return Rate(len(articles), tokens, t_lm + t_embed,
+                {"lm_forward_s": round(t_lm, 3), "lm_windows": len(inputs["lm"]),
+                 "minilm_forward_s": round(t_embed, 3), "minilm_batches": len(inputs["embed"])})
+
+
+def cli_run(model: str | None, folder: Path, out: Path, articles: int, tokens: int) -> Rate:
+    """`fabscore score FOLDER` in a child process, timed from spawn to exit (startup,
+    model load and every article); peak RSS of that child alone (os.wait4)."""
+    cmd = [sys.executable, "-m", "training.cli", "score", str(folder), "--out", str(out)]
+    if model:
+        cmd += ["--model", str(model)]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    stderr = proc.stderr.read().decode(errors="replace")
+    proc.stderr.close()
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - t
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}:\n{stderr[-2000:]}")
+    with out.open() as f:
+        n_records = sum(1 for _ in f)
+    rss = usage.ru_maxrss * 1024  # kilobytes on Linux
+    return Rate(articles, tokens, seconds, {"records": n_records, "peak_rss_bytes": rss,
+                                            "peak_rss_gib": round(rss / GiB, 3), "exit_code": proc.returncode})
+
+
+def sample_jsonl(data_dir: Path, per_label: int, path: Path) -> Path:
+    """per_label human and machine llmfake rows (80-400 words, hash-chosen) for the training timing."""
+    rows = [json.loads(line) for line in (data_dir / "llmfake.clean.jsonl").open(encoding="utf-8")]
+    with path.open("w", encoding="utf-8") as f:
+        for label in ("human", "machine"):
+            pool = sorted((r for r in rows if r["label"] == label and 80 <= len(r["text"].split()) <= 400),
+                          key=lambda r: hashlib.sha256(f"bench-train:{r['id']}".encode()).hexdigest())
+            for r in pool[:per_label]:
+                f.write(json.dumps(r) + "\n")
+    return path
+
+
+def train_times(data: Path, tmp: Path) -> dict:
+    """training.train.train on a small sample twice with one fresh cache: the first run
+    featurizes every article, the second reads every feature from the cache."""
+    from training.feature_cache import FeatureCache
+    from training.train import train
+
+    cache = FeatureCache(tmp / "cache")
+    out = {}
+    for run in ("from_scratch_s", "from_cache_s"):
+        t = time.perf_counter()
+        train([str(data)], tmp / "model", cache=cache, log=lambda *a: None)
+        out[run] = round(time.perf_counter() - t, 2)
+    out["articles"] = sum(1 for _ in data.open())
+    return out
+
+
+# ---------------------------------------------------------------- the run
+def resolve_model(model: str | None, name: str) -> str:
+    from inference import model_dir as md
+
+    path = md.resolve(model) if model else md.SHIPPED / name
+    if not (path / "config.json").is_file():
+        raise SystemExit(f"bench: no model directory at {path}; pass --model DIR (or --fast-model DIR)")
+    return str(path)
+
+
+def run(args: argparse.Namespace) -> dict:
+    from inference import model_dir as md
+
+    data_dir = Path(args.data_dir)
+    model = resolve_model(args.model, "default")
+    fast = resolve_model(args.fast_model, "fast") if args.fast_model != "none" else None
+    n, rss_n, train_n = (args.n or 3, args.rss_n or 30, args.train_n or 10) if args.quick else \
+        (args.n or 20, args.rss_n or 1000, args.train_n or 50)
+    res: dict = {"machine": machine(), "settings": {"model": model, "fast_model": fast, "n": n, "rss_n": rss_n,
+                                                   "train_per_label": train_n, "quick": args.quick},
+                 "targets": {"e2e_over_bare": TARGETS["e2e_over_bare"], "peak_rss_gib": 2.0,
+                             "fast_articles_per_s": TARGETS["fast_articles_per_s"]}}
+    say = lambda m: print(f"[{time.perf_counter() - T_START:7.1f}s] {m}", file=sys.stderr, flush=True)  # noqa: E731
+    res["load"] = load_times(model)
+    say(f"loaded: {res['load']}")
+    cfg = md.load(model).config
+    kinds, chunk_words = tuple(cfg["features"]), int(cfg["chunk_words"])
+    texts = source_texts(data_dir)
+    with tempfile.TemporaryDirectory(prefix="fabscore-bench-") as tmpdir:
+        tmp = Path(tmpdir)
+        res["sizes"] = {}
+        for k, words in enumerate(SIZES):
+            arts = build_articles(texts, words, n, offset=k * 7919)
+            tokens = lm_tokens(arts)
+            folder = write_folder(tmp / f"w{words}", arts)
+            row = {"mean_words": round(float(np.mean([len(a.split()) for a in arts])), 1)}
+            row["cli"] = cli_run(model, folder, tmp / f"w{words}.jsonl", n, tokens).as_dict()
+            say(f"{words} words: cli {row['cli']['articles_per_s']} art/s")
+            row["api"] = api_rate(model, arts, tokens).as_dict()
+            say(f"{words} words: api {row['api']['articles_per_s']} art/s")
+            row["bare"] = bare_rate(arts, tokens, kinds, chunk_words).as_dict()
+            say(f"{words} words: bare {row['bare']['articles_per_s']} art/s")
+            row["api_over_bare"] = round(row["api"]["articles_per_s"] / row["bare"]["articles_per_s"], 3)
+            row["cli_over_bare"] = round(row["cli"]["articles_per_s"] / row["bare"]["articles_per_s"], 3)
+            if fast:
+                row["fast_api"] = api_rate(fast, arts, tokens).as_dict()
+                row["fast_cli"] = cli_run(fast, folder, tmp / f"fast{words}.jsonl", n, tokens).as_dict()
+                say(f"{words} words: fast api {row['fast_api']['articles_per_s']} art/s")
+            res["sizes"][str(words)] = row
+        mixed = [a for k in range(rss_n) for a in build_articles(texts, SIZES[k % 2], 1, offset=101 * k + 13)]
+        folder = write_folder(tmp / "rss", mixed)
+        res["rss_run"] = cli_run(model, folder, tmp / "rss.jsonl", rss_n, lm_tokens(mixed)).as_dict()
+        res["rss_run"]["mean_words"] = round(float(np.mean([len(a.split()) for a in mixed])), 1)
+        say(f"rss run: {res['rss_run']['peak_rss_gib']} GiB over {rss_n} articles")
+        res["training"] = train_times(sample_jsonl(data_dir, train_n, tmp / "train.jsonl"), tmp / "train")
+        say(f"training: {res['training']}")
+    res["self_peak_rss_gib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / GiB, 3)
+    res["machine"]["load_average_at_end"] = list(os.getloadavg())
+    return res
+
+
+def table(res: dict) -> str:
+    """The numbers that matter, against their targets."""
+    lines = [f"machine: {res['machine']['cpu']}, {res['machine']['cores']} cores, torch {res['machine']['torch']} "
+             f"({res['machine']['torch_threads']} threads), bf16 {res['machine']['bf16_supported']}",
+             f"model load: smollm {res['load']['smollm_s']} s, minilm {res['load']['minilm_s']} s, "
+             f"model dir {res['load']['model_dir_s']} s",
+             f"load average at start {res['machine']['load_average_at_start'][0]:.1f}, at end "
+             f"{res['machine']['load_average_at_end'][0]:.1f} (a busy machine gives lower bounds only)", "",
+             f"{'words':>5} {'path':<9} {'art/s':>8} {'tok/s':>9} {'vs bare':>8}"]
+    for words, row in res["sizes"].items():
+        for name in ("cli", "api", "bare", "fast_api", "fast_cli"):
+            if name in row:
+                r = row[name]
+                ratio = f"{r['articles_per_s'] / row['bare']['articles_per_s']:.2f}" if "fast" not in name else ""
+                lines.append(f"{words:>5} {name:<9} {r['articles_per_s']:>8.3f} {r['tokens_per_s']:>9.1f} {ratio:>8}")
+    lines.append("")
+    for words, row in res["sizes"].items():
+        ok = row["cli_over_bare"] >= TARGETS["e2e_over_bare"]
+        lines.append(f"target end-to-end >= 80% of bare ({words} words): cli {row['cli_over_bare']:.2f}, "
+                     f"api {row['api_over_bare']:.2f} -> {'met' if ok else 'NOT met'} (cli)")
+        if "fast_api" in row:
+            f = row["fast_api"]["articles_per_s"]
+            lines.append(f"target fast mode >= 10 art/s ({words} words): api {f:.2f} -> "
+                         f"{'met' if f >= TARGETS['fast_articles_per_s'] else 'NOT met'}")
+    r = res["rss_run"]
+    lines.append(f"target peak RSS <= 2 GiB ({r['articles']} articles): {r['peak_rss_gib']} GiB -> "
+                 f"{'met' if r['peak_rss_bytes'] <= TARGETS['peak_rss_bytes'] else 'NOT met'}")
+    t = res["training"]
+    lines.append(f"training on {t['articles']} articles: {t['from_scratch_s']} s from scratch, "
+                 f"{t['from_cache_s']} s from cached features")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default=None, help="model directory (default: inference/models/default)")
+    p.add_argument("--fast-model", default=None,
+                   help="fast-mode model directory (default: inference/models/fast; 'none' to skip)")
+    p.add_argument("--n", type=int, default=None, help="articles per size (default 20; --quick 3)")
+    p.add_argument("--rss-n", type=int, default=None, help="articles in the RSS run (default 1000; --quick 30)")
+    p.add_argument("--train-n", type=int, default=None,
+                   help="human and machine articles each for the training timing (default 50; --quick 10)")
+    p.add_argument("--out", default=str(REPO / "benchmarks" / "results.json"), help="JSON results file")
+    p.add_argument("--data-dir", default=str(SHARED), help="folder with the shared .clean.jsonl files")
+    p.add_argument("--quick", action="store_true", help="few articles everywhere: checks the benchmark runs")
+    args = p.parse_args(argv)
+    res = run(args)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(res, indent=2) + "\n")
+    print(table(res))
+    print(f"\nwrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
