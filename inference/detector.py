@@ -63,9 +63,11 @@ def _threshold(table: list[dict], fpr: float, where: str) -> float:
 class Detector:
     """Scores articles with one model directory; backbones load once per process."""
 
-    def __init__(self, model: md.ModelDir, fpr: float | None = None, featurizer: Featurizer | None = None):
+    def __init__(self, model: md.ModelDir, fpr: float | None = None, featurizer: Featurizer | None = None,
+                 preparer: Callable[[str], Article] | None = None):
         self.model = model
         self.featurizer = featurizer or featurize
+        self.preparer = preparer or prepare
         self.chunk_words = int(model.config["chunk_words"])
         self.fpr = float(fpr if fpr is not None else model.config.get("default_fpr", 0.01))
         self.threshold = _threshold(model.config["thresholds"]["article"], self.fpr, str(model.path))
@@ -82,7 +84,7 @@ class Detector:
         return {"name": self.model.name, "path": str(self.model.path), "sha256": self.model.manifest_sha256}
 
     def score_one(self, text: str) -> ArticleScore:
-        article = prepare(text)
+        article = self.preparer(text)
         words = article.n_words
         abstain = dict(score=None, label="abstain", threshold=self.threshold, target_fpr=self.fpr, n_words=words)
         not_english = english_reason(article.norm)

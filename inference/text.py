@@ -124,15 +124,27 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[t
     return spans
 
 
-def prepare(text: str, trim_boilerplate: bool = True) -> Article:
-    """Trim trailing boilerplate, split into sentences, normalize each one."""
+SPLIT_VERSION = "pysbd-0.3.4/1"  # changes when sentence boundaries would change
+
+
+def segment(text: str, trim_boilerplate: bool = True) -> tuple[int, list[tuple[int, int]]]:
+    """(body end, sentence spans): the slow part of `prepare`, worth caching."""
     cut = body_end(text) if trim_boilerplate else len(text)
+    return cut, split_sentences(text, 0, cut)
+
+
+def from_spans(text: str, cut: int, spans: list[tuple[int, int]]) -> Article:
     sentences = []
-    for s, e in split_sentences(text, 0, cut):
+    for s, e in spans:
         norm = normalize(text[s:e])
         if norm:
             sentences.append(Sentence(s, e, text[s:e], norm))
     return Article(text=text, body_end=cut, sentences=tuple(sentences))
+
+
+def prepare(text: str, trim_boilerplate: bool = True) -> Article:
+    """Trim trailing boilerplate, split into sentences, normalize each one."""
+    return from_spans(text, *segment(text, trim_boilerplate))
 
 
 def head(article: Article, max_words: int) -> Article:

@@ -13,7 +13,7 @@ import numpy as np
 
 from inference import model_dir as md
 from inference.detector import Detector
-from inference.text import chunks, head, prepare
+from inference.text import chunks, head
 
 from .card import table
 from .data import Example, Fields, load
@@ -22,11 +22,11 @@ from .metrics import summary
 from .train import dataset_name, generator_family
 
 
-def cut_text(text: str, max_words: int | None) -> str:
+def cut_text(text: str, max_words: int | None, cache: FeatureCache) -> str:
     """The text up to the end of its sentence that completes max_words words."""
     if not max_words:
         return text
-    art = head(prepare(text), max_words)
+    art = head(cache.prepare(text), max_words)
     return text[: art.sentences[-1].end] if art.sentences else text
 
 
@@ -39,8 +39,9 @@ def group_keys(ex: Example, dataset: str) -> dict[str, str]:
 
 def score_examples(detector: Detector, examples: list[Example], cache: FeatureCache, max_words: int | None,
                    workers: int) -> list[dict]:
-    texts = [cut_text(e.text, max_words) for e in examples]
-    pieces = [c for t in texts for c in chunks(prepare(t), detector.chunk_words)]
+    detector.featurizer, detector.preparer = cache.features, cache.prepare
+    texts = [cut_text(e.text, max_words, cache) for e in examples]
+    pieces = [c for t in texts for c in chunks(cache.prepare(t), detector.chunk_words)]
     fill(pieces, detector.kinds, cache, workers=workers)
     return [detector.score_one(t).as_dict() for t in texts]
 
@@ -124,7 +125,6 @@ def evaluate(model: str | None, specs: list[str], by: tuple[str, ...] = ("source
     """Metrics of `model` on `specs`; `exclude(example)` drops rows (e.g. stories trained on)."""
     detector = Detector(md.load(model))
     cache = FeatureCache(cache_dir) if cache_dir else FeatureCache()
-    detector.featurizer = cache.features
     examples, keys = [], []
     for spec in specs:
         for ex in load(spec, fields):
