@@ -90,6 +90,32 @@ def _collapse_spaces(line: str) -> tuple[str, list[int]]:
     return "".join(out), where
 
 
+PIECE_CHARS = 2000
+_BOUNDARY = re.compile(r"(?<=[a-z0-9%)][.!?])[\"')\]]? (?=[A-Z\"])")
+_ABBREV = frozenset("mr mrs ms dr st jr sr gov sen rep gen lt col sgt capt inc co corp ltd vs etc no fig jan feb "
+                    "mar apr jun jul aug sep sept oct nov dec prof rev est approx".split())
+
+
+def _segment_long(flat: str) -> list[str]:
+    """pysbd's segments of a line; a long line goes in pieces of about PIECE_CHARS
+    cut at likely sentence ends, since pysbd's time grows faster than linearly
+    with line length (a 2,000-word single-line page took 12 s)."""
+    if len(flat) <= PIECE_CHARS:
+        return _segmenter().segment(flat)
+    out, start = [], 0
+    while len(flat) - start > PIECE_CHARS:
+        cut = None
+        for m in _BOUNDARY.finditer(flat, start + PIECE_CHARS // 4, start + PIECE_CHARS):
+            word = flat[max(start, m.start() - 12): m.start()].split()[-1:] or [""]
+            if word[0].rstrip(".!?\"')]").lower() not in _ABBREV:
+                cut = m.end()
+        if cut is None:
+            break
+        out += _segmenter().segment(flat[start:cut])
+        start = cut
+    return out + _segmenter().segment(flat[start:])
+
+
 def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
     """Sentence spans (start, end) within text[start:end], paragraphs first.
 
@@ -104,7 +130,7 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[t
             continue
         flat, where = _collapse_spaces(line)
         cursor = 0
-        for seg in _segmenter().segment(flat):
+        for seg in _segment_long(flat):
             seg = seg.strip()
             if not seg:
                 continue
@@ -124,13 +150,30 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[t
     return spans
 
 
-SPLIT_VERSION = "pysbd-0.3.4/1"  # changes when sentence boundaries would change
+SPLIT_VERSION = "pysbd-0.3.4/2"  # changes when sentence boundaries would change
 
 
 def segment(text: str, trim_boilerplate: bool = True) -> tuple[int, list[tuple[int, int]]]:
     """(body end, sentence spans): the slow part of `prepare`, worth caching."""
     cut = body_end(text) if trim_boilerplate else len(text)
     return cut, split_sentences(text, 0, cut)
+
+
+_TOKEN = re.compile(r"\S+")
+
+
+def segment_head(text: str, max_words: int, trim_boilerplate: bool = True) -> tuple[int, list[tuple[int, int]]]:
+    """Like `segment`, but splits only a prefix of about twice max_words words:
+    enough for `head(…, max_words)` of a long page at a fraction of the cost.
+    The prefix's last sentence may be cut short, so it is dropped."""
+    cut = body_end(text) if trim_boilerplate else len(text)
+    limit, stop = 2 * max_words + 50, None
+    for i, m in enumerate(_TOKEN.finditer(text, 0, cut)):
+        if i == limit:
+            stop = m.start()
+            break
+    spans = split_sentences(text, 0, cut if stop is None else stop)
+    return cut, (spans if stop is None else spans[:-1])
 
 
 def from_spans(text: str, cut: int, spans: list[tuple[int, int]]) -> Article:
@@ -145,6 +188,11 @@ def from_spans(text: str, cut: int, spans: list[tuple[int, int]]) -> Article:
 def prepare(text: str, trim_boilerplate: bool = True) -> Article:
     """Trim trailing boilerplate, split into sentences, normalize each one."""
     return from_spans(text, *segment(text, trim_boilerplate))
+
+
+def prepare_head(text: str, max_words: int) -> Article:
+    """head(prepare(text), max_words), without splitting the whole text."""
+    return head(from_spans(text, *segment_head(text, max_words)), max_words)
 
 
 def head(article: Article, max_words: int) -> Article:

@@ -26,7 +26,7 @@ def cut_text(text: str, max_words: int | None, cache: FeatureCache) -> str:
     """The text up to the end of its sentence that completes max_words words."""
     if not max_words:
         return text
-    art = head(cache.prepare(text), max_words)
+    art = cache.prepare(text, max_words)
     return text[: art.sentences[-1].end] if art.sentences else text
 
 

@@ -19,7 +19,7 @@ from inference import backbones
 from inference.features.featurize import FEATURIZER_VERSION, featurize_kind
 from inference.features import lm
 from inference.normalize import NORMALIZATION_VERSION
-from inference.text import SPLIT_VERSION, Article, from_spans, segment
+from inference.text import SPLIT_VERSION, Article, from_spans, head, segment, segment_head
 
 
 def _backbone_hash(kind: str) -> str:
@@ -61,23 +61,27 @@ class FeatureCache:
             np.savez(f, **blocks)
         os.replace(tmp, p)
 
-    def prepare(self, text: str) -> Article:
-        """inference.text.prepare, with the sentence spans cached (pysbd is slow)."""
-        key = hashlib.sha256(f"split|{SPLIT_VERSION}|".encode() + text.encode("utf-8", "surrogatepass")).hexdigest()
+    def prepare(self, text: str, max_words: int | None = None) -> Article:
+        """inference.text.prepare (or, with max_words, prepare_head) with the sentence
+        spans cached: pysbd is slow, and training re-reads the same texts."""
+        mode = f"head{max_words}" if max_words else "full"
+        key = hashlib.sha256(f"split|{SPLIT_VERSION}|{mode}|".encode() + text.encode("utf-8", "surrogatepass")).hexdigest()
         p = self.root / "splits" / key[:2] / f"{key}.npz"
         if p.is_file():
             try:
                 with np.load(p, allow_pickle=False) as z:
-                    return from_spans(text, int(z["cut"][0]), [tuple(map(int, r)) for r in z["spans"]])
+                    art = from_spans(text, int(z["cut"][0]), [tuple(map(int, r)) for r in z["spans"]])
+                    return head(art, max_words) if max_words else art
             except (OSError, ValueError, KeyError):
                 pass
-        cut, spans = segment(text)
+        cut, spans = segment_head(text, max_words) if max_words else segment(text)
         p.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(suffix=".npz", dir=p.parent)
         with os.fdopen(fd, "wb") as f:
             np.savez(f, cut=np.array([cut]), spans=np.array(spans, dtype=np.int64).reshape(-1, 2))
         os.replace(tmp, p)
-        return from_spans(text, cut, spans)
+        art = from_spans(text, cut, spans)
+        return head(art, max_words) if max_words else art
 
     def features(self, article: Article, kinds: tuple[str, ...]) -> dict[str, np.ndarray]:
         """All blocks of `kinds` for one article, computing and storing what is missing."""

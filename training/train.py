@@ -54,7 +54,7 @@ def prepare_examples(specs: list[str], fields: Fields, max_machine: int | None, 
     for spec in specs:
         loaded = cap_machine(load(spec, fields), max_machine, seed)
         for ex in loaded:
-            art = head(cache.prepare(ex.text), chunk_words)
+            art = cache.prepare(ex.text, chunk_words)
             if art.n_words >= min_words:
                 exs.append(ex)
                 arts.append(art)
