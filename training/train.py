@@ -118,16 +118,15 @@ def shortcut_audit(prep: Prepared, y: np.ndarray, oof: np.ndarray, groups: np.nd
     return out
 
 
-def fit_sentence_head(prep: Prepared, X_sent: list[np.ndarray], blocks: list[dict], groups: np.ndarray,
+def fit_sentence_head(prep: Prepared, X_sent: list[np.ndarray], cache: FeatureCache, groups: np.ndarray,
                       seed: int) -> tuple[HeadFit | None, dict]:
-    sources = {}
-    for ex, a, b in zip(prep.examples, prep.articles, blocks):
-        if ex.label == 0 and "sent_embed" in b:
-            sources[ex.id] = (ex.text, b["sent_embed"])
+    """Sentence labels come from aligning embeddings with the human source, whatever
+    features the head itself uses; the embeddings are cached like any feature."""
+    emb = [cache.features(a, ("embed",))["sent_embed"] for a in prep.articles]
+    sources = {ex.id: (ex.text, e) for ex, e in zip(prep.examples, emb) if ex.label == 0}
     rows, labels, sgroups = [], [], []
-    for ex, a, xs, b in zip(prep.examples, prep.articles, X_sent, blocks):
-        emb = b.get("sent_embed", np.zeros((len(a.sentences), 0)))
-        lab = label_example(ex, [s.norm for s in a.sentences], emb, sources)
+    for ex, a, xs, e in zip(prep.examples, prep.articles, X_sent, emb):
+        lab = label_example(ex, [s.norm for s in a.sentences], e, sources)
         keep = lab >= 0
         rows.append(xs[keep])
         labels.append(lab[keep])
@@ -153,7 +152,7 @@ def train(specs: list[str], out: str | Path, kinds: tuple[str, ...] = KINDS, see
     y = np.array([e.label for e in prep.examples])
     groups = np.array([f"{d}/{e.group}" for d, e in zip(prep.dataset, prep.examples)])
     log(f"{len(y)} articles ({(y == 0).sum()} human, {(y == 1).sum()} machine), {len(set(groups))} story groups")
-    X, X_sent, blocks = feature_matrices(prep, kinds, cache, workers)
+    X, X_sent, _ = feature_matrices(prep, kinds, cache, workers)
     t_feat = time.time() - t0
     art = fit_head(X, y, groups, seed=seed)
     thresholds = {t["target_fpr"]: t["threshold"] for t in art.thresholds}
@@ -171,7 +170,7 @@ def train(specs: list[str], out: str | Path, kinds: tuple[str, ...] = KINDS, see
             res = leave_one_out(X, y, groups, key_of[key], art.C, seed, machine_only=(key == "generator"))
             metrics["leave_one_out"].update({f"{key}: {k}": v for k, v in res.items()})
             log(f"leave-one-{key}-out AUROC: " + ", ".join(f"{k} {v['auroc']:.3f}" for k, v in res.items()))
-    sent_fit, sent_info = (fit_sentence_head(prep, X_sent, blocks, groups, seed) if sentence_head
+    sent_fit, sent_info = (fit_sentence_head(prep, X_sent, cache, groups, seed) if sentence_head
                            else (None, {}))
     specs_info = {}
     for d in sorted(set(prep.dataset)):
