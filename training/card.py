@@ -14,9 +14,11 @@ def _fmt(v) -> str:
 
 def table(rows: dict[str, dict], cols: tuple[str, ...] = ("n", "n_human", "n_machine", "auroc", "tpr_at_1pct_fpr",
                                                           "tpr_at_5pct_fpr", "ece")) -> str:
-    out = ["| group | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    """Rows of metrics; 'FPR@t' is the human share flagged at the 1%-FPR threshold."""
+    out = ["| group | " + " | ".join(cols) + " | FPR@t(1%) |", "|---" * (len(cols) + 2) + "|"]
     for name, m in rows.items():
-        out.append(f"| {name} | " + " | ".join(_fmt(m.get(c)) for c in cols) + " |")
+        at = (m.get("at_threshold_0.01") or {}).get("fpr")
+        out.append(f"| {name} | " + " | ".join(_fmt(m.get(c)) for c in cols) + f" | {_fmt(at)} |")
     return "\n".join(out)
 
 

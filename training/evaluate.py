@@ -145,7 +145,7 @@ def evaluate(model: str | None, specs: list[str], by: tuple[str, ...] = ("source
         rows = {}
         for v in sorted(set(vals.tolist())):
             m = vals == v
-            if len(set(y[m].tolist())) < 2:
+            if (y[m] == 1).any() and not (y[m] == 0).any():
                 m = m | (y == 0)  # a machine-only group against all human rows
             rows[v] = summary(y[m], p[m], thresholds)
         report["groups"][key] = rows

@@ -79,8 +79,8 @@ def _group_metrics(keys: list[str], y: np.ndarray, p: np.ndarray, thresholds: di
     keys_arr = np.array(keys)
     for k in sorted(set(keys)):
         m = keys_arr == k
-        if len(set(y[m].tolist())) < 2:
-            m = m | (y == 0)
+        if (y[m] == 1).any() and not (y[m] == 0).any():
+            m = m | (y == 0)  # a machine-only group against all human rows; human-only groups stay as they are
         out[k] = summary(y[m], p[m], thresholds)
     return out
 
