@@ -13,12 +13,12 @@ import numpy as np
 
 from inference import model_dir as md
 from inference.detector import Detector
-from inference.text import chunks, head
+from inference.text import chunks
 
 from .card import table
 from .data import Example, Fields, load
 from .feature_cache import FeatureCache, fill
-from .metrics import summary
+from .metrics import group_summaries, summary
 from .train import dataset_name, generator_family
 
 
@@ -141,14 +141,7 @@ def evaluate(model: str | None, specs: list[str], by: tuple[str, ...] = ("source
               "n_examples": len(examples), "n_abstained": len(examples) - len(scored),
               "overall": summary(y, p, thresholds), "agreement": agreement(results), "groups": {}}
     for key in by:
-        vals = np.array([keys[i].get(key, "") for i in scored])
-        rows = {}
-        for v in sorted(set(vals.tolist())):
-            m = vals == v
-            if (y[m] == 1).any() and not (y[m] == 0).any():
-                m = m | (y == 0)  # a machine-only group against all human rows
-            rows[v] = summary(y[m], p[m], thresholds)
-        report["groups"][key] = rows
+        report["groups"][key] = group_summaries([keys[i].get(key, "") for i in scored], y, p, thresholds)
     log(table({"all": report["overall"]}))
     for key, rows in report["groups"].items():
         log(f"\nby {key}:\n" + table(rows))

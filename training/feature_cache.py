@@ -43,6 +43,9 @@ class FeatureCache:
     def path(self, kind: str, key: str) -> Path:
         return self.root / kind / key[:2] / f"{key}.npz"
 
+    def has(self, kind: str, article: Article) -> bool:
+        return self.path(kind, cache_key(kind, article)).is_file()
+
     def get(self, kind: str, article: Article) -> dict[str, np.ndarray] | None:
         p = self.path(kind, cache_key(kind, article))
         if not p.is_file():
@@ -111,7 +114,7 @@ def fill(articles: Iterable[Article], kinds: tuple[str, ...], cache: FeatureCach
          progress: Callable[[int], None] | None = None) -> None:
     """Featurize everything not yet cached; with workers > 1, one thread per process
     (on 2 cores two single-threaded processes out-run one two-threaded one)."""
-    todo = [a for a in articles if any(cache.get(k, a) is None for k in kinds)]
+    todo = [a for a in articles if not all(cache.has(k, a) for k in kinds)]
     if workers <= 1:
         for a in todo:
             cache.features(a, kinds)

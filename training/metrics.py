@@ -53,6 +53,21 @@ def ece(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
     return float(total)
 
 
+def group_summaries(keys, y: np.ndarray, p: np.ndarray, thresholds: dict[float, float] | None = None
+                    ) -> dict[str, dict]:
+    """summary() per value of `keys`. A machine-only group (a generator) is scored
+    against all human rows so its AUROC is defined; a human-only group keeps its
+    own rows and reports its FPR at the thresholds."""
+    keys, y, p = np.asarray(keys), np.asarray(y), np.asarray(p)
+    out = {}
+    for k in sorted(set(keys.tolist())):
+        m = keys == k
+        if (y[m] == 1).any() and not (y[m] == 0).any():
+            m = m | (y == 0)
+        out[k] = summary(y[m], p[m], thresholds)
+    return out
+
+
 def summary(y: np.ndarray, p: np.ndarray, thresholds: dict[float, float] | None = None) -> dict:
     """AUROC, TPR at 1% / 5% FPR, ECE, and FPR/TPR at stored thresholds."""
     y, p = np.asarray(y), np.asarray(p)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from html import escape
 from pathlib import Path
 from typing import Iterable
@@ -25,15 +24,12 @@ from .data import Example, Fields, load
 from .evaluate import group_keys, score_examples
 from .feature_cache import FeatureCache
 from .fit import fit_head
-from .metrics import auroc, summary
-from .train import dataset_name
+from .metrics import auroc, group_summaries, summary
+from .train import FINAL_PUNCT, PAGE_JUNK, dataset_name
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 SEEDS = REPO / "seeds"
-# The same cues as training.train.shortcut_audit, so the notebook shows what the card measured.
-JUNK = re.compile(r"(share|subscribe|click here|advertisement|cookie|sign up)", re.I)
-FINAL_PUNCT = ".!?\"'"
 
 
 # ---------------------------------------------------------------- inputs
@@ -118,14 +114,8 @@ def group_table(df: pd.DataFrame, key: str, thresholds: dict[float, float]) -> p
     """summary() per value of `key`; a machine-only group is scored against all human
     rows, as fabscore evaluate and the model card do, so its AUROC is defined."""
     s = scored(df)
-    y, p, vals = s["label"].to_numpy(), s["score"].to_numpy(), s[key].to_numpy()
-    rows = {}
-    for v in sorted(set(vals.tolist())):
-        m = vals == v
-        if len(set(y[m].tolist())) < 2:
-            m = m | (y == 0)
-        rows[v] = _flat(summary(y[m], p[m], thresholds))
-    return pd.DataFrame.from_dict(rows, orient="index")
+    groups = group_summaries(s[key].to_numpy(), s["label"].to_numpy(), s["score"].to_numpy(), thresholds)
+    return pd.DataFrame.from_dict({v: _flat(m) for v, m in groups.items()}, orient="index")
 
 
 def _flat(d: dict, prefix: str = "") -> dict:
@@ -236,7 +226,7 @@ def data_table(rows: list[tuple[Example, dict]], chunk_words: int = 200) -> pd.D
         recs.append({"id": e.id, "label": e.label, "class": "machine" if e.label else "human", "group": e.group,
                      **keys, "words": max(len(e.text.split()), 1),
                      "head_words": head(prepare(e.text), chunk_words).n_words,
-                     "final_punct": text[-1:] in FINAL_PUNCT, "page_junk": bool(JUNK.search(e.text))})
+                     "final_punct": text[-1:] in FINAL_PUNCT, "page_junk": bool(PAGE_JUNK.search(e.text))})
     return pd.DataFrame.from_records(recs)
 
 

@@ -12,7 +12,7 @@ import re
 
 import numpy as np
 
-from inference.language import _STOP
+from inference.language import STOPWORDS
 
 from .data import Example
 
@@ -23,7 +23,7 @@ MATCH_MIN_OVERLAP, MATCH_MIN_COS = 0.7, 0.8
 
 
 def content_words(text: str) -> set[str]:
-    return {w for w in _WORD.findall(text.lower()) if len(w) > 2 and w not in _STOP}
+    return {w for w in _WORD.findall(text.lower()) if len(w) > 2 and w not in STOPWORDS}
 
 
 def align(sentences: list[str], sent_emb: np.ndarray, source_text: str, source_emb: np.ndarray

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,17 +11,20 @@ import numpy as np
 from inference import model_dir as md
 from inference.features.featurize import FEATURIZER_VERSION, KINDS, backbone_infos, feature_names, stack
 from inference.normalize import NORMALIZATION_VERSION
-from inference.text import Article, head
+from inference.text import Article
 
 from . import card
 from .data import Example, Fields, cap_machine, fingerprint, load
 from .feature_cache import FeatureCache, fill
 from .fit import HeadFit, fit_head
 from .loo import leave_one_out
-from .metrics import TARGET_FPRS, auroc, summary
+from .metrics import auroc, group_summaries, summary
 from .sentence_labels import label_example
 
 CHUNK_WORDS = 200
+# Cues a detector could learn instead of style (the shortcut audit and data notebook use these).
+FINAL_PUNCT = ".!?\"'"
+PAGE_JUNK = re.compile(r"(share|subscribe|click here|advertisement|cookie|sign up)", re.I)
 MIN_WORDS = 40
 
 
@@ -66,23 +68,11 @@ def prepare_examples(specs: list[str], fields: Fields, max_machine: int | None, 
 
 
 def feature_matrices(prep: Prepared, kinds: tuple[str, ...], cache: FeatureCache, workers: int,
-                     progress=None) -> tuple[np.ndarray, list[np.ndarray], list[dict]]:
+                     progress=None) -> tuple[np.ndarray, list[np.ndarray]]:
     fill(prep.articles, kinds, cache, workers=workers, progress=progress)
     blocks = [cache.features(a, kinds) for a in prep.articles]
     stacked = [stack(b, kinds) for b in blocks]
-    return np.stack([s[0] for s in stacked]), [s[1] for s in stacked], blocks
-
-
-def _group_metrics(keys: list[str], y: np.ndarray, p: np.ndarray, thresholds: dict) -> dict[str, dict]:
-    """Per-group metrics; a machine-only group is scored against all human rows."""
-    out = {}
-    keys_arr = np.array(keys)
-    for k in sorted(set(keys)):
-        m = keys_arr == k
-        if (y[m] == 1).any() and not (y[m] == 0).any():
-            m = m | (y == 0)  # a machine-only group against all human rows; human-only groups stay as they are
-        out[k] = summary(y[m], p[m], thresholds)
-    return out
+    return np.stack([s[0] for s in stacked]), [s[1] for s in stacked]
 
 
 def length_matched_auroc(y: np.ndarray, p: np.ndarray, words: np.ndarray, seed: int, bins: int = 10) -> float | None:
@@ -102,9 +92,8 @@ def length_matched_auroc(y: np.ndarray, p: np.ndarray, words: np.ndarray, seed: 
 def shortcut_audit(prep: Prepared, y: np.ndarray, oof: np.ndarray, groups: np.ndarray, seed: int) -> dict:
     """What a one-cue classifier achieves beside the model, under the same grouped CV."""
     words = np.array([max(len(e.text.split()), 1) for e in prep.examples], dtype=float)
-    final_punct = np.array([float(e.text.rstrip()[-1:] in ".!?\"'") for e in prep.examples])
-    junk = np.array([float(bool(re.search(r"(share|subscribe|click here|advertisement|cookie|sign up)", e.text, re.I)))
-                     for e in prep.examples])
+    final_punct = np.array([float(e.text.rstrip()[-1:] in FINAL_PUNCT) for e in prep.examples])
+    junk = np.array([float(bool(PAGE_JUNK.search(e.text))) for e in prep.examples])
     out = {}
     for name, x in (("length-only classifier AUROC (log words of the full text)", np.log(words)),
                     ("final-punctuation-only classifier AUROC", final_punct),
@@ -152,15 +141,15 @@ def train(specs: list[str], out: str | Path, kinds: tuple[str, ...] = KINDS, see
     y = np.array([e.label for e in prep.examples])
     groups = np.array([f"{d}/{e.group}" for d, e in zip(prep.dataset, prep.examples)])
     log(f"{len(y)} articles ({(y == 0).sum()} human, {(y == 1).sum()} machine), {len(set(groups))} story groups")
-    X, X_sent, _ = feature_matrices(prep, kinds, cache, workers)
+    X, X_sent = feature_matrices(prep, kinds, cache, workers)
     t_feat = time.time() - t0
     art = fit_head(X, y, groups, seed=seed)
     thresholds = {t["target_fpr"]: t["threshold"] for t in art.thresholds}
     src = [f"{d}:{e.subset}" if e.subset else d for d, e in zip(prep.dataset, prep.examples)]
     gen = [generator_family(e.generator) if e.label else "human" for e in prep.examples]
     metrics = {"oof": summary(y, art.oof, thresholds),
-               "by_source": _group_metrics(src, y, art.oof, thresholds),
-               "by_generator": _group_metrics(gen, y, art.oof, thresholds),
+               "by_source": group_summaries(src, y, art.oof, thresholds),
+               "by_generator": group_summaries(gen, y, art.oof, thresholds),
                "shortcuts": shortcut_audit(prep, y, art.oof, groups, seed)}
     key_of = {"source": np.array(src), "generator": np.array(gen),
               "dataset": np.array(prep.dataset)}
