@@ -8,6 +8,7 @@ their own scores, so a reader sees which sentences drive the verdict.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -66,7 +67,7 @@ class Detector:
     def __init__(self, model: md.ModelDir, fpr: float | None = None, featurizer: Featurizer | None = None,
                  preparer: Callable[[str], Article] | None = None):
         self.model = model
-        self.featurizer = featurizer or featurize
+        self.featurizer = featurizer or partial(featurize, encoder=model.encoder)
         self.preparer = preparer or prepare
         self.chunk_words = int(model.config["chunk_words"])
         self.fpr = float(fpr if fpr is not None else model.config.get("default_fpr", 0.01))

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from .head import LinearHead
 from .normalize import NORMALIZATION_VERSION
-from .features.featurize import FEATURIZER_VERSION, KINDS, backbone_infos, feature_names
+from .features.featurize import FEATURIZER_VERSIONS, KINDS, backbone_infos, feature_names
 
 FORMAT = "fabscore-model"
 FORMAT_VERSION = 1
@@ -22,6 +23,7 @@ CONFIG = "config.json"
 MANIFEST = "MANIFEST.json"
 CARD = "README.md"
 HEAD_FILES = {"article": "article_head.safetensors", "sentence": "sentence_head.safetensors"}
+ENCODER_FILE = "encoder.safetensors"  # a fine-tuned MiniLM (fabscore train --finetune)
 SHIPPED = Path(__file__).resolve().parent / "models"
 
 
@@ -49,6 +51,11 @@ class ModelDir:
     def name(self) -> str:
         return self.config.get("name") or self.path.name
 
+    @property
+    def encoder(self) -> str | None:
+        """The fine-tuned encoder's weights file, when the model has one."""
+        return str(self.path / ENCODER_FILE) if self.config.get("encoder") else None
+
 
 def resolve(path: str | Path | None) -> Path:
     """A path, or the name of a model shipped in the package ('default', 'fast')."""
@@ -61,8 +68,9 @@ def resolve(path: str | Path | None) -> Path:
 
 
 def save(path: str | Path, config: dict, article_head: LinearHead, sentence_head: LinearHead | None,
-         card: str) -> Path:
-    """Write a model directory; the manifest is written last, over every other file."""
+         card: str, encoder: str | Path | None = None) -> Path:
+    """Write a model directory; the manifest is written last, over every other file.
+    encoder: a fine-tuned encoder's safetensors file, copied in as ENCODER_FILE."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     for stale in path.iterdir():
@@ -71,6 +79,8 @@ def save(path: str | Path, config: dict, article_head: LinearHead, sentence_head
     article_head.save(path / HEAD_FILES["article"])
     if sentence_head is not None:
         sentence_head.save(path / HEAD_FILES["sentence"])
+    if encoder is not None:
+        shutil.copyfile(encoder, path / ENCODER_FILE)
     config = dict(config, format=FORMAT, format_version=FORMAT_VERSION,
                   heads={k: v for k, v in HEAD_FILES.items() if (path / v).is_file()})
     (path / CONFIG).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
@@ -93,7 +103,7 @@ def _check_files(path: Path) -> dict[str, str]:
     for name, digest in files.items():
         if not isinstance(name, str) or "/" in name or "\\" in name or name in ("", ".", "..") or name.startswith("."):
             raise ModelDirError(f"{mf}: refusing file name {name!r} (must be a plain name inside the directory)")
-        if name not in (CONFIG, CARD, *HEAD_FILES.values()):
+        if name not in (CONFIG, CARD, ENCODER_FILE, *HEAD_FILES.values()):
             raise ModelDirError(f"{mf}: refusing {name!r}: not a file a fabscore model contains")
         f = path / name
         if not f.is_file() or f.is_symlink():
@@ -124,16 +134,26 @@ def load(path: str | Path | None = None) -> ModelDir:
     if config.get("normalization_version") != NORMALIZATION_VERSION:
         raise ModelDirError(f"{path}: trained with normalization {config.get('normalization_version')!r}, "
                             f"this fabscore normalizes as {NORMALIZATION_VERSION!r}")
-    if config.get("featurizer_version") != FEATURIZER_VERSION:
-        raise ModelDirError(f"{path}: trained with featurizer {config.get('featurizer_version')!r}, "
-                            f"this fabscore computes {FEATURIZER_VERSION!r}")
     kinds = tuple(config.get("features") or ())
     if not kinds or set(kinds) - set(KINDS):
         raise ModelDirError(f"{path}: unknown features {kinds!r}")
-    have = backbone_infos(kinds)
+    trained = config.get("featurizer_versions") or {k: config.get("featurizer_version") for k in kinds}
+    for kind in kinds:
+        if not isinstance(trained, dict) or trained.get(kind) != FEATURIZER_VERSIONS[kind]:
+            got = trained.get(kind) if isinstance(trained, dict) else trained
+            raise ModelDirError(f"{path}: its {kind} features were computed by featurizer version {got!r}, "
+                                f"this fabscore computes version {FEATURIZER_VERSIONS[kind]!r} (re-train the model)")
+    encoder_sha = None
+    if config.get("encoder"):
+        if "embed" not in kinds or not (path / ENCODER_FILE).is_file():
+            raise ModelDirError(f"{path}: config names a fine-tuned encoder but {ENCODER_FILE} or the embed "
+                                "features are missing")
+        encoder_sha = _sha256(path / ENCODER_FILE)
+    have = backbone_infos(kinds, encoder_sha)
     for kind, info in have.items():
         want = (config.get("backbones") or {}).get(kind, {})
-        if want.get("weights_sha256") != info["weights_sha256"]:
+        if want.get("weights_sha256") != info["weights_sha256"] or \
+                want.get("base_weights_sha256") != info.get("base_weights_sha256"):
             raise ModelDirError(f"{path}: the {kind} backbone differs from the one it was trained with "
                                 f"({info['package']} {info['version']} weights {info['weights_sha256'][:12]} vs "
                                 f"{want.get('package')} {want.get('version')} {str(want.get('weights_sha256'))[:12]})")

@@ -22,6 +22,7 @@ import torch
 
 from inference import backbones
 from inference.features import embed, lm
+from inference.features.featurize import featurize_kind
 from inference.text import prepare
 
 REPO = Path(__file__).resolve().parents[1]
@@ -157,7 +158,7 @@ def sentence_transformer():
 
 
 def test_minilm_sentence_embeddings_match_sentence_transformers(sentence_transformer):
-    tok, model = backbones.load_minilm()
+    tok, model = backbones.load_minilm(torch.float32)
     ours = embed.encode_texts(SENTENCES, tok, model)  # batched together, padded
     ref = sentence_transformer.encode(SENTENCES, convert_to_numpy=True, normalize_embeddings=True)
     assert ours.shape == ref.shape == (len(SENTENCES), embed.DIM)
@@ -169,10 +170,36 @@ def test_minilm_sentence_embeddings_match_sentence_transformers(sentence_transfo
 
 
 def test_minilm_article_embedding_matches_sentence_transformers_within_one_window(sentence_transformer, seed_texts):
-    tok, model = backbones.load_minilm()
+    tok, model = backbones.load_minilm(torch.float32)
     art = prepare(seed_texts["machine"])
     text = " ".join(s.norm for s in art.sentences[:4])
     assert len(tok(text, add_special_tokens=False)["input_ids"]) < embed.WINDOW - 2
-    ours = embed.encode_article(text, tok, model)
+    ours, _ = embed.encode_article(text, tok, model)
     ref = sentence_transformer.encode([text], convert_to_numpy=True, normalize_embeddings=True)[0]
     assert np.abs(ours - ref).max() < 1e-5
+
+
+def test_minilm_sentence_vectors_from_the_article_pass_belong_to_their_sentences(seed_texts):
+    """Each sentence's pooled vector (one pass over the article, several windows) is
+    mostly nearest to that sentence embedded alone, and always among its nearest
+    quarter: a token-to-sentence misalignment breaks this (chance is 1 in 18)."""
+    art = prepare(seed_texts["machine"] + "\n\n" + seed_texts["machine"])  # > one 256-token window
+    tok, model = backbones.load_minilm()
+    assert len(tok(art.norm, add_special_tokens=False)["input_ids"]) > 2 * embed.WINDOW
+    blocks = featurize_kind(art, "embed")
+    alone = embed.encode_texts([s.norm for s in art.sentences], tok, backbones.load_minilm(torch.float32)[1])
+    sim = blocks["sent_embed"] @ alone.T
+    n = len(art.sentences) // 2  # the text twice: sentence j and j + n are the same words
+    hits = [sim[j].argmax() % n == j % n for j in range(len(art.sentences))]
+    assert sum(hits) >= 0.75 * len(hits), sim.argmax(1)
+    assert all(sim[j, j] >= np.quantile(sim[j], 0.75) for j in range(len(hits)))
+    assert np.allclose(np.linalg.norm(blocks["sent_embed"], axis=1), 1.0, atol=1e-6)
+
+
+def test_minilm_backbone_dtype_keeps_embeddings_within_tolerance(seed_texts):
+    art = prepare(seed_texts["machine"])
+    tok, f32 = backbones.load_minilm(torch.float32)
+    tok, model = backbones.load_minilm()
+    a32, _ = embed.encode_article(art.norm, tok, f32)
+    a, _ = embed.encode_article(art.norm, tok, model)
+    assert float(a @ a32) > 0.999

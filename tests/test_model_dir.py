@@ -130,8 +130,8 @@ def other_normalization(model: Path) -> str:
 
 
 def other_featurizer(model: Path) -> str:
-    edit_config(model, lambda c: c.update(featurizer_version="0-other"), rehash_manifest=True)
-    return r"trained with featurizer '0-other'"
+    edit_config(model, lambda c: c["featurizer_versions"].update(lm="0-other"), rehash_manifest=True)
+    return r"featurizer version '0-other'"
 
 
 TAMPERINGS = {

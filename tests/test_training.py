@@ -303,13 +303,58 @@ def test_cli_train_writes_loadable_model_with_card(tiny_data, feature_cache, tmp
     assert result.score is not None and 0.0 <= result.score <= 1.0 and result.label in ("fabricated", "human")
 
 
-def test_cli_train_finetune_is_a_usage_error(tiny_data, tmp_path, capsys):
+def test_cli_train_finetune_without_embed_is_a_usage_error(tiny_data, tmp_path, capsys):
     out = tmp_path / "never"
-    code = cli.main(["train", "--data", str(tiny_data), "--out", str(out), "--finetune"])
+    code = cli.main(["train", "--data", str(tiny_data), "--out", str(out), "--finetune", "--features", "style",
+                     "--cache", str(tmp_path / "c")])
     err = capsys.readouterr().err
     assert code == 2
-    assert "--finetune" in err and "not available" in err
+    assert "--finetune" in err and "embed" in err
     assert not out.exists()
+
+
+def test_cli_train_finetune_ships_its_encoder_and_reports_only_held_out_stories(tiny_data, feature_cache, tmp_path,
+                                                                                 seed_texts, capsys):
+    """The real MiniLM fine-tuned for one epoch on 32 real articles: the model directory
+    carries the new weights (safetensors, in the manifest), scoring uses them, and
+    thresholds and metrics come from the held-out fold alone."""
+    from safetensors.numpy import load_file
+
+    from inference import backbones
+    from inference.detector import load_detector
+    from inference.features.featurize import featurize_kind
+    from inference.text import prepare
+
+    out = tmp_path / "ft"
+    code = cli.main(["train", "--data", str(tiny_data), "--out", str(out), "--cache", str(feature_cache.root),
+                     "--features", "embed,style", "--finetune", "--finetune-epochs", "1", "--workers", "1"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "fine-tuning epoch 1/1" in err
+    model = md.load(out)
+    assert (out / md.ENCODER_FILE).is_file() and md.ENCODER_FILE in json.loads((out / md.MANIFEST).read_text())["files"]
+    enc = model.config["encoder"]
+    examples = load(str(tiny_data))
+    y = np.array([e.label for e in examples])
+    held = folds(y, np.array([f"tiny/{e.group}" for e in examples]), 5, 0) == 0
+    assert enc["n_articles"] == 40 - held.sum() and model.config["metrics"]["oof"]["n"] == held.sum()
+    assert all("held-out" in t["chosen_on"] for t in model.config["thresholds"]["article"])
+    assert model.config["backbones"]["embed"]["weights_sha256"] == backbones.sha256_file(model.encoder)
+    assert "## Fine-tuned encoder" in (out / md.CARD).read_text()
+    # the weights moved, and scoring reads them (not the packaged encoder)
+    tuned = load_file(model.encoder)
+    base = load_file(str(backbones.minilm_path() / "model.safetensors"))
+    key = "encoder.layer.5.output.dense.weight"
+    assert not np.allclose(tuned[key], base.get(key, base.get("bert." + key)))
+    art = prepare(seed_texts["machine"])
+    assert not np.allclose(featurize_kind(art, "embed", model.encoder)["embed"], featurize_kind(art, "embed")["embed"])
+    r = load_detector(out).score_one(seed_texts["machine"])
+    assert r.score is not None and 0.0 <= r.score <= 1.0
+    assert (model.sentence_head is None) == (not r.sentences)  # 8 held-out articles may give too few sentence labels
+    # a changed encoder file is refused like any other tampering
+    (out / md.ENCODER_FILE).write_bytes((out / md.ENCODER_FILE).read_bytes()[:-8] + b"\0" * 8)
+    with pytest.raises(md.ModelDirError, match="sha256"):
+        md.load(out)
 
 
 def test_cli_train_bad_data_exits_2(tmp_path, capsys):

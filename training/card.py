@@ -36,7 +36,8 @@ def render(config: dict) -> str:
         f"- features: {', '.join(config['features'])}; articles are scored in chunks of at most "
         f"{config['chunk_words']} words (training saw the first chunk of every article), chunk decisions "
         "averaged by word count, then calibrated.",
-        f"- normalization version {config['normalization_version']}, featurizer version {config['featurizer_version']}",
+        f"- normalization version {config['normalization_version']}, featurizer versions "
+        f"{', '.join(f'{k} {v}' for k, v in config['featurizer_versions'].items())}",
     ]
     for kind, b in config.get("backbones", {}).items():
         lines.append(f"- {kind}: {b['name']} from PyPI package `{b['package']}=={b['version']}` "
@@ -46,7 +47,17 @@ def render(config: dict) -> str:
               f"- {data['n']} articles ({data['n_human']} human, {data['n_machine']} machine) in {data['n_groups']} story groups"]
     for spec, c in data.get("specs", {}).items():
         lines.append(f"  - `{spec}`: {c}")
-    lines += ["", "## Held-out metrics (grouped cross-validation: a story and its rewrites never straddle folds)",
+    enc = config.get("encoder")
+    if enc:
+        lines += ["", "## Fine-tuned encoder",
+                  f"- MiniLM fine-tuned end to end ({enc['epochs']} epochs, lr {enc['lr']}, batch {enc['batch']}, "
+                  f"first {enc['max_tokens']} tokens) on {enc['n_articles']} articles ({enc['n_human']} human, "
+                  f"{enc['n_machine']} machine) in {enc['seconds']} s; weighted loss by epoch {enc['train_loss_by_epoch']}",
+                  f"- held out from fine-tuning and from the heads: {enc['held_out']}. Every metric and threshold "
+                  "below comes from that part only; leave-one-out is not run (the encoder saw every source)."]
+    title = ("Held-out metrics (one grouped fold nothing was fitted on)" if enc else
+             "Held-out metrics (grouped cross-validation: a story and its rewrites never straddle folds)")
+    lines += ["", f"## {title}",
               f"Regularization C={config['article_head']['C']} chosen by grouped CV AUROC "
               f"({json.dumps({str(k): round(v, 4) for k, v in config['article_head']['cv_auroc'].items()})}).", "",
               table({"all": m["oof"]}), "", "### Per source", "", table(m.get("by_source", {})),

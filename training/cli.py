@@ -36,15 +36,15 @@ def run_train(args) -> int:
     from .feature_cache import FeatureCache
     from .train import train
 
-    if args.finetune:
-        print("fabscore: error: --finetune is not available in this release: logistic regression on frozen "
-              "features is the only head (see README)", file=sys.stderr)
-        return 2
+    from .finetune import FinetuneSettings
+
+    finetune = (FinetuneSettings(epochs=args.finetune_epochs, lr=args.finetune_lr, batch=args.finetune_batch,
+                                 seed=args.seed) if args.finetune else None)
     command = "fabscore " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     train(args.data, args.out, kinds=args.features, seed=args.seed, fields=_fields(args),
           max_machine=args.max_machine, chunk_words=args.chunk_words, min_words=args.min_words,
           cache=FeatureCache(args.cache) if args.cache else None, workers=args.workers,
-          name=args.name, command=command, loo=args.loo, log=lambda m: print(m, file=sys.stderr))
+          name=args.name, command=command, loo=args.loo, finetune=finetune, log=lambda m: print(m, file=sys.stderr))
     return 0
 
 
@@ -68,7 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder with human/ and machine/ subfolders, JSONL/CSV file, or datasets folder/name")
     t.add_argument("--out", required=True)
     t.add_argument("--features", type=_kinds, default=KINDS, help="comma list of embed,lm,style")
-    t.add_argument("--finetune", action="store_true", help="fine-tune the encoder (not available, see README)")
+    t.add_argument("--finetune", action="store_true",
+                   help="fine-tune the MiniLM encoder end to end first (needs embed in --features; 20%% of story "
+                        "groups are held out for calibration, thresholds and metrics)")
+    t.add_argument("--finetune-epochs", type=int, default=2)
+    t.add_argument("--finetune-lr", type=float, default=3e-5)
+    t.add_argument("--finetune-batch", type=int, default=8)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--max-machine", type=int, default=None, help="cap machine articles per SPEC (hash-chosen)")
     t.add_argument("--chunk-words", type=int, default=200)

@@ -16,38 +16,47 @@ from typing import Callable, Iterable
 import numpy as np
 
 from inference import backbones
-from inference.features.featurize import FEATURIZER_VERSION, featurize_kind
+from inference.features.featurize import FEATURIZER_VERSIONS, featurize_kind
 from inference.features import lm
 from inference.normalize import NORMALIZATION_VERSION
 from inference.text import SPLIT_VERSION, Article, from_spans, head, segment, segment_head
 
 
-def _backbone_hash(kind: str) -> str:
-    if kind == "embed":
+def _backbone_hash(kind: str, encoder: str | None = None) -> str:
+    if kind == "embed" and encoder:
+        return backbones.sha256_file(encoder)
+    if kind in ("embed", "sentence_embed"):
         return backbones.minilm_info().weights_sha256
     if kind == "lm":
         return backbones.smollm_info().weights_sha256 + f"|w{lm.WINDOW}c{lm.CONTEXT}"
     return "none"
 
 
-def cache_key(kind: str, article: Article) -> str:
-    h = hashlib.sha256(f"{kind}|{FEATURIZER_VERSION}|{NORMALIZATION_VERSION}|{_backbone_hash(kind)}|".encode())
+def cache_key(kind: str, article: Article, encoder: str | None = None) -> str:
+    h = hashlib.sha256(f"{kind}|{FEATURIZER_VERSIONS[kind]}|{NORMALIZATION_VERSION}|{_backbone_hash(kind, encoder)}|"
+                       .encode())
     h.update("\x1f".join(s.norm for s in article.sentences).encode("utf-8", "surrogatepass"))
     return h.hexdigest()
 
 
 class FeatureCache:
-    def __init__(self, root: str | os.PathLike | None = None):
+    """encoder: a fine-tuned MiniLM's safetensors file that computes the 'embed' kind."""
+
+    def __init__(self, root: str | os.PathLike | None = None, encoder: str | None = None):
         self.root = Path(root) if root else backbones.cache_root() / "features"
+        self.encoder = encoder
+
+    def key(self, kind: str, article: Article) -> str:
+        return cache_key(kind, article, self.encoder)
 
     def path(self, kind: str, key: str) -> Path:
         return self.root / kind / key[:2] / f"{key}.npz"
 
     def has(self, kind: str, article: Article) -> bool:
-        return self.path(kind, cache_key(kind, article)).is_file()
+        return self.path(kind, self.key(kind, article)).is_file()
 
     def get(self, kind: str, article: Article) -> dict[str, np.ndarray] | None:
-        p = self.path(kind, cache_key(kind, article))
+        p = self.path(kind, self.key(kind, article))
         if not p.is_file():
             return None
         try:
@@ -57,7 +66,7 @@ class FeatureCache:
             return None  # a torn or foreign file: recompute
 
     def put(self, kind: str, article: Article, blocks: dict[str, np.ndarray]) -> None:
-        p = self.path(kind, cache_key(kind, article))
+        p = self.path(kind, self.key(kind, article))
         p.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(suffix=".npz", dir=p.parent)
         with os.fdopen(fd, "wb") as f:
@@ -92,15 +101,15 @@ class FeatureCache:
         for kind in kinds:
             blocks = self.get(kind, article)
             if blocks is None:
-                blocks = featurize_kind(article, kind)
+                blocks = featurize_kind(article, kind, self.encoder)
                 self.put(kind, article, blocks)
             out.update(blocks)
         return out
 
 
-def _fill_one(args: tuple[str, Article, tuple[str, ...]]) -> int:
-    root, article, kinds = args
-    FeatureCache(root).features(article, kinds)
+def _fill_one(args: tuple[str, str | None, Article, tuple[str, ...]]) -> int:
+    root, encoder, article, kinds = args
+    FeatureCache(root, encoder).features(article, kinds)
     return 1
 
 
@@ -122,6 +131,6 @@ def fill(articles: Iterable[Article], kinds: tuple[str, ...], cache: FeatureCach
                 progress(1)
         return
     with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(1,)) as pool:
-        for n in pool.map(_fill_one, [(str(cache.root), a, kinds) for a in todo], chunksize=4):
+        for n in pool.map(_fill_one, [(str(cache.root), cache.encoder, a, kinds) for a in todo], chunksize=4):
             if progress:
                 progress(n)

@@ -23,9 +23,14 @@ class HeadFit:
     head: LinearHead
     C: float
     cv_auroc: dict[float, float]
-    oof: np.ndarray  # calibrated held-out probability for every row
+    oof: np.ndarray  # calibrated held-out probability for every row (NaN where `held` is False)
     fold: np.ndarray  # which fold held each row out
     thresholds: list[dict] = field(default_factory=list)
+    held: np.ndarray | None = None  # rows whose oof is honest: all of them, or the held-out part
+
+    def __post_init__(self) -> None:
+        if self.held is None:
+            self.held = np.ones(len(self.oof), dtype=bool)
 
 
 def balanced_weights(y: np.ndarray) -> np.ndarray:
@@ -67,6 +72,38 @@ def platt(decision: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float(lr.coef_[0, 0]), float(lr.intercept_[0])
 
 
+def _thresholds(p: np.ndarray, y: np.ndarray, fprs: tuple[float, ...], chosen_on: str) -> list[dict]:
+    humans = p[y == 0]
+    out = []
+    for f in fprs:
+        t = threshold_for_fpr(humans, f)
+        out.append({"target_fpr": f, "threshold": t, "fpr_held_out": float((humans >= t).mean()),
+                    "tpr_held_out": float((p[y == 1] >= t).mean()), "n_human": int(len(humans)),
+                    "chosen_on": chosen_on})
+    return out
+
+
+def fit_head_on_holdout(X: np.ndarray, y: np.ndarray, groups: np.ndarray, holdout: np.ndarray, seed: int = 0,
+                        n_splits: int = 5, Cs: tuple[float, ...] = C_GRID,
+                        fprs: tuple[float, ...] = TARGET_FPRS) -> HeadFit:
+    """For features that already saw the labels of the non-held-out rows (a fine-tuned
+    encoder): fit on those rows (C by grouped CV among them), then calibrate, set
+    thresholds and report only on the held-out rows, which nothing was fitted on."""
+    X, y, holdout = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=int), np.asarray(holdout, dtype=bool)
+    if len(set(y[holdout].tolist())) < 2 or len(set(y[~holdout].tolist())) < 2:
+        raise ValueError("the held-out part and the rest must each hold human and machine articles")
+    inner = fit_head(X[~holdout], y[~holdout], np.asarray(groups)[~holdout], seed, n_splits, Cs, fprs=())
+    scaler, lr = _fit_linear(X[~holdout], y[~holdout], inner.C, seed)
+    dec = lr.decision_function(scaler.transform(X[holdout]))
+    a, b = platt(dec, y[holdout])
+    head = LinearHead(scaler.mean_.copy(), scaler.scale_.copy(), lr.coef_[0].copy(), float(lr.intercept_[0]), a, b)
+    oof = np.full(len(y), np.nan)
+    oof[holdout] = head.calibrate(dec)
+    thresholds = _thresholds(oof[holdout], y[holdout], fprs,
+                             "held-out human rows: stories the encoder and the head never saw")
+    return HeadFit(head, inner.C, inner.cv_auroc, oof, holdout.astype(int), thresholds, held=holdout)
+
+
 def fit_head(X: np.ndarray, y: np.ndarray, groups: np.ndarray, seed: int = 0, n_splits: int = 5,
              Cs: tuple[float, ...] = C_GRID, fprs: tuple[float, ...] = TARGET_FPRS) -> HeadFit:
     """Choose C by grouped CV AUROC, calibrate on out-of-fold decisions, set thresholds
@@ -86,11 +123,5 @@ def fit_head(X: np.ndarray, y: np.ndarray, groups: np.ndarray, seed: int = 0, n_
     scaler, lr = _fit_linear(X, y, best, seed)
     head = LinearHead(scaler.mean_.copy(), scaler.scale_.copy(), lr.coef_[0].copy(), float(lr.intercept_[0]), a, b)
     oof = head.calibrate(oof_by_c[best])
-    humans = oof[y == 0]
-    thresholds = []
-    for f in fprs:
-        t = threshold_for_fpr(humans, f)
-        thresholds.append({"target_fpr": f, "threshold": t, "fpr_held_out": float((humans >= t).mean()),
-                           "tpr_held_out": float((oof[y == 1] >= t).mean()), "n_human": int(len(humans)),
-                           "chosen_on": "out-of-fold scores of the training data's human rows"})
+    thresholds = _thresholds(oof, y, fprs, "out-of-fold scores of the training data's human rows")
     return HeadFit(head, best, cv, oof, fold, thresholds)

@@ -2,21 +2,24 @@
 from __future__ import annotations
 
 import re
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from inference import backbones
 from inference import model_dir as md
-from inference.features.featurize import FEATURIZER_VERSION, KINDS, backbone_infos, feature_names, stack
+from inference.features.featurize import FEATURIZER_VERSIONS, KINDS, backbone_infos, feature_names, stack
 from inference.normalize import NORMALIZATION_VERSION
 from inference.text import Article
 
 from . import card
 from .data import Example, Fields, cap_machine, fingerprint, load
 from .feature_cache import FeatureCache, fill
-from .fit import HeadFit, fit_head
+from .finetune import FinetuneSettings, finetune_encoder
+from .fit import HeadFit, fit_head, fit_head_on_holdout, folds
 from .loo import leave_one_out
 from .metrics import auroc, group_summaries, summary
 from .sentence_labels import label_example
@@ -26,6 +29,7 @@ CHUNK_WORDS = 200
 FINAL_PUNCT = ".!?\"'"
 PAGE_JUNK = re.compile(r"(share|subscribe|click here|advertisement|cookie|sign up)", re.I)
 MIN_WORDS = 40
+HOLDOUT_SPLITS = 5  # --finetune holds out one grouped fold in this many
 
 
 def dataset_name(spec: str) -> str:
@@ -89,11 +93,11 @@ def length_matched_auroc(y: np.ndarray, p: np.ndarray, words: np.ndarray, seed: 
     return auroc(y[keep], p[keep]) if len(keep) else None
 
 
-def shortcut_audit(prep: Prepared, y: np.ndarray, oof: np.ndarray, groups: np.ndarray, seed: int) -> dict:
+def shortcut_audit(examples: list[Example], y: np.ndarray, oof: np.ndarray, groups: np.ndarray, seed: int) -> dict:
     """What a one-cue classifier achieves beside the model, under the same grouped CV."""
-    words = np.array([max(len(e.text.split()), 1) for e in prep.examples], dtype=float)
-    final_punct = np.array([float(e.text.rstrip()[-1:] in FINAL_PUNCT) for e in prep.examples])
-    junk = np.array([float(bool(PAGE_JUNK.search(e.text))) for e in prep.examples])
+    words = np.array([max(len(e.text.split()), 1) for e in examples], dtype=float)
+    final_punct = np.array([float(e.text.rstrip()[-1:] in FINAL_PUNCT) for e in examples])
+    junk = np.array([float(bool(PAGE_JUNK.search(e.text))) for e in examples])
     out = {}
     for name, x in (("length-only classifier AUROC (log words of the full text)", np.log(words)),
                     ("final-punctuation-only classifier AUROC", final_punct),
@@ -108,24 +112,29 @@ def shortcut_audit(prep: Prepared, y: np.ndarray, oof: np.ndarray, groups: np.nd
 
 
 def fit_sentence_head(prep: Prepared, X_sent: list[np.ndarray], cache: FeatureCache, groups: np.ndarray,
-                      seed: int) -> tuple[HeadFit | None, dict]:
-    """Sentence labels come from aligning embeddings with the human source, whatever
-    features the head itself uses; the embeddings are cached like any feature."""
-    emb = [cache.features(a, ("embed",))["sent_embed"] for a in prep.articles]
+                      seed: int, workers: int = 1, holdout: np.ndarray | None = None) -> tuple[HeadFit | None, dict]:
+    """Sentence labels come from aligning isolated-sentence embeddings (fp32, so labels
+    do not depend on the CPU) with the human source, whatever features the head uses."""
+    fill(prep.articles, ("sentence_embed",), cache, workers=workers)
+    emb = [cache.features(a, ("sentence_embed",))["sentence_embed"] for a in prep.articles]
     sources = {ex.id: (ex.text, e) for ex, e in zip(prep.examples, emb) if ex.label == 0}
-    rows, labels, sgroups = [], [], []
-    for ex, a, xs, e in zip(prep.examples, prep.articles, X_sent, emb):
+    rows, labels, sgroups, held = [], [], [], []
+    for k, (ex, a, xs, e) in enumerate(zip(prep.examples, prep.articles, X_sent, emb)):
         lab = label_example(ex, [s.norm for s in a.sentences], e, sources)
         keep = lab >= 0
         rows.append(xs[keep])
         labels.append(lab[keep])
-        sgroups += [ex.group] * int(keep.sum())
-    y = np.concatenate(labels)
+        sgroups += [groups[k]] * int(keep.sum())
+        held += [bool(holdout[k]) if holdout is not None else True] * int(keep.sum())
+    y, held = np.concatenate(labels), np.array(held)
     info = {"n_sentences": int(len(y)), "n_inserted": int((y == 1).sum()), "n_human": int((y == 0).sum())}
-    if len(set(y.tolist())) < 2 or min((y == 0).sum(), (y == 1).sum()) < 10:
+    if min((y[held] == 0).sum(), (y[held] == 1).sum(), (y[~held] == 0).sum() if holdout is not None else 10,
+           (y[~held] == 1).sum() if holdout is not None else 10) < 10:
         return None, info
-    fit = fit_head(np.concatenate(rows), y, np.array(sgroups), seed=seed)
-    info["metrics"] = summary(y, fit.oof)
+    X = np.concatenate(rows)
+    fit = (fit_head_on_holdout(X, y, np.array(sgroups), held, seed=seed) if holdout is not None
+           else fit_head(X, y, np.array(sgroups), seed=seed))
+    info["metrics"] = summary(y[fit.held], fit.oof[fit.held])
     return fit, info
 
 
@@ -133,33 +142,53 @@ def train(specs: list[str], out: str | Path, kinds: tuple[str, ...] = KINDS, see
           fields: Fields = Fields(), max_machine: int | None = None, chunk_words: int = CHUNK_WORDS,
           min_words: int = MIN_WORDS, cache: FeatureCache | None = None, workers: int = 1,
           sentence_head: bool = True, name: str | None = None, command: str | None = None,
-          loo: tuple[str, ...] = (), log=print) -> Path:
-    """Featurize (cached), fit and calibrate the heads, write the model directory and card."""
+          loo: tuple[str, ...] = (), finetune: FinetuneSettings | None = None, log=print) -> Path:
+    """Featurize (cached), fit and calibrate the heads, write the model directory and card.
+
+    With `finetune`, the MiniLM encoder is first fine-tuned on 80% of the story
+    groups; the heads are fitted on those too, and calibration, thresholds and every
+    metric come from the other 20%, which neither the encoder nor the heads saw."""
     t0 = time.time()
     cache = cache or FeatureCache()
     prep = prepare_examples(specs, fields, max_machine, seed, chunk_words, min_words, cache)
     y = np.array([e.label for e in prep.examples])
     groups = np.array([f"{d}/{e.group}" for d, e in zip(prep.dataset, prep.examples)])
     log(f"{len(y)} articles ({(y == 0).sum()} human, {(y == 1).sum()} machine), {len(set(groups))} story groups")
+    holdout, encoder_info, tmpdir = None, None, None
+    if finetune is not None:
+        if "embed" not in kinds:
+            raise ValueError("--finetune fine-tunes the encoder behind the embed features: add embed to --features")
+        holdout = folds(y, groups, HOLDOUT_SPLITS, seed) == 0
+        tmpdir = tempfile.TemporaryDirectory(prefix="fabscore-encoder-")
+        encoder = str(Path(tmpdir.name) / md.ENCODER_FILE)
+        encoder_info = finetune_encoder([a for a, h in zip(prep.articles, holdout) if not h], y[~holdout], encoder,
+                                        finetune, log)
+        encoder_info["held_out"] = (f"{int(holdout.sum())} articles in {len(set(groups[holdout]))} story groups "
+                                    "(1 of 5 grouped folds): calibration, thresholds and metrics")
+        cache = FeatureCache(cache.root, encoder=encoder)
     X, X_sent = feature_matrices(prep, kinds, cache, workers)
     t_feat = time.time() - t0
-    art = fit_head(X, y, groups, seed=seed)
+    art = fit_head(X, y, groups, seed=seed) if holdout is None else fit_head_on_holdout(X, y, groups, holdout, seed)
+    ev = art.held  # rows whose scores are honest held-out scores
     thresholds = {t["target_fpr"]: t["threshold"] for t in art.thresholds}
-    src = [f"{d}:{e.subset}" if e.subset else d for d, e in zip(prep.dataset, prep.examples)]
-    gen = [generator_family(e.generator) if e.label else "human" for e in prep.examples]
-    metrics = {"oof": summary(y, art.oof, thresholds),
-               "by_source": group_summaries(src, y, art.oof, thresholds),
-               "by_generator": group_summaries(gen, y, art.oof, thresholds),
-               "shortcuts": shortcut_audit(prep, y, art.oof, groups, seed)}
-    key_of = {"source": np.array(src), "generator": np.array(gen),
-              "dataset": np.array(prep.dataset)}
+    src = np.array([f"{d}:{e.subset}" if e.subset else d for d, e in zip(prep.dataset, prep.examples)])
+    gen = np.array([generator_family(e.generator) if e.label else "human" for e in prep.examples])
+    metrics = {"oof": summary(y[ev], art.oof[ev], thresholds),
+               "by_source": group_summaries(list(src[ev]), y[ev], art.oof[ev], thresholds),
+               "by_generator": group_summaries(list(gen[ev]), y[ev], art.oof[ev], thresholds),
+               "shortcuts": shortcut_audit([e for e, k in zip(prep.examples, ev) if k], y[ev], art.oof[ev],
+                                           groups[ev], seed)}
+    key_of = {"source": src, "generator": gen, "dataset": np.array(prep.dataset)}
+    if loo and holdout is not None:
+        log("leave-one-out skipped: the fine-tuned encoder saw every source and generator")
+        loo = ()
     if loo:
         metrics["leave_one_out"] = {}
         for key in loo:
             res = leave_one_out(X, y, groups, key_of[key], art.C, seed, machine_only=(key == "generator"))
             metrics["leave_one_out"].update({f"{key}: {k}": v for k, v in res.items()})
             log(f"leave-one-{key}-out AUROC: " + ", ".join(f"{k} {v['auroc']:.3f}" for k, v in res.items()))
-    sent_fit, sent_info = (fit_sentence_head(prep, X_sent, cache, groups, seed) if sentence_head
+    sent_fit, sent_info = (fit_sentence_head(prep, X_sent, cache, groups, seed, workers, holdout) if sentence_head
                            else (None, {}))
     specs_info = {}
     for d in sorted(set(prep.dataset)):
@@ -168,10 +197,10 @@ def train(specs: list[str], out: str | Path, kinds: tuple[str, ...] = KINDS, see
     config = {
         "name": name or Path(out).name,
         "normalization_version": NORMALIZATION_VERSION,
-        "featurizer_version": FEATURIZER_VERSION,
+        "featurizer_versions": {k: FEATURIZER_VERSIONS[k] for k in kinds},
         "features": list(kinds),
         "feature_names": {"article": feature_names(kinds, "article"), "sentence": feature_names(kinds, "sentence")},
-        "backbones": backbone_infos(kinds),
+        "backbones": backbone_infos(kinds, backbones.sha256_file(cache.encoder) if cache.encoder else None),
         "chunk_words": chunk_words,
         "min_words": min_words,
         "default_fpr": 0.01,
@@ -185,13 +214,17 @@ def train(specs: list[str], out: str | Path, kinds: tuple[str, ...] = KINDS, see
                           "max_machine_per_spec": max_machine},
         "metrics": metrics,
     }
+    if encoder_info is not None:
+        config["encoder"] = dict(encoder_info, file=md.ENCODER_FILE)
     if sent_fit is not None:
         config["thresholds"]["sentence"] = sent_fit.thresholds
         config["sentence_head"] = dict(sent_info, C=sent_fit.C, labels=(
             "human articles' sentences = 0; a machine article's sentence = 1 when it has no counterpart in its "
             "human source (content-word overlap < 0.5 and max MiniLM cosine < 0.6), or when the article was "
             "written from a title alone; restated sentences are left out"))
-    path = md.save(out, config, art.head, sent_fit.head if sent_fit else None, card.render(config))
+    path = md.save(out, config, art.head, sent_fit.head if sent_fit else None, card.render(config), cache.encoder)
+    if tmpdir is not None:
+        tmpdir.cleanup()
     log(f"wrote {path} in {time.time() - t0:.0f} s ({t_feat:.0f} s featurizing): held-out AUROC {metrics['oof']['auroc']:.4f}, "
         f"TPR@1%FPR {metrics['oof']['tpr_at_1pct_fpr']:.3f}")
     return path

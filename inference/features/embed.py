@@ -1,6 +1,8 @@
 """MiniLM sentence-encoder embeddings: what the text is about and how it is phrased.
 
-Mean pooling over the attention mask followed by L2 normalization reproduces
+`encode_texts` embeds texts in isolation (sentence-transformers' embedding: used
+to align sentences with their source); `encode_article` gives the feature
+vectors of an article and its sentences from one pass. Mean pooling over the attention mask followed by L2 normalization reproduces
 sentence-transformers' all-MiniLM-L6-v2 embedding.
 """
 from __future__ import annotations
@@ -48,11 +50,35 @@ def encode_texts(texts: list[str], tok, model, max_tokens: int = SENTENCE_MAX) -
     return out
 
 
-def encode_article(text: str, tok, model) -> np.ndarray:
-    """Mean of the embeddings of consecutive WINDOW-token windows, re-normalized."""
-    ids = tok(text, add_special_tokens=False)["input_ids"] or [tok.unk_token_id]
+def _pool(states: torch.Tensor) -> np.ndarray:
+    v = states.float().mean(0)
+    return torch.nn.functional.normalize(v, dim=-1).double().numpy()
+
+
+def encode_article(text: str, tok, model, owner_of=None, n_sentences: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(article vector, one vector per sentence) from a single pass over the text.
+
+    The article vector is the mean of consecutive WINDOW-token windows' embeddings,
+    re-normalized. A sentence's vector pools the contextual states of its own tokens
+    in those same passes (`owner_of(offsets)` gives each token's sentence index,
+    -1 for none), so sentences cost no extra forward pass; a sentence with no
+    token of its own gets the article vector."""
+    enc = tok(text, add_special_tokens=False, return_offsets_mapping=True)
+    ids = enc["input_ids"] or [tok.unk_token_id]
     step = WINDOW - 2
-    windows = [_with_specials(tok, ids[i : i + step]) for i in range(0, len(ids), step)]
-    vecs = np.concatenate([_encode([w], model, tok.pad_token_id) for w in windows])
-    mean = vecs.mean(0)
-    return mean / max(np.linalg.norm(mean), 1e-12)
+    window_vecs, states = [], []
+    for i in range(0, len(ids), step):
+        x = torch.tensor([_with_specials(tok, ids[i : i + step])])
+        with torch.inference_mode():
+            hidden = model(input_ids=x).last_hidden_state[0]
+        window_vecs.append(_pool(hidden))
+        states.append(hidden[1:-1].float())
+    mean = np.mean(window_vecs, axis=0)
+    article = mean / max(np.linalg.norm(mean), 1e-12)
+    sentences = np.tile(article, (n_sentences, 1))
+    if n_sentences and enc["input_ids"] and owner_of is not None:
+        tokens = torch.cat(states)
+        owner = owner_of(enc["offset_mapping"])
+        for j in np.unique(owner[owner >= 0]):
+            sentences[j] = _pool(tokens[torch.from_numpy(np.flatnonzero(owner == j))])
+    return article, sentences

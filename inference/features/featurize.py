@@ -7,13 +7,16 @@ over the tokens that fall inside the sentence.
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from .. import backbones
 from ..text import Article
 from . import embed, lm, style
 
-FEATURIZER_VERSION = "1"
 KINDS = ("embed", "lm", "style")
+# Per kind, so changing one featurizer invalidates only its own cached features and models.
+# embed 2: sentence vectors pool the article pass's token states (was: each sentence encoded alone).
+FEATURIZER_VERSIONS = {"embed": "2", "lm": "1", "style": "1", "sentence_embed": "1"}
 
 
 def feature_names(kinds: tuple[str, ...], level: str) -> list[str]:
@@ -33,10 +36,14 @@ def feature_names(kinds: tuple[str, ...], level: str) -> list[str]:
     return names
 
 
-def backbone_infos(kinds: tuple[str, ...]) -> dict[str, dict]:
+def backbone_infos(kinds: tuple[str, ...], encoder_sha256: str | None = None) -> dict[str, dict]:
+    """What each kind's backbone is; a fine-tuned encoder is named by its own weights' hash."""
     out = {}
     if "embed" in kinds:
         out["embed"] = backbones.minilm_info().as_dict()
+        if encoder_sha256:
+            out["embed"].update(name=out["embed"]["name"] + " (fine-tuned)",
+                                base_weights_sha256=out["embed"]["weights_sha256"], weights_sha256=encoder_sha256)
     if "lm" in kinds:
         out["lm"] = backbones.smollm_info().as_dict()
     return out
@@ -55,14 +62,19 @@ def _sentence_token_index(article: Article, offsets: list[tuple[int, int]]) -> n
     return np.where(ok, j, -1)
 
 
-def featurize_kind(article: Article, kind: str) -> dict[str, np.ndarray]:
-    """One kind's blocks: '<kind>' (article vector) and 'sent_<kind>' (per-sentence matrix)."""
+def featurize_kind(article: Article, kind: str, encoder: str | None = None) -> dict[str, np.ndarray]:
+    """One kind's blocks: '<kind>' (article vector) and 'sent_<kind>' (per-sentence matrix).
+    encoder: a fine-tuned MiniLM's safetensors file, used for 'embed' instead of the packaged one."""
     sents = [s.norm for s in article.sentences]
     text = article.norm
     if kind == "embed":
-        tok, model = backbones.load_minilm()
-        return {"embed": embed.encode_article(text, tok, model),
-                "sent_embed": embed.encode_texts(sents, tok, model)}
+        tok, model = backbones.load_minilm_weights(encoder) if encoder else backbones.load_minilm()
+        art, sent = embed.encode_article(text, tok, model, lambda offsets: _sentence_token_index(article, offsets),
+                                         len(sents))
+        return {"embed": art, "sent_embed": sent}
+    if kind == "sentence_embed":  # not a head feature: isolated fp32 embeddings that align sentences with a source
+        tok, model = backbones.load_minilm(torch.float32)
+        return {"sentence_embed": embed.encode_texts(sents, tok, model)}
     if kind == "style":
         return {"style": style.article_style(sents),
                 "sent_style": np.array([style.sentence_style(s) for s in sents]).reshape(len(sents), -1)}
@@ -80,10 +92,10 @@ def featurize_kind(article: Article, kind: str) -> dict[str, np.ndarray]:
     raise ValueError(f"unknown feature kind {kind!r}; expected some of {', '.join(KINDS)}")
 
 
-def featurize(article: Article, kinds: tuple[str, ...]) -> dict[str, np.ndarray]:
+def featurize(article: Article, kinds: tuple[str, ...], encoder: str | None = None) -> dict[str, np.ndarray]:
     blocks: dict[str, np.ndarray] = {}
     for kind in kinds:
-        blocks.update(featurize_kind(article, kind))
+        blocks.update(featurize_kind(article, kind, encoder))
     return blocks
 
 
