@@ -23,6 +23,9 @@ from inference.text import Article
 from .fit import balanced_weights
 
 
+LOG_EVERY = 50  # batches
+
+
 @dataclass
 class FinetuneSettings:
     epochs: int = 2
@@ -71,7 +74,8 @@ def finetune_encoder(articles: list[Article], y: np.ndarray, out: str | Path, se
     model.train()
     for epoch in range(settings.epochs):
         total = 0.0
-        for rows, x, mask in _batches(ids, rng.permutation(len(ids)), settings.batch, tok.pad_token_id):
+        for step, (rows, x, mask) in enumerate(_batches(ids, rng.permutation(len(ids)), settings.batch,
+                                                        tok.pad_token_id), 1):
             hidden = model(input_ids=x, attention_mask=mask).last_hidden_state
             m = mask[..., None].float()
             pooled = torch.nn.functional.normalize((hidden * m).sum(1) / m.sum(1), dim=-1)
@@ -84,6 +88,9 @@ def finetune_encoder(articles: list[Article], y: np.ndarray, out: str | Path, se
             opt.step()
             sched.step()
             total += float(loss.detach()) * len(rows)
+            if step % LOG_EVERY == 0:
+                log(f"fine-tuning epoch {epoch + 1}: {step * settings.batch}/{len(ids)} articles, "
+                    f"running loss {total / (step * settings.batch):.4f} ({time.time() - t0:.0f} s)")
         losses.append(total / len(ids))
         log(f"fine-tuning epoch {epoch + 1}/{settings.epochs}: weighted loss {losses[-1]:.4f} "
             f"({time.time() - t0:.0f} s)")
