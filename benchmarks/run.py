@@ -247,6 +247,7 @@ def cli_run(model: str | None, folder: Path, out: Path, articles: int, tokens: i
     if model:
         cmd += ["--model", str(model)]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    out.unlink(missing_ok=True)  # a previous round's records would read as this run's first record
     with tempfile.TemporaryFile() as err:
         t = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=err)
@@ -305,6 +306,49 @@ def train_times(data: Path, tmp: Path) -> dict:
 
 
 # ---------------------------------------------------------------- the run
+RATIOS = {"api_over_bare": ("api", "articles_per_s", "bare"), "cli_over_bare": ("cli", "articles_per_s", "bare"),
+          "cli_steady_over_bare": ("cli", "steady_articles_per_s", "bare"),
+          "fast_api_over_bare": ("fast_api", "articles_per_s", "fast_bare")}
+
+
+def one_round(model, fast, arts, tokens, folder, out_stem: Path, kinds, chunk_words, n, say) -> dict:
+    """Every path once on the same articles, back to back, so a ratio compares runs
+    that saw the same machine load."""
+    row = {"cli": cli_run(model, folder, out_stem.with_suffix(".jsonl"), n, tokens).as_dict()}
+    say(f"cli {row['cli']['articles_per_s']} art/s")
+    row["api"] = api_rate(model, arts, tokens).as_dict()
+    row["bare"] = bare_rate(arts, tokens, kinds, chunk_words).as_dict()
+    say(f"api {row['api']['articles_per_s']} art/s, bare {row['bare']['articles_per_s']} art/s")
+    if fast:
+        from inference import model_dir as md
+
+        fast_cfg = md.load(fast).config
+        row["fast_api"] = api_rate(fast, arts, tokens).as_dict()
+        row["fast_cli"] = cli_run(fast, folder, out_stem.with_name(out_stem.name + "-fast.jsonl"), n, tokens).as_dict()
+        row["fast_bare"] = bare_rate(arts, tokens, tuple(fast_cfg["features"]), int(fast_cfg["chunk_words"])).as_dict()
+        say(f"fast api {row['fast_api']['articles_per_s']} art/s, bare MiniLM {row['fast_bare']['articles_per_s']} art/s")
+    for name, (num, key, den) in RATIOS.items():
+        if num in row and key in row[num]:
+            row[name] = round(row[num][key] / row[den]["articles_per_s"], 3)
+    return row
+
+
+def median_row(rounds: list[dict]) -> dict:
+    """Per path, the round with the median rate; per ratio, the median of the rounds'
+    paired ratios (this VM's speed drifts by 15% between runs of identical work)."""
+    out: dict = {}
+    for path in ("cli", "api", "bare", "fast_api", "fast_cli", "fast_bare"):
+        runs = sorted((r[path] for r in rounds if path in r), key=lambda d: d["articles_per_s"])
+        if runs:
+            out[path] = runs[len(runs) // 2]
+    for name in RATIOS:
+        vals = [r[name] for r in rounds if name in r]
+        if vals:
+            out[name] = round(float(np.median(vals)), 3)
+            out[name + "_rounds"] = vals
+    return out
+
+
 def resolve_model(model: str | None, name: str) -> str:
     from inference import model_dir as md
 
@@ -322,7 +366,9 @@ def run(args: argparse.Namespace) -> dict:
     fast = resolve_model(args.fast_model, "fast") if args.fast_model != "none" else None
     n, rss_n, train_n = (args.n or 3, args.rss_n or 30, args.train_n or 10) if args.quick else \
         (args.n or 20, args.rss_n or 1000, args.train_n or 50)
+    args.rounds = args.rounds or (1 if args.quick else 3)
     res: dict = {"machine": machine(), "settings": {"model": model, "fast_model": fast, "n": n, "rss_n": rss_n,
+                                                   "rounds": args.rounds,
                                                    "train_per_label": train_n, "quick": args.quick},
                  "targets": {"e2e_over_bare": TARGETS["e2e_over_bare"], "peak_rss_gib": 2.0,
                              "fast_articles_per_s": TARGETS["fast_articles_per_s"]}}
@@ -339,28 +385,11 @@ def run(args: argparse.Namespace) -> dict:
             arts = build_articles(texts, words, n, offset=k * 7919)
             tokens = lm_tokens(arts)
             folder = write_folder(tmp / f"w{words}", arts)
-            row = {"mean_words": round(float(np.mean([len(a.split()) for a in arts])), 1)}
-            row["cli"] = cli_run(model, folder, tmp / f"w{words}.jsonl", n, tokens).as_dict()
-            say(f"{words} words: cli {row['cli']['articles_per_s']} art/s")
-            row["api"] = api_rate(model, arts, tokens).as_dict()
-            say(f"{words} words: api {row['api']['articles_per_s']} art/s")
-            row["bare"] = bare_rate(arts, tokens, kinds, chunk_words).as_dict()
-            say(f"{words} words: bare {row['bare']['articles_per_s']} art/s")
-            row["api_over_bare"] = round(row["api"]["articles_per_s"] / row["bare"]["articles_per_s"], 3)
-            row["cli_over_bare"] = round(row["cli"]["articles_per_s"] / row["bare"]["articles_per_s"], 3)
-            if "steady_articles_per_s" in row["cli"]:
-                row["cli_steady_over_bare"] = round(row["cli"]["steady_articles_per_s"]
-                                                    / row["bare"]["articles_per_s"], 3)
-            if fast:
-                row["fast_api"] = api_rate(fast, arts, tokens).as_dict()
-                row["fast_cli"] = cli_run(fast, folder, tmp / f"fast{words}.jsonl", n, tokens).as_dict()
-                fast_cfg = md.load(fast).config
-                row["fast_bare"] = bare_rate(arts, tokens, tuple(fast_cfg["features"]),
-                                             int(fast_cfg["chunk_words"])).as_dict()
-                row["fast_api_over_bare"] = round(row["fast_api"]["articles_per_s"]
-                                                  / row["fast_bare"]["articles_per_s"], 3)
-                say(f"{words} words: fast api {row['fast_api']['articles_per_s']} art/s, "
-                    f"bare MiniLM {row['fast_bare']['articles_per_s']} art/s")
+            rounds = [one_round(model, fast, arts, tokens, folder, tmp / f"w{words}", kinds, chunk_words, n,
+                                lambda m, r=r: say(f"{words} words, round {r + 1}/{args.rounds}: {m}"))
+                      for r in range(args.rounds)]
+            row = {"mean_words": round(float(np.mean([len(a.split()) for a in arts])), 1), **median_row(rounds),
+                   "rounds": rounds}
             res["sizes"][str(words)] = row
         mixed = [a for k in range(rss_n) for a in build_articles(texts, SIZES[k % 2], 1, offset=101 * k + 13)]
         folder = write_folder(tmp / "rss", mixed)
@@ -422,6 +451,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="human and machine articles each for the training timing (default 50; --quick 10)")
     p.add_argument("--out", default=str(REPO / "benchmarks" / "results.json"), help="JSON results file")
     p.add_argument("--data-dir", default=str(SHARED), help="folder with the shared .clean.jsonl files")
+    p.add_argument("--rounds", type=int, default=None,
+                   help="repeat the per-size runs; ratios are medians of the rounds (default 3; --quick 1)")
     p.add_argument("--quick", action="store_true", help="few articles everywhere: checks the benchmark runs")
     args = p.parse_args(argv)
     res = run(args)
