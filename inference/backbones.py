@@ -78,15 +78,20 @@ def minilm_info() -> BackboneInfo:
                         sha256_file(str(minilm_path() / "model.safetensors")))
 
 
-@lru_cache(maxsize=2)
 def load_minilm(dtype: torch.dtype | None = None):
     """(tokenizer, model) of the sentence encoder in eval mode; dtype defaults to
-    lm_dtype() (bf16 where the CPU has it: 1.6x faster, cosine 0.9999 to fp32)."""
+    lm_dtype() (bf16 where the CPU has it: 1.6x faster, cosine 0.9999 to fp32).
+    Loaded once per process and dtype, whether the dtype was named or defaulted."""
+    return _load_minilm(dtype or lm_dtype())
+
+
+@lru_cache(maxsize=2)
+def _load_minilm(dtype: torch.dtype):
     from transformers import AutoModel, AutoTokenizer
 
     path = str(minilm_path())
     tok = AutoTokenizer.from_pretrained(path)
-    model = AutoModel.from_pretrained(path, dtype=dtype or lm_dtype()).eval()
+    model = AutoModel.from_pretrained(path, dtype=dtype).eval()
     return tok, model
 
 
