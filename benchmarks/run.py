@@ -191,17 +191,14 @@ def bare_inputs(articles: list[str], kinds: tuple[str, ...], chunk_words: int) -
                 tok, _ = backbones.load_minilm()
                 ids = tok(text, add_special_tokens=False)["input_ids"] or [tok.unk_token_id]
                 step = embed.WINDOW - 2
-                art_in += [[embed._with_specials(tok, ids[i: i + step])] for i in range(0, len(ids), step)]
+                art_in += [[embed.with_specials(tok, ids[i: i + step])] for i in range(0, len(ids), step)]
     return {"lm": lm_in, "embed": art_in}
 
 
 def _minilm_forward(batch: list[list[int]], model, pad_id: int) -> None:
-    width = max(map(len, batch))
-    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(batch), width), dtype=torch.long)
-    for i, x in enumerate(batch):
-        ids[i, : len(x)] = torch.tensor(x)
-        mask[i, : len(x)] = 1
+    from inference.features import embed
+
+    ids, mask = embed.pad(batch, pad_id)
     model(input_ids=ids, attention_mask=mask)
 
 

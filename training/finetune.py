@@ -35,16 +35,10 @@ class FinetuneSettings:
     seed: int = 0
 
 
-def _batches(ids: list[list[int]], order: np.ndarray, size: int, pad: int):
+def _batches(ids: list[list[int]], order: np.ndarray, size: int, pad_id: int):
     for b in range(0, len(order), size):
         rows = order[b : b + size]
-        width = max(len(ids[i]) for i in rows)
-        x = torch.full((len(rows), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for r, i in enumerate(rows):
-            x[r, : len(ids[i])] = torch.tensor(ids[i])
-            mask[r, : len(ids[i])] = 1
-        yield rows, x, mask
+        yield (rows, *embed.pad([ids[i] for i in rows], pad_id))
 
 
 def finetune_encoder(articles: list[Article], y: np.ndarray, out: str | Path, settings: FinetuneSettings = FinetuneSettings(),
@@ -62,7 +56,7 @@ def finetune_encoder(articles: list[Article], y: np.ndarray, out: str | Path, se
     tok = backbones.load_minilm()[0]
     model = AutoModel.from_pretrained(str(backbones.minilm_path()), dtype=torch.float32)
     probe = torch.nn.Linear(embed.DIM, 1)
-    ids = [embed._with_specials(tok, tok(a.norm, add_special_tokens=False)["input_ids"][: settings.max_tokens - 2])
+    ids = [embed.with_specials(tok, tok(a.norm, add_special_tokens=False)["input_ids"][: settings.max_tokens - 2])
            for a in articles]
     weights = torch.tensor(balanced_weights(y), dtype=torch.float32)
     target = torch.tensor(y, dtype=torch.float32)
@@ -77,8 +71,7 @@ def finetune_encoder(articles: list[Article], y: np.ndarray, out: str | Path, se
         for step, (rows, x, mask) in enumerate(_batches(ids, rng.permutation(len(ids)), settings.batch,
                                                         tok.pad_token_id), 1):
             hidden = model(input_ids=x, attention_mask=mask).last_hidden_state
-            m = mask[..., None].float()
-            pooled = torch.nn.functional.normalize((hidden * m).sum(1) / m.sum(1), dim=-1)
+            pooled = embed.mean_pool(hidden, mask)
             logit = probe(pooled * 10.0)[:, 0]  # unit vectors: scale so the probe can reach confident logits
             loss = (torch.nn.functional.binary_cross_entropy_with_logits(logit, target[rows], reduction="none")
                     * weights[rows]).mean()

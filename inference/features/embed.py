@@ -16,21 +16,31 @@ DIM = 384
 BATCH = 32
 
 
-def _encode(batch_ids: list[list[int]], model, pad_id: int) -> np.ndarray:
+def pad(batch_ids: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(input ids, attention mask) of a batch of token-id lists, right-padded."""
     width = max(len(x) for x in batch_ids)
     ids = torch.full((len(batch_ids), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(batch_ids), width), dtype=torch.long)
     for i, x in enumerate(batch_ids):
         ids[i, : len(x)] = torch.tensor(x)
         mask[i, : len(x)] = 1
+    return ids, mask
+
+
+def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """sentence-transformers' embedding: mean over unmasked tokens, L2-normalized."""
+    m = mask[..., None].to(hidden.dtype)
+    return torch.nn.functional.normalize((hidden * m).sum(1) / m.sum(1).clamp(min=1e-9), dim=-1)
+
+
+def _encode(batch_ids: list[list[int]], model, pad_id: int) -> np.ndarray:
+    ids, mask = pad(batch_ids, pad_id)
     with torch.inference_mode():
         hidden = model(input_ids=ids, attention_mask=mask).last_hidden_state
-    m = mask[..., None].float()
-    pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
-    return torch.nn.functional.normalize(pooled, dim=-1).double().numpy()
+    return mean_pool(hidden.float(), mask).double().numpy()
 
 
-def _with_specials(tok, ids: list[int]) -> list[int]:
+def with_specials(tok, ids: list[int]) -> list[int]:
     return [tok.cls_token_id, *ids, tok.sep_token_id]
 
 
@@ -41,7 +51,7 @@ def encode_texts(texts: list[str], tok, model, max_tokens: int = SENTENCE_MAX) -
     embeddings never depend on which other articles are scored with it."""
     if not texts:
         return np.zeros((0, DIM))
-    ids = [_with_specials(tok, tok(t, add_special_tokens=False)["input_ids"][: max_tokens - 2]) for t in texts]
+    ids = [with_specials(tok, tok(t, add_special_tokens=False)["input_ids"][: max_tokens - 2]) for t in texts]
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
     out = np.zeros((len(ids), DIM))
     for b in range(0, len(order), BATCH):
@@ -68,7 +78,7 @@ def encode_article(text: str, tok, model, owner_of=None, n_sentences: int = 0) -
     step = WINDOW - 2
     window_vecs, states = [], []
     for i in range(0, len(ids), step):
-        x = torch.tensor([_with_specials(tok, ids[i : i + step])])
+        x = torch.tensor([with_specials(tok, ids[i : i + step])])
         with torch.inference_mode():
             hidden = model(input_ids=x).last_hidden_state[0]
         window_vecs.append(_pool(hidden))
