@@ -96,6 +96,30 @@ def test_dequantized_cache_reproduces_gguf_logits(lm_fp32, seed_texts):
     assert torch.equal(a.argmax(-1), b.argmax(-1))
 
 
+def test_vocab_statistics_match_a_float64_reference(lm_fp32, seed_texts):
+    """The blocked, in-place statistics equal the textbook formulas in float64, on
+    real logits over 70 tokens (two full row blocks and a partial one)."""
+    tok, model = lm_fp32
+    ids = torch.tensor([article_ids(tok, seed_texts["machine"])[:71]])
+    with torch.inference_mode():
+        logits = model(ids).logits[0, :-1].to(torch.bfloat16)
+    target = ids[0, 1:]
+    got = lm._vocab_statistics(logits, target)
+    x = logits.double()
+    logp = torch.log_softmax(x, -1)
+    p = logp.exp()
+    mu = (p * logp).sum(-1)
+    want = {"logp": logp.gather(1, target[:, None])[:, 0],
+            "rank": (x > x.gather(1, target[:, None])).sum(-1).double() + 1,
+            "mu": mu, "var": (p * (logp - mu[:, None]) ** 2).sum(-1)}
+    assert set(got) == set(want)
+    assert torch.equal(got["rank"].double(), want["rank"]), "ranks are counts: they must be exact"
+    assert (want["rank"] == 1).any() and (want["rank"] > 100).any()  # both ends of the rank range occur
+    for key in ("logp", "mu", "var"):
+        err = (got[key].double() - want[key]).abs().max().item()
+        assert err < 2e-5, f"{key}: max abs difference {err} from float64"
+
+
 # ---------------------------------------------------------------- bf16 vs fp32
 def test_bf16_lm_features_stay_close_to_fp32(lm_dir, lm_fp32, seed_texts):
     from transformers import AutoModelForCausalLM
