@@ -190,8 +190,7 @@ def bare_inputs(articles: list[str], kinds: tuple[str, ...], chunk_words: int) -
             if "embed" in kinds:
                 tok, _ = backbones.load_minilm()
                 ids = tok(text, add_special_tokens=False)["input_ids"] or [tok.unk_token_id]
-                step = embed.WINDOW - 2
-                art_in += [[embed.with_specials(tok, ids[i: i + step])] for i in range(0, len(ids), step)]
+                art_in.append([embed.with_specials(tok, w) for w in embed.windows(ids)])
     return {"lm": lm_in, "embed": art_in}
 
 

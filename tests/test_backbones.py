@@ -203,21 +203,36 @@ def test_minilm_article_embedding_matches_sentence_transformers_within_one_windo
     assert np.abs(ours - ref).max() < 1e-5
 
 
-def test_minilm_sentence_vectors_from_the_article_pass_belong_to_their_sentences(seed_texts):
-    """Each sentence's pooled vector (one pass over the article, several windows) is
-    mostly nearest to that sentence embedded alone, and always among its nearest
-    quarter: a token-to-sentence misalignment breaks this (chance is 1 in 18)."""
-    art = prepare(seed_texts["machine"] + "\n\n" + seed_texts["machine"])  # > one 256-token window
-    tok, model = backbones.load_minilm()
-    assert len(tok(art.norm, add_special_tokens=False)["input_ids"]) > 2 * embed.WINDOW
-    blocks = featurize_kind(art, "embed")
+def _own_sentence_ranks(art, sent_vectors) -> tuple[list[bool], list[float]]:
+    """Per sentence: is its pooled vector nearest to the same words embedded alone,
+    and the share of the other sentences it is closer to its own than to."""
+    tok, _ = backbones.load_minilm()
     alone = embed.encode_texts([s.norm for s in art.sentences], tok, backbones.load_minilm(torch.float32)[1])
-    sim = blocks["sent_embed"] @ alone.T
+    sim = sent_vectors @ alone.T
     n = len(art.sentences) // 2  # the text twice: sentence j and j + n are the same words
     hits = [sim[j].argmax() % n == j % n for j in range(len(art.sentences))]
-    assert sum(hits) >= 0.75 * len(hits), sim.argmax(1)
-    assert all(sim[j, j] >= np.quantile(sim[j], 0.75) for j in range(len(hits)))
+    return hits, [float((sim[j] < sim[j, j]).mean()) for j in range(len(art.sentences))]
+
+
+def test_minilm_sentence_vectors_from_the_article_pass_belong_to_their_sentences(seed_texts):
+    """Each sentence's pooled vector (one pass over the article, several windows) is
+    mostly nearest to that sentence embedded alone, and on average closer to it than
+    to 80% of the others (chance: 1 in 18 and 50%). Measured over 42 articles: 69%
+    nearest and 85% on average, the same as encoding windows without sentence-aligned
+    cuts; a short generic sentence ("It highlights the growing tension ...") can sit
+    below its nearest quarter, so no single sentence is held to it. Shifting the
+    token-to-sentence map by one sentence must break both figures."""
+    art = prepare(seed_texts["machine"] + "\n\n" + seed_texts["machine"])  # > one 256-token window
+    tok, _ = backbones.load_minilm()
+    assert len(tok(art.norm, add_special_tokens=False)["input_ids"]) > 2 * embed.WINDOW
+    blocks = featurize_kind(art, "embed")
+    hits, shares = _own_sentence_ranks(art, blocks["sent_embed"])
+    assert sum(hits) >= 0.75 * len(hits)
+    assert np.mean(shares) >= 0.8, shares
     assert np.allclose(np.linalg.norm(blocks["sent_embed"], axis=1), 1.0, atol=1e-6)
+    shifted = np.roll(blocks["sent_embed"], 1, axis=0)  # every sentence given its predecessor's vector
+    hits, shares = _own_sentence_ranks(art, shifted)
+    assert sum(hits) < 0.75 * len(hits) and np.mean(shares) < 0.8
 
 
 def test_minilm_backbone_dtype_keeps_embeddings_within_tolerance(seed_texts):

@@ -1,10 +1,13 @@
 """Property tests: normalization and sentence splitting never raise on any
-Unicode, and sentence offsets always index the text the user gave us."""
+Unicode, sentence offsets always index the text the user gave us, and MiniLM's
+windows cover every token once in the fewest, equal pieces."""
 from __future__ import annotations
 
+import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from inference.features import embed
 from inference.normalize import normalize
 from inference.reading import markdown_to_text, strip_tags
 from inference.text import prepare
@@ -47,3 +50,28 @@ def test_sentences_map_back_in_order_without_overlap(text):
 def test_markup_strippers_never_raise(text):
     assert isinstance(markdown_to_text(text), str)
     assert isinstance(strip_tags("<p>" + text + "</p>"), str)
+
+
+@FAST
+@given(st.integers(min_value=0, max_value=3000), st.none() | st.lists(st.integers(1, 60), min_size=1, max_size=200))
+def test_minilm_windows_cover_the_tokens_and_cut_between_sentences(n, sentence_lengths):
+    ids = list(range(n))
+    starts = None
+    if sentence_lengths is not None:  # sentence starts: the lengths, repeated until the tokens run out
+        starts = [int(t) for t in np.cumsum(sentence_lengths * (n // len(sentence_lengths) + 1)) if t < n]
+    parts = embed.windows(ids, starts)
+    step = embed.WINDOW - 2  # room left for [CLS] and [SEP]
+    fewest = max(1, -(-n // step))
+    assert [i for w in parts for i in w] == ids  # every token once, in order
+    assert all(len(w) <= step for w in parts)
+    if starts is None:  # equal windows, no more than needed
+        assert len(parts) == fewest
+        assert max(map(len, parts)) - min(map(len, parts)) <= 1
+    else:  # sentences of at most 60 tokens: every cut falls between two sentences
+        cuts = np.cumsum([len(w) for w in parts])[:-1]
+        assert set(cuts) <= set(starts)
+        packed, pos = 1, 0  # windows when each takes as many whole sentences as fit: the fewest possible
+        while n - pos > step:
+            pos = max(t for t in starts if t <= pos + step)
+            packed += 1
+        assert len(parts) <= packed + 1

@@ -65,30 +65,45 @@ def _pool(states: torch.Tensor) -> np.ndarray:
     return torch.nn.functional.normalize(v, dim=-1).double().numpy()
 
 
-def encode_article(text: str, tok, model, owner_of=None, n_sentences: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """(article vector, one vector per sentence) from a single pass over the text.
-
-    The article vector is the mean of consecutive WINDOW-token windows' embeddings,
-    re-normalized. A sentence's vector pools the contextual states of its own tokens
-    in those same passes (`owner_of(offsets)` gives each token's sentence index,
-    -1 for none), so sentences cost no extra forward pass; a sentence with no
-    token of its own gets the article vector."""
-    enc = tok(text, add_special_tokens=False, return_offsets_mapping=True)
-    ids = enc["input_ids"] or [tok.unk_token_id]
+def windows(ids: list[int], starts: list[int] | None = None) -> list[list[int]]:
+    """Token ids in windows of at most WINDOW - 2 tokens, as few and as equal as the
+    sentences allow: each cut goes at the sentence start (`starts`: token indices)
+    nearest to an equal split, so no sentence straddles two windows unless it is
+    longer than a window, and no window is a short scrap whose embedding says little."""
     step = WINDOW - 2
-    window_vecs, states = [], []
-    for i in range(0, len(ids), step):
-        x = torch.tensor([with_specials(tok, ids[i : i + step])])
-        with torch.inference_mode():
-            hidden = model(input_ids=x).last_hidden_state[0]
-        window_vecs.append(_pool(hidden))
-        states.append(hidden[1:-1].float())
-    mean = np.mean(window_vecs, axis=0)
-    article = mean / max(np.linalg.norm(mean), 1e-12)
+    starts = sorted(set(starts or ()))
+    out, pos, n = [], 0, len(ids)
+    while n - pos > step:
+        ideal = pos + (n - pos) / -(-(n - pos) // step)  # an equal split of what is left
+        fits = [t for t in starts if pos + (ideal - pos) / 2 <= t <= pos + step]  # no window under half the split
+        cut = min(fits, key=lambda t: abs(t - ideal)) if fits else round(ideal)
+        out.append(ids[pos:cut])
+        pos = cut
+    out.append(ids[pos:])
+    return out
+
+
+def encode_article(text: str, tok, model, owner_of=None, n_sentences: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(article vector, one vector per sentence) from a single batched pass over the text.
+
+    The text's tokens go in windows cut at sentence starts (`windows`), each with
+    its own [CLS] and [SEP], all in one batch. The article vector mean-pools every window's states,
+    so it is sentence-transformers' embedding when the text fits one window and
+    weighs each token equally when it does not. A sentence's vector pools the
+    contextual states of its own tokens in the same pass (`owner_of(offsets)` gives
+    each token's sentence index, -1 for none), so sentences cost no extra forward
+    pass; a sentence with no token of its own gets the article vector."""
+    enc = tok(text, add_special_tokens=False, return_offsets_mapping=True)
+    owner = owner_of(enc["offset_mapping"]) if owner_of is not None and enc["input_ids"] else None
+    starts = None if owner is None else [t for t in range(1, len(owner)) if owner[t] >= 0 and owner[t] != owner[t - 1]]
+    parts = windows(enc["input_ids"] or [tok.unk_token_id], starts)
+    ids, mask = pad([with_specials(tok, w) for w in parts], tok.pad_token_id)
+    with torch.inference_mode():
+        hidden = model(input_ids=ids, attention_mask=mask).last_hidden_state.float()
+    article = mean_pool(hidden.reshape(1, -1, hidden.shape[-1]), mask.reshape(1, -1))[0].double().numpy()
     sentences = np.tile(article, (n_sentences, 1))
-    if n_sentences and enc["input_ids"] and owner_of is not None:
-        tokens = torch.cat(states)
-        owner = owner_of(enc["offset_mapping"])
+    if n_sentences and owner is not None:
+        tokens = torch.cat([hidden[i, 1 : 1 + len(w)] for i, w in enumerate(parts)])
         for j in np.unique(owner[owner >= 0]):
             sentences[j] = _pool(tokens[torch.from_numpy(np.flatnonzero(owner == j))])
     return article, sentences

@@ -16,7 +16,8 @@ from . import embed, lm, style
 KINDS = ("embed", "lm", "style")
 # Per kind, so changing one featurizer invalidates only its own cached features and models.
 # embed 2: sentence vectors pool the article pass's token states (was: each sentence encoded alone).
-FEATURIZER_VERSIONS = {"embed": "2", "lm": "1", "style": "1", "sentence_embed": "1"}
+# embed 3: equal windows in one batch, token-weighted article pooling (was: 254-token windows, window mean).
+FEATURIZER_VERSIONS = {"embed": "3", "lm": "1", "style": "1", "sentence_embed": "1"}
 
 
 def feature_names(kinds: tuple[str, ...], level: str) -> list[str]:
