@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -177,6 +178,7 @@ def bare_inputs(articles: list[str], kinds: tuple[str, ...], chunk_words: int) -
     vectors pool the same MiniLM pass). Tokenizing is done here, outside the timed part."""
     from inference import backbones
     from inference.features import embed
+    from inference.features.featurize import sentence_token_index
     from inference.text import chunks, prepare
 
     lm_in, art_in = [], []
@@ -189,8 +191,8 @@ def bare_inputs(articles: list[str], kinds: tuple[str, ...], chunk_words: int) -
                 lm_in += _lm_windows(ids)
             if "embed" in kinds:
                 tok, _ = backbones.load_minilm()
-                ids = tok(text, add_special_tokens=False)["input_ids"] or [tok.unk_token_id]
-                art_in.append([embed.with_specials(tok, w) for w in embed.windows(ids)])
+                _, _, parts = embed.tokenize_article(text, tok, partial(sentence_token_index, piece))
+                art_in.append([embed.with_specials(tok, w) for w in parts])
     return {"lm": lm_in, "embed": art_in}
 
 

@@ -16,7 +16,7 @@ from . import embed, lm, style
 KINDS = ("embed", "lm", "style")
 # Per kind, so changing one featurizer invalidates only its own cached features and models.
 # embed 2: sentence vectors pool the article pass's token states (was: each sentence encoded alone).
-# embed 3: equal windows in one batch, token-weighted article pooling (was: 254-token windows, window mean).
+# embed 3: windows cut at sentence starts, one batch, token-weighted pooling (was: 254-token windows, window mean).
 FEATURIZER_VERSIONS = {"embed": "3", "lm": "1", "style": "1", "sentence_embed": "1"}
 
 
@@ -50,8 +50,9 @@ def backbone_infos(kinds: tuple[str, ...], encoder_sha256: str | None = None) ->
     return out
 
 
-def _sentence_token_index(article: Article, offsets: list[tuple[int, int]]) -> np.ndarray:
-    """For each LM token, the index of the sentence its last character lies in (-1: none)."""
+def sentence_token_index(article: Article, offsets: list[tuple[int, int]]) -> np.ndarray:
+    """For each token (by its character offsets), the index of the sentence its last
+    character lies in (-1: none)."""
     starts, ends, pos = [], [], 0
     for s in article.sentences:
         starts.append(pos)
@@ -70,7 +71,7 @@ def featurize_kind(article: Article, kind: str, encoder: str | None = None) -> d
     text = article.norm
     if kind == "embed":
         tok, model = backbones.load_minilm_weights(encoder) if encoder else backbones.load_minilm()
-        art, sent = embed.encode_article(text, tok, model, lambda offsets: _sentence_token_index(article, offsets),
+        art, sent = embed.encode_article(text, tok, model, lambda offsets: sentence_token_index(article, offsets),
                                          len(sents))
         return {"embed": art, "sent_embed": sent}
     if kind == "sentence_embed":  # not a head feature: isolated fp32 embeddings that align sentences with a source
@@ -85,7 +86,7 @@ def featurize_kind(article: Article, kind: str, encoder: str | None = None) -> d
         ids = [tok.bos_token_id or tok.eos_token_id, *enc["input_ids"]]  # a start token gives token 1 context
         stats = lm.token_statistics(ids, model)
         art = lm.aggregate(stats)
-        owner = _sentence_token_index(article, enc["offset_mapping"])  # stats[k] belongs to text token k
+        owner = sentence_token_index(article, enc["offset_mapping"])  # stats[k] belongs to text token k
         sent = np.zeros((len(sents), 2 * len(lm.LM_FEATURES)))
         for j in range(len(sents)):
             sent[j] = np.concatenate([lm.aggregate(stats, np.flatnonzero(owner == j)), art])
