@@ -191,7 +191,7 @@ def bare_inputs(articles: list[str], kinds: tuple[str, ...], chunk_words: int) -
                 lm_in += _lm_windows(ids)
             if "embed" in kinds:
                 tok, _ = backbones.load_minilm()
-                _, _, parts = embed.tokenize_article(text, tok, partial(sentence_token_index, piece))
+                _, parts = embed.tokenize_article(text, tok, partial(sentence_token_index, piece))
                 art_in.append([embed.with_specials(tok, w) for w in parts])
     return {"lm": lm_in, "embed": art_in}
 

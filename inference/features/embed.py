@@ -83,14 +83,13 @@ def windows(ids: list[int], starts: list[int] | None = None) -> list[list[int]]:
     return out
 
 
-def tokenize_article(text: str, tok, owner_of=None) -> tuple[dict, np.ndarray | None, list[list[int]]]:
-    """(tokenizer output, each token's sentence index or None, the windows that
-    `encode_article` runs): one place decides the windows, for the featurizer and
-    for the benchmark's bare passes alike."""
+def tokenize_article(text: str, tok, owner_of=None) -> tuple[np.ndarray | None, list[list[int]]]:
+    """(each token's sentence index or None, the windows that `encode_article` runs):
+    one place decides the windows, for the featurizer and the benchmark's bare passes."""
     enc = tok(text, add_special_tokens=False, return_offsets_mapping=True)
     owner = owner_of(enc["offset_mapping"]) if owner_of is not None and enc["input_ids"] else None
     starts = None if owner is None else [t for t in range(1, len(owner)) if owner[t] >= 0 and owner[t] != owner[t - 1]]
-    return enc, owner, windows(enc["input_ids"] or [tok.unk_token_id], starts)
+    return owner, windows(enc["input_ids"] or [tok.unk_token_id], starts)
 
 
 def encode_article(text: str, tok, model, owner_of=None, n_sentences: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -103,7 +102,7 @@ def encode_article(text: str, tok, model, owner_of=None, n_sentences: int = 0) -
     pools the contextual states of its own tokens in the same pass (`owner_of(offsets)`
     gives each token's sentence index, -1 for none), so sentences cost no extra
     forward pass; a sentence with no token of its own gets the article vector."""
-    _, owner, parts = tokenize_article(text, tok, owner_of)
+    owner, parts = tokenize_article(text, tok, owner_of)
     ids, mask = pad([with_specials(tok, w) for w in parts], tok.pad_token_id)
     with torch.inference_mode():
         hidden = model(input_ids=ids, attention_mask=mask).last_hidden_state.float()
