@@ -28,7 +28,7 @@ demo: install
 
 test: install
 	bash tests/browser_setup.sh
-	$(BIN)/python -m pytest -q
+	$(BIN)/pytest -q
 
 bench: install
 	$(BIN)/python benchmarks/run.py

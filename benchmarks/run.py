@@ -46,7 +46,7 @@ TARGETS = {"e2e_over_bare": 0.80, "peak_rss_bytes": 2 * GiB, "fast_articles_per_
 # ---------------------------------------------------------------- machine
 def machine() -> dict:
     """What the numbers were measured on; without this they mean nothing."""
-    from inference import backbones
+    from fabscore import backbones
 
     cpu = "unknown"
     try:
@@ -83,7 +83,7 @@ def source_texts(data_dir: Path) -> list[str]:
 def build_articles(texts: list[str], words: int, n: int, offset: int = 0) -> list[str]:
     """n articles of about `words` words: consecutive real texts joined as paragraphs
     and cut at the sentence end that stays within `words` (inference.text.head)."""
-    from inference.text import head, prepare
+    from fabscore.text import head, prepare
 
     out, i = [], offset
     while len(out) < n:
@@ -108,8 +108,8 @@ def write_folder(folder: Path, articles: list[str]) -> Path:
 
 def lm_tokens(articles: list[str]) -> int:
     """SmolLM2 tokens of the normalized text the detector scores: the unit of tokens/s."""
-    from inference import backbones
-    from inference.text import prepare
+    from fabscore import backbones
+    from fabscore.text import prepare
 
     tok, _ = backbones.load_smollm()
     return sum(len(tok(prepare(a).norm, add_special_tokens=False)["input_ids"]) for a in articles)
@@ -131,8 +131,8 @@ class Rate:
 
 def load_times(model: str | None) -> dict:
     """Cold load of each backbone and of the model directory, in this fresh process."""
-    from inference import backbones
-    from inference.detector import load_detector
+    from fabscore import backbones
+    from fabscore.detector import load_detector
 
     dequantized = (backbones.cache_root() / f"smollm2-{backbones.smollm_info().weights_sha256[:16]}"
                    / "SOURCE_SHA256").is_file()
@@ -148,7 +148,7 @@ def load_times(model: str | None) -> dict:
 
 def api_rate(model: str | None, articles: list[str], tokens: int) -> Rate:
     """Detector.score on every article, after one warm-up article (backbones loaded)."""
-    from inference.detector import load_detector
+    from fabscore.detector import load_detector
 
     det = load_detector(model)
     det.score(articles[:1])
@@ -160,7 +160,7 @@ def api_rate(model: str | None, articles: list[str], tokens: int) -> Rate:
 
 def _lm_windows(ids: list[int]) -> list[list[int]]:
     """The windows inference.features.lm.token_statistics runs, for the same ids."""
-    from inference.features import lm
+    from fabscore.features import lm
 
     out, start, n = [], 0, len(ids)
     while n > 1:
@@ -176,10 +176,10 @@ def bare_inputs(articles: list[str], kinds: tuple[str, ...], chunk_words: int) -
     """Token ids of every forward pass the featurizers make on these articles, per
     chunk as the Detector scores them: SmolLM2 windows and MiniLM windows (sentence
     vectors pool the same MiniLM pass). Tokenizing is done here, outside the timed part."""
-    from inference import backbones
-    from inference.features import embed
-    from inference.features.featurize import sentence_token_index
-    from inference.text import chunks, prepare
+    from fabscore import backbones
+    from fabscore.features import embed
+    from fabscore.features.featurize import sentence_token_index
+    from fabscore.text import chunks, prepare
 
     lm_in, art_in = [], []
     for a in articles:
@@ -197,7 +197,7 @@ def bare_inputs(articles: list[str], kinds: tuple[str, ...], chunk_words: int) -
 
 
 def _minilm_forward(batch: list[list[int]], model, pad_id: int) -> None:
-    from inference.features import embed
+    from fabscore.features import embed
 
     ids, mask = embed.pad(batch, pad_id)
     model(input_ids=ids, attention_mask=mask)
@@ -205,7 +205,7 @@ def _minilm_forward(batch: list[list[int]], model, pad_id: int) -> None:
 
 def bare_rate(articles: list[str], tokens: int, kinds: tuple[str, ...], chunk_words: int) -> Rate:
     """Only the backbones' forward passes on the same inputs: the ceiling for this tool."""
-    from inference import backbones
+    from fabscore import backbones
 
     inputs = bare_inputs(articles, kinds, chunk_words)
     lm_model = backbones.load_smollm()[1] if inputs["lm"] else None
@@ -241,7 +241,7 @@ def cli_run(model: str | None, folder: Path, out: Path, articles: int, tokens: i
     The CLI flushes each record as it is made, so watching the output file also gives
     the start-up time (spawn to first record) and the steady-state rate between the
     first and the last record: what a large folder sees once start-up is amortized."""
-    cmd = [sys.executable, "-m", "training.cli", "score", str(folder), "--out", str(out)]
+    cmd = [sys.executable, "-m", "fabscore", "score", str(folder), "--out", str(out)]
     if model:
         cmd += ["--model", str(model)]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
@@ -290,8 +290,8 @@ def sample_jsonl(data_dir: Path, per_label: int, path: Path) -> Path:
 def train_times(data: Path, tmp: Path) -> dict:
     """training.train.train on a small sample twice with one fresh cache: the first run
     featurizes every article, the second reads every feature from the cache."""
-    from training.feature_cache import FeatureCache
-    from training.train import train
+    from fabscore.training.feature_cache import FeatureCache
+    from fabscore.training.train import train
 
     cache = FeatureCache(tmp / "cache")
     out = {}
@@ -318,7 +318,7 @@ def one_round(model, fast, arts, tokens, folder, out_stem: Path, kinds, chunk_wo
     row["bare"] = bare_rate(arts, tokens, kinds, chunk_words).as_dict()
     say(f"api {row['api']['articles_per_s']} art/s, bare {row['bare']['articles_per_s']} art/s")
     if fast:
-        from inference import model_dir as md
+        from fabscore import model_dir as md
 
         fast_cfg = md.load(fast).config
         row["fast_api"] = api_rate(fast, arts, tokens).as_dict()
@@ -348,7 +348,7 @@ def median_row(rounds: list[dict]) -> dict:
 
 
 def resolve_model(model: str | None, name: str) -> str:
-    from inference import model_dir as md
+    from fabscore import model_dir as md
 
     path = md.resolve(model) if model else md.SHIPPED / name
     if not (path / "config.json").is_file():
@@ -357,7 +357,7 @@ def resolve_model(model: str | None, name: str) -> str:
 
 
 def run(args: argparse.Namespace) -> dict:
-    from inference import model_dir as md
+    from fabscore import model_dir as md
 
     data_dir = Path(args.data_dir)
     model = resolve_model(args.model, "default")

@@ -1,7 +1,36 @@
-"""fabscore inference: read, normalize, split and featurize text; score it with a saved model.
+"""fabscore: scores news articles, and every sentence in them, for likely machine-written text.
 
-Never imports `training`: a model directory and this package are all a scorer needs.
+This package (the folder `inference/` in the source tree) reads, normalizes, splits and
+featurizes text and scores it with a saved model directory. It never imports
+`fabscore.training` (the folder `training/`), which fits and evaluates models and needs
+the `fabscore[train]` extra.
+
+    >>> from fabscore import load_detector
+    >>> det = load_detector()                # the shipped default model
+    >>> det.score(["An article ..."])        # one record per text
+
+Names are imported lazily, so `fabscore --help` does not pay for torch.
 """
-from .detector import ArticleScore, Detector, SentenceScore, load_detector
+from __future__ import annotations
 
-__all__ = ["load_detector", "Detector", "ArticleScore", "SentenceScore"]
+from importlib import import_module
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("fabscore")
+except PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0+unknown"
+
+_LAZY = {"load_detector": "detector", "Detector": "detector", "ArticleScore": "detector",
+         "SentenceScore": "detector"}
+__all__ = [*_LAZY, "__version__"]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

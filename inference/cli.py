@@ -200,7 +200,7 @@ def _html_writer(report: str | None) -> Callable | None:
     try:
         from .report import write_html
     except ImportError as e:
-        raise UsageError(f"--html needs inference.report.write_html, which is not available ({e})") from e
+        raise UsageError(f"--html needs fabscore.report.write_html, which is not available ({e})") from e
     return write_html
 
 
@@ -352,11 +352,42 @@ def add_score_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog=PROG)
-    sub = parser.add_subparsers(dest="command", required=True)
+def _unavailable(subparsers, name: str, why: str) -> None:
+    """A subcommand whose extra is not installed: listed, and says how to install it."""
+    def run(_args) -> int:
+        print(f"{PROG}: error: {why}", file=sys.stderr)
+        return 2
+
+    p = subparsers.add_parser(name, help=f"(not installed) {why}", add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=run)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """`score` from this package; `train`, `evaluate` (and any other subcommand) from the
+    `fabscore.commands` entry points, so scoring never imports the training code."""
+    from importlib.metadata import entry_points
+
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Score news articles, and every sentence in them, for likely machine-written "
+                               "or fabricated content.")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_score_parser(sub)
-    args = parser.parse_args(argv)
+    for ep in sorted(entry_points(group="fabscore.commands"), key=lambda e: e.name):
+        try:
+            register = ep.load()
+        except ImportError as e:  # the extra that the command needs is missing
+            _unavailable(sub, ep.name, str(e))
+            continue
+        register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     return args.func(args)
 
 

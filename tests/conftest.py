@@ -44,7 +44,7 @@ def tiny_data(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def feature_cache(tmp_path_factory):
-    from training.feature_cache import FeatureCache
+    from fabscore.training.feature_cache import FeatureCache
 
     return FeatureCache(tmp_path_factory.mktemp("features"))
 
@@ -52,7 +52,7 @@ def feature_cache(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory, tiny_data, feature_cache) -> Path:
     """A model directory trained by the suite with every feature kind and both heads."""
-    from training.train import train
+    from fabscore.training.train import train
 
     out = tmp_path_factory.mktemp("models") / "tiny"
     return train([str(tiny_data)], out, cache=feature_cache, seed=0, name="tiny-test-model", log=lambda *a: None)

@@ -20,10 +20,10 @@ import numpy as np
 import pytest
 import torch
 
-from inference import backbones
-from inference.features import embed, lm
-from inference.features.featurize import featurize_kind
-from inference.text import prepare
+from fabscore import backbones
+from fabscore.features import embed, lm
+from fabscore.features.featurize import featurize_kind
+from fabscore.text import prepare
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -138,8 +138,8 @@ def test_bf16_lm_features_stay_close_to_fp32(lm_dir, lm_fp32, seed_texts):
 
 SCORE_SCRIPT = """
 import json, sys
-from inference import load_detector
-from inference.backbones import lm_dtype
+from fabscore import load_detector
+from fabscore.backbones import lm_dtype
 det = load_detector(sys.argv[1])
 texts = [open(p, encoding="utf-8").read() for p in sys.argv[2:]]
 print(json.dumps({"dtype": str(lm_dtype()), "scores": [r["score"] for r in det.score(texts)]}))

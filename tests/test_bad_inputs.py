@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from inference import cli
-from inference.detector import Detector
-from inference.reading import ReadError, read_document
+from fabscore import cli
+from fabscore.detector import Detector
+from fabscore.reading import ReadError, read_document
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = sorted((ROOT / "seeds").glob("*.txt"))
@@ -178,7 +178,7 @@ def test_kill_9_then_resume_gives_every_file_once(tiny_model_dir, tmp_path):
     names = make_articles(tmp_path / "articles", 200, n_words)
     out = tmp_path / "o.jsonl"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    cmd = [sys.executable, "-m", "inference.cli", "score", str(tmp_path / "articles"), "--model",
+    cmd = [sys.executable, "-m", "fabscore", "score", str(tmp_path / "articles"), "--model",
            str(tiny_model_dir), "--out", str(out)]
     proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 300

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from inference import cli
-from inference.detector import Detector
-from inference.reading import read_document
+from fabscore import cli
+from fabscore.detector import Detector
+from fabscore.reading import read_document
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = sorted((ROOT / "seeds").glob("*.txt"))
@@ -245,7 +245,7 @@ def test_html_report(tiny_model_dir, corpus, tmp_path, capsys):
 
 
 def test_html_report_module_missing_is_a_usage_error(tiny_model_dir, corpus, tmp_path, capsys, monkeypatch):
-    monkeypatch.setitem(sys.modules, "inference.report", None)  # as if report.py were not installed
+    monkeypatch.setitem(sys.modules, "fabscore.report", None)  # as if report.py were not installed
     code, _, err = run([corpus / "a0.txt", "--model", tiny_model_dir, "--html", tmp_path / "r.html"], capsys)
     assert code == 2 and "--html needs inference.report.write_html" in err
     assert not (tmp_path / "r.html").exists()

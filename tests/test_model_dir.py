@@ -21,12 +21,11 @@ from typing import Callable
 
 import pytest
 
-from inference import load_detector
-from inference import model_dir as md
+from fabscore import load_detector
+from fabscore import model_dir as md
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = sorted((REPO / "seeds").glob("*.txt"))
-CLI = REPO / "inference" / "cli.py"
 
 
 # ---------------------------------------------------------------- helpers
@@ -157,14 +156,8 @@ def model_copy(tiny_model_dir: Path, tmp_path: Path) -> Path:
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    return subprocess.run([sys.executable, "-m", "inference.cli", *args], cwd=REPO, env=env,
+    return subprocess.run([sys.executable, "-m", "fabscore", *args], cwd=REPO,
                           capture_output=True, text=True, timeout=300)
-
-
-def needs_cli() -> None:
-    if not CLI.is_file():
-        pytest.skip("inference/cli.py not written yet")
 
 
 # ---------------------------------------------------------------- tests
@@ -188,7 +181,6 @@ def test_tampered_model_refused_by_load(model_copy: Path, case: str):
 
 @pytest.mark.parametrize("case", CASES)
 def test_tampered_model_refused_by_cli(model_copy: Path, case: str):
-    needs_cli()
     message = TAMPERINGS[case](model_copy)
     out = model_copy.parent / "out.jsonl"
     proc = run_cli("score", str(SEEDS[0]), "--model", str(model_copy), "--out", str(out))

@@ -7,10 +7,10 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from inference.features import embed
-from inference.normalize import normalize
-from inference.reading import markdown_to_text, strip_tags
-from inference.text import prepare
+from fabscore.features import embed
+from fabscore.normalize import normalize
+from fabscore.reading import markdown_to_text, strip_tags
+from fabscore.text import prepare
 
 # Arbitrary Unicode, plus text built from pieces that stress the splitter:
 # newlines, terminal punctuation, quotes, RTL marks, combining marks, CJK.

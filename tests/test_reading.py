@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from inference.reading import ReadError, decode, iter_inputs, markdown_to_text, read_document
+from fabscore.reading import ReadError, decode, iter_inputs, markdown_to_text, read_document
 
 SAMPLE = "The minister said \u201cwe will act\u201d on Tuesday \u2014 a caf\u00e9 owner called it na\u00efve.\n"
 LATIN1 = "Le caf\u00e9 \u00e9tait ferm\u00e9, d\u00e9j\u00e0 \u00e0 midi; na\u00efve r\u00e9sum\u00e9.\n"

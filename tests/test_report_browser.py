@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from inference.report import write_html
+from fabscore.report import write_html
 
 pytestmark = pytest.mark.browser
 
@@ -268,7 +268,7 @@ def test_hover_and_focus_show_sentence_score(driver, tmp_path):
 
 def test_report_of_real_detector_records(driver, tmp_path, tiny_model_dir):
     """Records exactly as the detector produces them, not hand-made."""
-    from inference import load_detector
+    from fabscore import load_detector
 
     det = load_detector(tiny_model_dir)
     seeds = sorted(SEEDS.glob("*.txt"))
@@ -303,7 +303,7 @@ def test_cli_html_report_opens_cleanly(driver, tmp_path, tiny_model_dir):
 
     out, page = tmp_path / "run.jsonl", tmp_path / "cli.html"
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.run([sys.executable, "-m", "inference.cli", "score", *map(str, sorted(SEEDS.glob("*.txt"))),
+    proc = subprocess.run([sys.executable, "-m", "fabscore", "score", *map(str, sorted(SEEDS.glob("*.txt"))),
                            "--model", str(tiny_model_dir), "--out", str(out), "--html", str(page)],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr

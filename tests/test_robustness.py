@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from inference import load_detector
-from inference.normalize import normalize
-from inference.text import prepare
+from fabscore import load_detector
+from fabscore.normalize import normalize
+from fabscore.text import prepare
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -168,7 +168,7 @@ sys.exit(child.returncode)
 
 SCORE = r"""
 import json, sys
-from inference import load_detector
+from fabscore import load_detector
 det = load_detector(sys.argv[1])
 text = open(sys.argv[2], encoding="utf-8").read()
 r = det.score_one(text).as_dict()

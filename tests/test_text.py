@@ -6,9 +6,9 @@ import unicodedata
 
 import pytest
 
-from inference.language import english_reason
-from inference.normalize import normalize
-from inference.text import chunks, head, prepare
+from fabscore.language import english_reason
+from fabscore.normalize import normalize
+from fabscore.text import chunks, head, prepare
 
 SEED_000_LAST_SENTENCE_END = "which indicated that they were continuing the training program."
 HEADLINES = ("Rafah Border Crossing", "Zelenskiy Awaits", "Kevin Warsh", "Harassing Top Diplomat",

@@ -17,12 +17,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from inference import model_dir as md
-from inference.detector import Detector
-from training import cli
-from training.data import DataError, Example, Fields, fingerprint, load
-from training.fit import folds
-from training.metrics import threshold_for_fpr
+from fabscore import model_dir as md
+from fabscore.detector import Detector
+from fabscore.training import cli
+from fabscore.training.data import DataError, Example, Fields, fingerprint, load
+from fabscore.training.fit import folds
+from fabscore.training.metrics import threshold_for_fpr
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -320,10 +320,10 @@ def test_cli_train_finetune_ships_its_encoder_and_reports_only_held_out_stories(
     thresholds and metrics come from the held-out fold alone."""
     from safetensors.numpy import load_file
 
-    from inference import backbones
-    from inference.detector import load_detector
-    from inference.features.featurize import featurize_kind
-    from inference.text import prepare
+    from fabscore import backbones
+    from fabscore.detector import load_detector
+    from fabscore.features.featurize import featurize_kind
+    from fabscore.text import prepare
 
     out = tmp_path / "ft"
     code = cli.main(["train", "--data", str(tiny_data), "--out", str(out), "--cache", str(feature_cache.root),
@@ -400,10 +400,10 @@ REWRITE = [
 
 
 def test_sentence_labels_copied_vs_invented():
-    from inference import backbones
-    from inference.features.embed import encode_texts
-    from inference.text import prepare
-    from training.sentence_labels import align, label_example
+    from fabscore import backbones
+    from fabscore.features.embed import encode_texts
+    from fabscore.text import prepare
+    from fabscore.training.sentence_labels import align, label_example
 
     tok, model = backbones.load_minilm()
     src_sents = [s.norm for s in prepare(SOURCE).sentences]

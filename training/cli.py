@@ -1,14 +1,23 @@
-"""The `fabscore` command: score (from inference), train, evaluate."""
+"""`fabscore train` and `fabscore evaluate`, registered on the one `fabscore` command
+through the `fabscore.commands` entry points (see pyproject.toml).
+
+Importing this module is cheap (no torch, no datasets), so `fabscore --help` stays
+fast; it raises ImportError, naming the extra to install, when the training
+dependencies are missing, and the command then lists these subcommands as not installed.
+"""
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import shlex
 import sys
 
-from inference.cli import add_score_parser
-from inference.features.featurize import KINDS
+_MISSING = [m for m in ("datasets", "matplotlib", "pandas") if importlib.util.find_spec(m) is None]
+if _MISSING:
+    raise ImportError(f"needs the training extra ({', '.join(_MISSING)} not installed): "
+                      "pip install 'fabscore[train]'")
 
-from .data import DataError, Fields
+from fabscore.features import KINDS  # noqa: E402 - torch-free
 
 
 def _kinds(value: str) -> tuple[str, ...]:
@@ -19,7 +28,9 @@ def _kinds(value: str) -> tuple[str, ...]:
     return tuple(k for k in KINDS if k in kinds)  # canonical order
 
 
-def _fields(args) -> Fields:
+def _fields(args):
+    from .data import Fields
+
     return Fields(text=args.text_field, label=args.label_field, id=args.id_field, group=args.group_field)
 
 
@@ -58,11 +69,7 @@ def run_evaluate(args) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="fabscore", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_score_parser(sub)
-
+def add_train_parser(sub) -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a model directory from labelled articles")
     t.add_argument("--data", nargs="+", required=True, metavar="SPEC",
                    help="folder with human/ and machine/ subfolders, JSONL/CSV file, or datasets folder/name")
@@ -82,8 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--loo", default=(), type=lambda v: tuple(x for x in v.split(",") if x),
                    help="leave-one-out evaluations to put in the card: source,generator,dataset")
     add_data_arguments(t)
-    t.set_defaults(func=run_train)
+    t.set_defaults(func=_guarded(run_train))
+    return t
 
+
+def add_evaluate_parser(sub) -> argparse.ArgumentParser:
     e = sub.add_parser("evaluate", help="metrics, tables and plots of a model on labelled data")
     e.add_argument("--model", default=None)
     e.add_argument("--data", nargs="+", required=True, metavar="SPEC")
@@ -93,18 +103,18 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--exclude-meta", default=None, metavar="KEY",
                    help="leave out rows whose meta.KEY is true (e.g. in_llmfake: stories the default model saw)")
     add_data_arguments(e)
-    e.set_defaults(func=run_evaluate)
-    return parser
+    e.set_defaults(func=_guarded(run_evaluate))
+    return e
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except (DataError, ValueError, FileNotFoundError) as e:
-        print(f"fabscore: error: {e}", file=sys.stderr)
-        return 2
+def _guarded(run):
+    """Exit 2 with the message on a data or usage problem, as `score` does."""
+    def wrapper(args) -> int:
+        from .data import DataError
 
-
-if __name__ == "__main__":
-    sys.exit(main())
+        try:
+            return run(args)
+        except (DataError, ValueError, FileNotFoundError) as e:
+            print(f"fabscore: error: {e}", file=sys.stderr)
+            return 2
+    return wrapper

@@ -86,7 +86,7 @@ def _from_rows(rows, where: str, fields: Fields, title_groups: bool) -> list[Exa
 
 
 def _load_folder(root: Path) -> list[Example]:
-    from inference.reading import ReadError, read_document
+    from fabscore.reading import ReadError, read_document
 
     subdirs = [d for d in sorted(root.iterdir()) if d.is_dir() and d.name.lower() in FOLDER_LABELS]
     if not subdirs:

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from inference import model_dir as md
-from inference.detector import Detector
-from inference.text import chunks
+from fabscore import model_dir as md
+from fabscore.detector import Detector
+from fabscore.text import chunks
 
 from .card import table
 from .data import Example, Fields, load

@@ -15,11 +15,11 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from inference import backbones
-from inference.features.featurize import FEATURIZER_VERSIONS, featurize_kind
-from inference.features import lm
-from inference.normalize import NORMALIZATION_VERSION
-from inference.text import SPLIT_VERSION, Article, from_spans, head, segment, segment_head
+from fabscore import backbones
+from fabscore.features.featurize import FEATURIZER_VERSIONS, featurize_kind
+from fabscore.features import lm
+from fabscore.normalize import NORMALIZATION_VERSION
+from fabscore.text import SPLIT_VERSION, Article, from_spans, head, segment, segment_head
 
 
 def _backbone_hash(kind: str, encoder: str | None = None) -> str:

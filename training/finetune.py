@@ -16,9 +16,9 @@ from typing import Callable
 import numpy as np
 import torch
 
-from inference import backbones
-from inference.features import embed
-from inference.text import Article
+from fabscore import backbones
+from fabscore.features import embed
+from fabscore.text import Article
 
 from .fit import balanced_weights
 

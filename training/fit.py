@@ -11,7 +11,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.preprocessing import StandardScaler
 
-from inference.head import LinearHead
+from fabscore.head import LinearHead
 
 from .metrics import TARGET_FPRS, auroc, threshold_for_fpr
 

@@ -16,9 +16,9 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from inference import model_dir as md
-from inference.detector import Detector
-from inference.report import N_BUCKETS, PALETTE
+from fabscore import model_dir as md
+from fabscore.detector import Detector
+from fabscore.report import N_BUCKETS, PALETTE
 
 from .data import Example, Fields, load
 from .evaluate import group_keys, score_examples
@@ -218,7 +218,7 @@ def seed_results(detector: Detector, seeds: str | Path = SEEDS) -> tuple[list[tu
 def data_table(rows: list[tuple[Example, dict]], chunk_words: int = 200) -> pd.DataFrame:
     """One row per example with its keys and the shortcut cues a classifier could
     learn instead of style: length, final punctuation, web-page junk words."""
-    from inference.text import head, prepare
+    from fabscore.text import head, prepare
 
     recs = []
     for e, keys in rows:

@@ -12,7 +12,7 @@ import re
 
 import numpy as np
 
-from inference.language import STOPWORDS
+from fabscore.language import STOPWORDS
 
 from .data import Example
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from inference import backbones
-from inference import model_dir as md
-from inference.features.featurize import FEATURIZER_VERSIONS, KINDS, backbone_infos, feature_names, stack
-from inference.normalize import NORMALIZATION_VERSION
-from inference.text import Article
+from fabscore import backbones
+from fabscore import model_dir as md
+from fabscore.features.featurize import FEATURIZER_VERSIONS, KINDS, backbone_infos, feature_names, stack
+from fabscore.normalize import NORMALIZATION_VERSION
+from fabscore.text import Article
 
 from . import card
 from .data import Example, Fields, cap_machine, fingerprint, load

@@ -13,7 +13,7 @@ from .. import backbones
 from ..text import Article
 from . import embed, lm, style
 
-KINDS = ("embed", "lm", "style")
+from . import KINDS
 # Per kind, so changing one featurizer invalidates only its own cached features and models.
 # embed 2: sentence vectors pool the article pass's token states (was: each sentence encoded alone).
 # embed 3: windows cut at sentence starts, one batch, token-weighted pooling (was: 254-token windows, window mean).

@@ -1,0 +1,6 @@
+"""`python -m fabscore ...` is the `fabscore` command."""
+import sys
+
+from .cli import main
+
+sys.exit(main())
