@@ -53,14 +53,6 @@ class ArticleScore:
                 "reason": self.reason, "sentences": [s.as_dict() for s in self.sentences]}
 
 
-def _threshold(table: list[dict], fpr: float, where: str) -> float:
-    for row in table:
-        if abs(row["target_fpr"] - fpr) < 1e-12:
-            return float(row["threshold"])
-    have = ", ".join(str(r["target_fpr"]) for r in table)
-    raise ValueError(f"{where}: no threshold stored for target FPR {fpr}; this model has {have}")
-
-
 class Detector:
     """Scores articles with one model directory; backbones load once per process."""
 
@@ -71,9 +63,8 @@ class Detector:
         self.preparer = preparer or prepare
         self.chunk_words = int(model.config["chunk_words"])
         self.fpr = float(fpr if fpr is not None else model.config.get("default_fpr", 0.01))
-        self.threshold = _threshold(model.config["thresholds"]["article"], self.fpr, str(model.path))
-        sent = model.config["thresholds"].get("sentence")
-        self.sentence_threshold = _threshold(sent, self.fpr, str(model.path)) if sent else None
+        self.threshold = model.threshold(self.fpr)
+        self.sentence_threshold = model.threshold(self.fpr, "sentence") if model.thresholds("sentence") else None
         self.min_words = int(model.config.get("min_words", 0))
 
     @property

@@ -27,6 +27,11 @@ ENCODER_FILE = "encoder.safetensors"  # a fine-tuned MiniLM (fabscore train --fi
 SHIPPED = Path(__file__).resolve().parent / "models"
 
 
+def threshold_map(table: list[dict]) -> dict[float, float]:
+    """A stored threshold table ([{target_fpr, threshold, ...}]) as {target FPR: threshold}."""
+    return {float(t["target_fpr"]): float(t["threshold"]) for t in table}
+
+
 class ModelDirError(ValueError):
     """A model directory that must not be used, with the reason."""
 
@@ -50,6 +55,19 @@ class ModelDir:
     @property
     def name(self) -> str:
         return self.config.get("name") or self.path.name
+
+    def thresholds(self, level: str = "article") -> dict[float, float]:
+        """{target false-positive rate: threshold} stored for the 'article' or 'sentence' head."""
+        return threshold_map(self.config["thresholds"].get(level) or [])
+
+    def threshold(self, fpr: float, level: str = "article") -> float:
+        """The stored threshold for a target FPR; ValueError naming the rates there are."""
+        table = self.thresholds(level)
+        for target, t in table.items():
+            if abs(target - fpr) < 1e-12:
+                return t
+        have = ", ".join(f"{f:g}" for f in table) or "none"
+        raise ValueError(f"{self.path}: no {level} threshold stored for target FPR {fpr:g}; this model has {have}")
 
     @property
     def encoder(self) -> str | None:

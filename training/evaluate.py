@@ -136,7 +136,7 @@ def evaluate(model: str | None, specs: list[str], by: tuple[str, ...] = ("source
     y = np.array([examples[i].label for i in scored])
     p = np.array([results[i]["score"] for i in scored])
     th_table = detector.model.config["thresholds"]["article"]
-    thresholds = {t["target_fpr"]: t["threshold"] for t in th_table}
+    thresholds = detector.model.thresholds()
     report = {"model": detector.model_id, "data": specs, "max_words": max_words,
               "n_examples": len(examples), "n_abstained": len(examples) - len(scored),
               "overall": summary(y, p, thresholds), "agreement": agreement(results), "groups": {}}

@@ -101,7 +101,7 @@ def scored(df: pd.DataFrame) -> pd.DataFrame:
 
 def thresholds_of(detector: Detector) -> dict[float, float]:
     """Stored article thresholds, target FPR -> threshold."""
-    return {t["target_fpr"]: t["threshold"] for t in detector.model.config["thresholds"]["article"]}
+    return detector.model.thresholds()
 
 
 def overall(df: pd.DataFrame, thresholds: dict[float, float]) -> dict:

@@ -170,7 +170,7 @@ def train(specs: list[str], out: str | Path, kinds: tuple[str, ...] = KINDS, see
     t_feat = time.time() - t0
     art = fit_head(X, y, groups, seed=seed) if holdout is None else fit_head_on_holdout(X, y, groups, holdout, seed)
     ev = art.held  # rows whose scores are honest held-out scores
-    thresholds = {t["target_fpr"]: t["threshold"] for t in art.thresholds}
+    thresholds = md.threshold_map(art.thresholds)
     src = np.array([f"{d}:{e.subset}" if e.subset else d for d, e in zip(prep.dataset, prep.examples)])
     gen = np.array([generator_family(e.generator) if e.label else "human" for e in prep.examples])
     metrics = {"oof": summary(y[ev], art.oof[ev], thresholds),
