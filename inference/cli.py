@@ -358,8 +358,9 @@ def _unavailable(subparsers, name: str, why: str) -> None:
         print(f"{PROG}: error: {why}", file=sys.stderr)
         return 2
 
-    p = subparsers.add_parser(name, help=f"(not installed) {why}", add_help=False)
-    p.add_argument("rest", nargs=argparse.REMAINDER)
+    # No option prefix: whatever follows the command name is taken as is, and the run says why it cannot start.
+    p = subparsers.add_parser(name, help=f"(not installed) {why}", add_help=False, prefix_chars="\x00")
+    p.add_argument("rest", nargs="*")
     p.set_defaults(func=run)
 
 
