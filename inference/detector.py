@@ -113,8 +113,8 @@ class Detector:
 
     def thresholds(self, fpr: float) -> tuple[float, float | None]:
         """(article threshold, sentence threshold or None) stored for a target FPR; ValueError if none is."""
-        sentence = self.model.threshold(fpr, "sentence") if self.model.thresholds("sentence") else None
-        return self.model.threshold(fpr), sentence
+        article = self.model.threshold(fpr)  # first, so a missing FPR is named at the article level
+        return article, self.model.threshold(fpr, "sentence") if self.model.thresholds("sentence") else None
 
     # ------------------------------------------------------------ scoring
     def _scored(self, text: str) -> _Scored:
