@@ -313,3 +313,41 @@ def test_one_sha256_helper_without_torch():
     assert proc.stdout.split()[0] == "True", proc.stderr
     proc = _python("import sys, fabscore.hashing\nprint('torch' in sys.modules)")
     assert proc.stdout.strip() == "False"
+
+
+# ---------------------------------------------------------------- D, F. the HTML report (no browser needed)
+def _report_records() -> list[dict]:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from test_report_browser import handmade_records
+
+    return handmade_records()
+
+
+def test_report_is_autoescaped_and_its_csp_hashes_its_own_blocks():
+    import base64
+    import hashlib
+    import re
+
+    from fabscore.report import TEMPLATES, render
+
+    page = render(_report_records())
+    assert "<script>window.__pwned" not in page and "&lt;script&gt;" in page
+    assert '<img src="x"' not in page and page.count("<script>") == 1
+    csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', page).group(1)
+    for tag, name in (("style", "report.css"), ("script", "report.js")):
+        block = re.search(rf"<{tag}>(.*?)</{tag}>", page, re.S).group(1)
+        assert block == (TEMPLATES / name).read_text(encoding="utf-8")
+        digest = base64.b64encode(hashlib.sha256(block.encode()).digest()).decode()
+        assert f"&#39;sha256-{digest}&#39;" in csp
+
+
+def test_report_explains_flagged_sentences_in_a_human_article(det, texts):
+    from fabscore.report import render
+
+    page = render(_report_records())
+    assert page.count('class="explain"') == 1  # one human article has a flagged sentence
+    assert "sentence threshold (0.7000)" in page and "labelled <b>human</b>" in page
+    assert "<span>sentence threshold <b>0.7000</b></span>" in page
+    real = det.score(texts, fpr=0.05)
+    humans_with_flags = sum(r["label"] == "human" and any(s["flagged"] for s in r["sentences"]) for r in real)
+    assert render(real).count('class="explain"') == humans_with_flags
