@@ -391,7 +391,8 @@ def _run(args: argparse.Namespace) -> int:
     if sys.stderr.isatty():
         from tqdm import tqdm
 
-        bar = tqdm(unit="article", file=sys.stderr, dynamic_ncols=True)
+        plain = all(os.path.isfile(p) and os.path.splitext(p)[1].lower() not in DATASET_EXTS for p in args.paths)
+        bar = tqdm(unit="article", file=sys.stderr, dynamic_ncols=True, total=len(args.paths) if plain else None)
     echo = (lambda line: _say(line, bar, stream)) if fmt == "table" else None
     max_bytes = int(args.max_mb * MB) if args.max_mb else DEFAULT_MAX_BYTES
     interrupted = False
