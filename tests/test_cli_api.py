@@ -104,6 +104,23 @@ def test_resume_retries_errors_and_refuses_a_different_run(dataset, tmp_path, ca
     assert out.read_text() == before, "a refused resume leaves the output as it was"
 
 
+def test_csv_keeps_fields_as_columns_and_resumes(dataset, tmp_path, capsys):
+    import csv
+
+    out = tmp_path / "o.csv"
+    argv = [dataset, "--model", FAST, "--text-field", "body", "--id-field", "uid", "--keep-fields", "source",
+            "--out", out]
+    assert run(argv, capsys)[0] == 0
+    with open(out, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["id"], r["source"], r["text_field"]) for r in rows] == [("u1", "wire", "body"), ("u2", "blog", "body")]
+    assert all(float(r["sentence_threshold"]) > 0 for r in rows)
+    code, _, err = run([*argv, "--resume"], capsys)
+    assert code == 0 and "skipped=2" in err
+    code, _, err = run([*argv[:-4], "--out", out, "--resume"], capsys)  # without --keep-fields: other columns
+    assert code == 2 and "not fabscore CSV output with these columns" in err
+
+
 # ---------------------------------------------------------------- B. output
 def test_terminal_gets_a_table_and_a_pipe_gets_jsonl(texts, tmp_path, capsys, monkeypatch):
     article = tmp_path / "story.txt"
