@@ -23,8 +23,7 @@ install: $(VENV)/.installed
 
 demo: install
 	@mkdir -p runs
-	$(BIN)/fabscore score seeds/*.txt --out runs/demo.jsonl --html runs/demo.html
-	@$(BIN)/python -c "import json; [print(f\"{r['path']}: score {r['score']:.3f} -> {r['label']} (threshold {r['threshold']:.3f} at FPR {r['target_fpr']}), {sum(s['flagged'] for s in r['sentences'])} of {len(r['sentences'])} sentences flagged\") for r in map(json.loads, open('runs/demo.jsonl'))]"
+	$(BIN)/fabscore score seeds/*.txt --format table --html runs/demo.html
 
 test: install
 	bash tests/browser_setup.sh

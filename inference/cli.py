@@ -1,11 +1,11 @@
-"""`fabscore score`: score files, folders and data sets; one record per input.
+"""`fabscore score`: score files, folders, data sets and stdin; one record per input.
 
 Every input gets exactly one record (a score, an abstention with its reason,
 or an error with its reason), written and flushed as soon as it is made, so
 a killed run loses at most the line being written and `--resume` carries on.
 Exit codes: 0 something was scored (or everything was already done),
-1 every input failed (or the HTML report could not be written), 2 usage error,
-130 interrupted.
+1 every input failed, or any failed with --strict, or the HTML report could not
+be written, 2 usage error (nothing scored), 130 interrupted.
 """
 from __future__ import annotations
 
@@ -17,16 +17,17 @@ import math
 import os
 import re
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from typing import IO, Callable
 
-from .reading import DEFAULT_MAX_BYTES, Input, iter_inputs
+from .reading import DATASET_EXTS, DEFAULT_MAX_BYTES, MB, STDIN, Input, dataset_fields, iter_inputs
 
 PROG = "fabscore"
-FORMATS = ("jsonl", "csv")
-CSV_COLUMNS = ("path", "id", "score", "label", "threshold", "target_fpr", "n_words", "reason",
-               "n_sentences", "n_flagged", "model", "model_sha256", "error")
+FORMATS = ("jsonl", "csv", "table")
+CSV_COLUMNS = ("path", "id", "score", "label", "threshold", "sentence_threshold", "target_fpr", "n_words", "reason",
+               "n_sentences", "n_flagged", "text_field", "model", "model_sha256", "error")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -34,44 +35,39 @@ class UsageError(Exception):
     """A problem with the command line or its files: exit 2 with the message."""
 
 
-# ---------------------------------------------------------------- records
-def error_record(inp: Input, error: str, threshold: float, fpr: float, model: dict) -> dict:
-    return {"path": inp.path, "id": inp.id, "score": None, "label": "error", "threshold": threshold,
-            "target_fpr": fpr, "n_words": None, "reason": None, "sentences": [], "model": model, "error": error}
+# ---------------------------------------------------------------- CSV rows
+def _one_line(v: object) -> str:
+    """One physical line per value: newlines become spaces, so a partial last
+    line is all a kill can leave behind (as for JSONL)."""
+    s = "" if v is None else v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+    return _SURROGATE.sub("\ufffd", re.sub(r"[\r\n]+", " ", s))
 
 
-def score_record(inp: Input, result: dict, model: dict) -> dict:
-    keys = ("score", "label", "threshold", "target_fpr", "n_words", "reason", "sentences")
-    return {"path": inp.path, "id": inp.id, **{k: result[k] for k in keys}, "model": model, "error": None}
-
-
-def csv_row(rec: dict) -> list[str]:
-    """One physical line per record: newlines in fields become spaces, so a
-    partial last line is all a kill can leave behind (as for JSONL)."""
+def csv_row(rec: dict, keep: tuple[str, ...] = ()) -> list[str]:
+    """The record's CSV row: CSV_COLUMNS, then one column per --keep-fields name."""
     sentences = rec.get("sentences") or []
     model = rec.get("model") or {}
-    values = [rec["path"], rec["id"], rec["score"], rec["label"], rec["threshold"], rec["target_fpr"],
-              rec["n_words"], rec["reason"], len(sentences), sum(bool(s.get("flagged")) for s in sentences),
-              model.get("name"), model.get("sha256"), rec["error"]]
-    out = []
-    for v in values:
-        s = "" if v is None else str(v)
-        out.append(_SURROGATE.sub("\ufffd", re.sub(r"[\r\n]+", " ", s)))
-    return out
+    values = [rec["path"], rec["id"], rec["score"], rec["label"], rec["threshold"], rec["sentence_threshold"],
+              rec["target_fpr"], rec["n_words"], rec["reason"], len(sentences),
+              sum(bool(s.get("flagged")) for s in sentences), rec.get("text_field"), model.get("name"),
+              model.get("sha256"), rec["error"]]
+    fields = rec.get("fields") or {}
+    return [_one_line(v) for v in values] + [_one_line(fields.get(k)) for k in keep]
 
 
 def record_from_csv(row: dict) -> dict:
-    """A CSV row back as a record (without sentences), for the HTML report."""
+    """A CSV row back as a record (without sentences), for the HTML report and --resume."""
     def num(v: str, cast: Callable = float):
         return None if v in ("", None) else cast(v)
 
     return {"path": row["path"], "id": row["id"], "score": num(row["score"]), "label": row["label"],
-            "threshold": num(row["threshold"]), "target_fpr": num(row["target_fpr"]),
-            "n_words": num(row["n_words"], int), "reason": row["reason"] or None, "sentences": [],
+            "threshold": num(row["threshold"]), "sentence_threshold": num(row["sentence_threshold"]),
+            "target_fpr": num(row["target_fpr"]), "n_words": num(row["n_words"], int), "reason": row["reason"] or None,
+            "sentences": [], "text_field": row["text_field"] or None,
             "model": {"name": row["model"], "sha256": row["model_sha256"]}, "error": row["error"] or None}
 
 
-# ---------------------------------------------------------------- output
+# ---------------------------------------------------------------- existing output (--resume)
 def _truncate_partial(path: str) -> bytes:
     """The file's complete lines; a partial last line (a killed write) is cut off the file."""
     with open(path, "r+b") as f:
@@ -84,24 +80,28 @@ def _truncate_partial(path: str) -> bytes:
     return data[:cut]
 
 
-def read_existing(path: str, fmt: str) -> list[dict]:
-    """Records already in an output file, for --resume; raises UsageError if it is not ours."""
+def read_existing(path: str, fmt: str, header: tuple[str, ...] = CSV_COLUMNS) -> list[tuple[dict, str]]:
+    """(record, its line) for each record already in an output file, for --resume;
+    raises UsageError if the file is not fabscore output of this shape."""
     try:
         data = _truncate_partial(path).decode("utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise UsageError(f"cannot resume from {path}: {e}") from e
+    lines = data.splitlines(keepends=True)
     if fmt == "csv":
-        rows = list(csv.reader(io.StringIO(data)))
-        if not rows:
+        if not lines:
             return []
-        if tuple(rows[0]) != CSV_COLUMNS:
-            raise UsageError(f"cannot resume: {path} is not fabscore CSV output (header {','.join(rows[0])!r})")
+        first = next(csv.reader([lines[0]]))
+        if tuple(first) != header:
+            raise UsageError(f"cannot resume: {path} is not fabscore CSV output with these columns "
+                             f"(header {','.join(first)!r}, expected {','.join(header)!r})")
         try:
-            return [record_from_csv(dict(zip(CSV_COLUMNS, r))) for r in rows[1:] if len(r) == len(CSV_COLUMNS)]
+            return [(record_from_csv(dict(zip(header, r))), line) for line in lines[1:]
+                    for r in csv.reader([line]) if len(r) == len(header)]
         except ValueError as e:
             raise UsageError(f"cannot resume: {path} has a row that is not a fabscore record ({e})") from e
     records = []
-    for n, line in enumerate(data.splitlines(), 1):
+    for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
@@ -110,23 +110,75 @@ def read_existing(path: str, fmt: str) -> list[dict]:
             raise UsageError(f"cannot resume: line {n} of {path} is not a JSON record ({e})") from e
         if not isinstance(rec, dict) or "id" not in rec:
             raise UsageError(f"cannot resume: line {n} of {path} is not a fabscore record")
-        records.append(rec)
+        records.append((rec, line))
     return records
 
 
-class Writer:
-    """Writes records as JSONL or CSV, flushing each one."""
+def check_resumable(records: list[dict], out: str, det, text_field: str) -> None:
+    """Refuse to mix runs: the model, the target FPR and the text field must be the ones already there."""
+    sha = det.model_id["sha256"]
+    for rec in records:
+        theirs = (rec.get("model") or {}).get("sha256")
+        if theirs and theirs != sha:
+            raise UsageError(f"cannot resume {out}: its records are from model {theirs[:12]}, this run uses "
+                             f"{det.model_id['name']} {sha[:12]} (same --model as before, or --overwrite)")
+        fpr = rec.get("target_fpr")
+        if fpr is not None and not math.isclose(float(fpr), det.fpr, rel_tol=1e-9, abs_tol=1e-12):
+            raise UsageError(f"cannot resume {out}: its records use target FPR {fpr:g}, this run {det.fpr:g} "
+                             "(same --fpr as before, or --overwrite)")
+        field = rec.get("text_field")
+        if field is not None and field != text_field:
+            raise UsageError(f"cannot resume {out}: its records read the text field {field!r}, this run "
+                             f"{text_field!r} (same --text-field as before, or --overwrite)")
 
-    def __init__(self, stream: IO[str], fmt: str, header: bool):
-        self.stream, self.fmt = stream, fmt
+
+def _rewrite(path: str, lines: list[str]) -> None:
+    """Replace a file with these lines atomically (a kill leaves the old file or the new one)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".fabscore-", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.writelines(lines)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+# ---------------------------------------------------------------- writers
+def _table_line(rec: dict) -> str:
+    sentences = rec.get("sentences") or []
+    score = "" if rec["score"] is None else f"{rec['score']:.3f}"
+    flagged = f"{sum(bool(s.get('flagged')) for s in sentences)}/{len(sentences)}" if sentences else ""
+    why = rec["error"] or rec["reason"] or ""
+    where = rec["path"] if rec["path"] == rec["id"] else f"{rec['path']} [{rec['id']}]"
+    return f"{rec['label']:<10} {score:>6} {flagged:>7}  {where}" + (f"  ({why})" if why else "")
+
+
+TABLE_HEADER = f"{'label':<10} {'score':>6} {'flagged':>7}  path"
+
+
+class Writer:
+    """Writes records as JSONL, CSV or a readable table, flushing each one.
+    `echo` prints a table line (through the progress bar, on a terminal)."""
+
+    def __init__(self, stream: IO[str], fmt: str, header: bool, keep: tuple[str, ...] = (),
+                 echo: Callable[[str], None] | None = None):
+        self.stream, self.fmt, self.keep = stream, fmt, keep
+        self.echo = echo or (lambda line: print(line, file=stream, flush=True))
         self.csv = csv.writer(stream, lineterminator="\n") if fmt == "csv" else None
         if self.csv is not None and header:
-            self.csv.writerow(CSV_COLUMNS)
+            self.csv.writerow(CSV_COLUMNS + keep)
             stream.flush()
+        if fmt == "table":
+            self.echo(TABLE_HEADER)
 
     def write(self, rec: dict) -> None:
+        if self.fmt == "table":
+            self.echo(_table_line(rec))
+            return
         if self.csv is not None:
-            self.csv.writerow(csv_row(rec))
+            self.csv.writerow(csv_row(rec, self.keep))
         else:
             line = json.dumps(rec, ensure_ascii=False)
             if _SURROGATE.search(line):  # lone surrogates from a JSONL input: keep them escaped
@@ -167,7 +219,9 @@ class Summary:
                 f"abstained={self.abstained} failed={self.failed} skipped={self.skipped} "
                 f"seconds={secs:.1f} articles/s={self.processed / secs:.2f}")
 
-    def exit_code(self) -> int:
+    def exit_code(self, strict: bool = False) -> int:
+        if strict and self.failed:
+            return 1
         return 0 if self.scored + self.abstained + self.skipped else 1
 
 
@@ -184,13 +238,35 @@ def _parse_fpr(value: str | float | None) -> float | None:
     return fpr
 
 
-def _load_detector(model: str | None, fpr: float | None):
+def _shipped() -> list[str]:
+    from .model_dir import SHIPPED
+
+    return sorted(p.name for p in SHIPPED.iterdir() if p.is_dir())
+
+
+def _quiet_libraries() -> None:
+    """The command's stderr is for its own progress, summary and errors: no download
+    bars or notices from transformers (done here, never on import of the library)."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+
+
+def _load_detector(model: str | None, fpr: float | None, device: str | None):
+    from .model_dir import SHIPPED
+
+    if model is not None and not os.path.exists(model) and not (SHIPPED / model).is_dir():
+        raise UsageError(f"--model {model}: no such model directory; the shipped models are "
+                         f"{', '.join(_shipped())} (or give the path of a trained model directory)")
+    _quiet_libraries()
     from .detector import Detector
     from .model_dir import load
 
     try:
-        return Detector(load(model), fpr=fpr)
-    except (ValueError, RuntimeError, OSError, KeyError) as e:  # ModelDirError is a ValueError
+        return Detector(load(model), fpr=fpr, device=device)
+    except (ValueError, RuntimeError, OSError, KeyError) as e:  # ModelDirError, DeviceError are ValueErrors
         raise UsageError(str(e)) from e
 
 
@@ -204,43 +280,69 @@ def _html_writer(report: str | None) -> Callable | None:
     return write_html
 
 
-def _open_output(args, fmt: str) -> tuple[IO[str], bool, list[dict]]:
-    """(stream, write a CSV header?, records already there)."""
+def _check_datasets(args) -> None:
+    """A data set whose rows lack --text-field (or --id-field, or a --keep-fields name)
+    stops the run before anything is scored, listing the fields there are."""
+    for p in args.paths:
+        if os.path.splitext(p)[1].lower() not in DATASET_EXTS or not os.path.isfile(p):
+            continue
+        try:
+            have = dataset_fields(p)
+        except (OSError, csv.Error) as e:
+            raise UsageError(f"{p}: cannot read the data set ({e})") from e
+        wanted = [("--text-field", args.text_field)] + ([("--id-field", args.id_field)] if args.id_field else [])
+        wanted += [("--keep-fields", k) for k in args.keep_fields]
+        for flag, name in wanted:
+            if name not in have:
+                raise UsageError(f"{p}: no row has the field {name!r} ({flag}); its fields are: "
+                                 f"{', '.join(have) or 'none (no readable row)'}")
+
+
+def _output_format(args) -> str:
+    if args.format:
+        return args.format
+    if args.out is None:
+        return "table" if sys.stdout.isatty() else "jsonl"  # a person reads a table; a pipe gets JSONL
+    return "csv" if args.out.lower().endswith(".csv") else "jsonl"
+
+
+def _holds_output(path: str | None) -> bool:
+    return path is not None and os.path.isfile(path) and os.path.getsize(path) > 0
+
+
+def _open_output(args, fmt: str, det, keep: tuple[str, ...]) -> tuple[IO[str], bool, list[dict]]:
+    """(stream, write a CSV header?, records already there and kept)."""
     if args.out is None:
         return sys.stdout, True, []
     if os.path.isdir(args.out):
         raise UsageError(f"--out {args.out} is a directory")
-    existing: list[dict] = []
-    if args.resume and os.path.exists(args.out):
-        existing = read_existing(args.out, fmt)
-        header = fmt == "csv" and os.path.getsize(args.out) == 0
-        mode = "a"
-    else:
-        header, mode = True, "w"
+    exists = _holds_output(args.out)
+    kept: list[tuple[dict, str]] = []
+    if args.resume and exists:
+        found = read_existing(args.out, fmt, CSV_COLUMNS + keep)
+        check_resumable([r for r, _ in found], args.out, det, args.text_field)
+        kept = [(r, line) for r, line in found if r.get("label") != "error"]  # errors are tried again
+        if len(kept) < len(found):
+            head = [] if fmt != "csv" else [",".join(CSV_COLUMNS + keep) + "\n"]
+            _rewrite(args.out, head + [line for _, line in kept])
+            print(f"{PROG}: {args.out}: retrying {len(found) - len(kept)} input(s) that failed before",
+                  file=sys.stderr)
+    mode = "a" if args.resume else "w"
+    header = fmt == "csv" and not (args.resume and exists)
     try:
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
         stream = open(args.out, mode, encoding="utf-8", newline="")
     except OSError as e:
         raise UsageError(f"cannot write {args.out}: {e.strerror or e}") from e
-    return stream, header, existing
+    return stream, header, [r for r, _ in kept]
 
 
-def _say(message: str, bar) -> None:
+def _say(message: str, bar, file=None) -> None:
+    file = file or sys.stderr
     if bar is not None:
-        bar.write(message, file=sys.stderr)
+        bar.write(message, file=file)
     else:
-        print(message, file=sys.stderr, flush=True)
-
-
-def _score(inp: Input, det) -> dict:
-    """The record of one input; any failure while scoring it becomes its error."""
-    model = det.model_id
-    if inp.error is not None:
-        return error_record(inp, inp.error, det.threshold, det.fpr, model)
-    try:
-        return score_record(inp, det.score_one(inp.text).as_dict(), model)
-    except Exception as e:  # noqa: BLE001 - MemoryError, a featurizer bug: this input fails, the run goes on
-        return error_record(inp, f"scoring failed: {type(e).__name__}: {e}", det.threshold, det.fpr, model)
+        print(message, file=file, flush=True)
 
 
 def run_score(args: argparse.Namespace) -> int:
@@ -254,21 +356,34 @@ def run_score(args: argparse.Namespace) -> int:
         return 130
 
 
-def _run(args: argparse.Namespace) -> int:
-    started = time.monotonic()
-    fpr = _parse_fpr(args.fpr)
+def _check_args(args) -> None:
     if args.resume and args.out is None:
         raise UsageError("--resume needs --out FILE (the output to resume)")
-    fmt = args.format or ("csv" if (args.out or "").lower().endswith(".csv") else "jsonl")
+    if args.resume and args.overwrite:
+        raise UsageError("--resume and --overwrite contradict each other: pick one")
+    if _holds_output(args.out) and not (args.resume or args.overwrite):  # checked before loading the model
+        raise UsageError(f"--out {args.out} already holds output: add --resume to continue it "
+                         "or --overwrite to replace it")
+    if args.format == "table" and args.resume:
+        raise UsageError("--resume needs a jsonl or csv output, not a table")
     if args.max_mb is not None and not args.max_mb > 0:
-        raise UsageError(f"--max-mb must be positive, got {args.max_mb}")
+        raise UsageError(f"--max-mb must be positive, got {args.max_mb:g}")
+    if args.paths.count(STDIN) > 1:
+        raise UsageError("standard input (-) can be read only once")
+    args.keep_fields = tuple(k.strip() for k in (args.keep_fields or "").split(",") if k.strip())
+
+
+def _run(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    _check_args(args)
+    fpr = _parse_fpr(args.fpr)
+    fmt = _output_format(args)
     write_html = _html_writer(args.html)
-    det = _load_detector(args.model, fpr)
-    stream, header, existing = _open_output(args, fmt)
+    _check_datasets(args)
+    det = _load_detector(args.model, fpr, args.device)
+    keep = args.keep_fields if fmt == "csv" else ()
+    stream, header, existing = _open_output(args, fmt, det, keep)
     done = {str(r["id"]) for r in existing}
-    if existing and any((r.get("model") or {}).get("sha256") not in (None, det.model_id["sha256"]) for r in existing):
-        print(f"{PROG}: warning: {args.out} holds records of another model; they are kept as they are",
-              file=sys.stderr)
     own = {os.path.realpath(p) for p in (args.out, args.html) if p}
     records: list[dict] = list(existing) if write_html else []
     summary = Summary(started=started)
@@ -276,18 +391,22 @@ def _run(args: argparse.Namespace) -> int:
     if sys.stderr.isatty():
         from tqdm import tqdm
 
-        bar = tqdm(unit="article", file=sys.stderr, dynamic_ncols=True)
-    writer = Writer(stream, fmt, header)
-    max_bytes = int(args.max_mb * 1024 * 1024) if args.max_mb else DEFAULT_MAX_BYTES
+        plain = all(os.path.isfile(p) and os.path.splitext(p)[1].lower() not in DATASET_EXTS for p in args.paths)
+        bar = tqdm(unit="article", file=sys.stderr, dynamic_ncols=True, total=len(args.paths) if plain else None)
+    echo = (lambda line: _say(line, bar, stream)) if fmt == "table" else None
+    max_bytes = int(args.max_mb * MB) if args.max_mb else DEFAULT_MAX_BYTES
     interrupted = False
     try:
-        for inp in iter_inputs(args.paths, text_field=args.text_field, max_bytes=max_bytes, skip_ids=done):
+        writer = Writer(stream, fmt, header, keep, echo)
+        inputs = iter_inputs(args.paths, text_field=args.text_field, max_bytes=max_bytes, skip_ids=done,
+                             id_field=args.id_field or "id", keep_fields=args.keep_fields)
+        for inp in inputs:
             if os.path.realpath(inp.path) in own:
                 continue  # our own output inside a folder being scored
             if inp.skipped:
                 summary.skipped += 1
                 continue
-            rec = _score(inp, det)
+            rec = _record(inp, det, args.keep_fields)
             writer.write(rec)
             summary.add(rec)
             if rec["error"] is not None:
@@ -324,30 +443,55 @@ def _run(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 1
         print(f"{PROG}: report written to {args.html}", file=sys.stderr)
-    return summary.exit_code()
+    return summary.exit_code(args.strict)
+
+
+def _record(inp: Input, det, keep: tuple[str, ...]) -> dict:
+    """The record of one input (Detector.record: the same record the Python API returns)."""
+    fields = inp.fields if inp.fields is not None else (dict.fromkeys(keep) if keep else None)
+    return det.record(inp.text, path=inp.path, id=inp.id, error=inp.error, text_field=inp.text_field,
+                      fields=fields)
 
 
 def add_score_parser(subparsers) -> argparse.ArgumentParser:
     """Register `score` on an argparse subparsers object (func=run_score)."""
     p = subparsers.add_parser(
-        "score", help="score articles: files, folders, .jsonl/.csv data sets",
+        "score", help="score articles: files, folders, .jsonl/.csv data sets, - for stdin",
         description="Score each article (and its sentences) for likely machine-written content. "
-                    "Every input gets one record: a score, an abstention with its reason, or an error.")
+                    "Every input gets one record: a score, an abstention with its reason, or an error. "
+                    "Exit codes: 0 something was scored, 1 every input failed (or any, with --strict), "
+                    "2 usage error, 130 interrupted.")
     p.add_argument("paths", nargs="+", metavar="PATH",
-                   help="a file (.txt .md .html), a folder (walked recursively), or a .jsonl/.csv data set")
+                   help="a file (.txt .md .html), a folder (walked recursively), a .jsonl/.csv data set, "
+                        "or - (one article from standard input)")
     p.add_argument("--model", default=None, metavar="DIR",
-                   help="model directory, or the name of a shipped model (default: the shipped default)")
-    p.add_argument("--out", default=None, metavar="FILE", help="output file (default: JSONL on stdout)")
+                   help="model directory, or a shipped model: default (SmolLM2 + style) or fast "
+                        "(MiniLM + style) (default: default)")
+    p.add_argument("--out", default=None, metavar="FILE",
+                   help="output file (default: stdout: a table on a terminal, JSONL when piped)")
     p.add_argument("--format", choices=FORMATS, default=None,
-                   help="jsonl (default) or csv (one row per article); inferred from --out's suffix")
+                   help="jsonl, csv (one row per article) or table (readable); default: from --out's suffix, "
+                        "else table on a terminal and jsonl when piped")
     p.add_argument("--fpr", default=None, metavar="RATE",
-                   help="target false-positive rate whose stored threshold labels articles (default: the model's)")
+                   help="target false-positive rate whose stored threshold labels articles (default: the "
+                        "model's, 0.01; the shipped models store 0.001, 0.01 and 0.05)")
     p.add_argument("--resume", action="store_true",
-                   help="keep the records already in --out and score only the inputs missing there")
+                   help="keep the records already in --out and score only the inputs missing there or "
+                        "that failed (refused if the model, --fpr or --text-field differ)")
+    p.add_argument("--overwrite", action="store_true", help="replace an --out file that already holds output")
+    p.add_argument("--strict", action="store_true", help="exit 1 when any input failed (default: 0 if "
+                                                         "something was scored)")
     p.add_argument("--text-field", default="text", metavar="F", help="text field of .jsonl/.csv rows (default: text)")
+    p.add_argument("--id-field", default=None, metavar="F",
+                   help="id field of .jsonl/.csv rows (default: id; rows without one get path:line)")
+    p.add_argument("--keep-fields", default="", metavar="A,B",
+                   help="data-set fields copied into each record as fields: {A: ..., B: ...} (CSV: extra columns)")
     p.add_argument("--html", default=None, metavar="REPORT", help="also write an HTML report here")
     p.add_argument("--max-mb", type=float, default=None, metavar="MB",
-                   help=f"refuse files larger than this (default: {DEFAULT_MAX_BYTES // 2**20})")
+                   help=f"refuse files larger than this many MB (1 MB = 1,000,000 bytes; "
+                        f"default: {DEFAULT_MAX_BYTES // MB})")
+    p.add_argument("--device", default=None, choices=("cpu", "cuda", "mps"),
+                   help="where the backbones run (default: FABSCORE_DEVICE, else cpu)")
     p.set_defaults(func=run_score)
     return p
 
@@ -384,11 +528,16 @@ def build_parser() -> argparse.ArgumentParser:
             _unavailable(sub, ep.name, str(e))
             continue
         register(sub)
+    for command in sub.choices.values():
+        command.set_defaults(_parser=command)  # so a bad option is reported with its command's usage
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        getattr(args, "_parser", parser).error(f"unrecognized arguments: {' '.join(unknown)}")
     return args.func(args)
 
 

@@ -4,24 +4,38 @@ Per article: `score` (calibrated probability of machine-written / fabricated
 text), `label` (fabricated / human / abstain) at the threshold for a target
 false-positive rate, and `sentences` with offsets into the text given and
 their own scores, so a reader sees which sentences drive the verdict.
+
+    det = load_detector()            # the shipped default model
+    det.score(texts, fpr=0.05)       # one record per text (a str is one text)
+    det.predict_proba(texts)         # (n, 2): [P(human), P(machine)], NaN rows where it abstains
+    det(texts)                       # (n,): P(machine), NaN where it abstains
+
+Scores are remembered per text (a small LRU keyed by the text's sha256), so
+asking again, or at another FPR, does not run the backbones again.
 """
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable
 
 import numpy as np
 
 from . import model_dir as md
+from .backbones import resolve_device
 from .features.featurize import featurize, stack
 from .language import english_reason
+from .records import build_record, error_result, round6
 from .text import Article, chunks, prepare
 
 Featurizer = Callable[[Article, tuple[str, ...]], dict[str, np.ndarray]]
 
 LABELS = ("fabricated", "human", "abstain")
+CACHE_SIZE = 256  # texts whose scores are remembered
 
 
 @dataclass
@@ -34,7 +48,7 @@ class SentenceScore:
 
     def as_dict(self) -> dict:
         return {"start": self.start, "end": self.end, "text": self.text,
-                "score": round(self.score, 6), "flagged": self.flagged}
+                "score": round6(self.score), "flagged": self.flagged}
 
 
 @dataclass
@@ -46,26 +60,48 @@ class ArticleScore:
     n_words: int
     sentences: list[SentenceScore] = field(default_factory=list)
     reason: str | None = None  # why the detector abstained
+    sentence_threshold: float | None = None
 
     def as_dict(self) -> dict:
-        return {"score": None if self.score is None else round(self.score, 6), "label": self.label,
-                "threshold": round(self.threshold, 6), "target_fpr": self.target_fpr, "n_words": self.n_words,
-                "reason": self.reason, "sentences": [s.as_dict() for s in self.sentences]}
+        return {"score": round6(self.score), "label": self.label, "threshold": round6(self.threshold),
+                "sentence_threshold": round6(self.sentence_threshold), "target_fpr": self.target_fpr,
+                "n_words": self.n_words, "reason": self.reason, "sentences": [s.as_dict() for s in self.sentences]}
+
+
+@dataclass(frozen=True)
+class _Scored:
+    """What the backbones and heads say about a text, before any threshold."""
+
+    n_words: int
+    reason: str | None
+    score: float | None
+    sentences: tuple[tuple[int, int, str, float], ...] = ()
+
+
+def _one_text(texts) -> bool:
+    """A str (or bytes, or any non-iterable) is one text, never a sequence of characters."""
+    return isinstance(texts, (str, bytes, bytearray)) or not isinstance(texts, Iterable)
 
 
 class Detector:
-    """Scores articles with one model directory; backbones load once per process."""
+    """Scores articles with one model directory; backbones load once per process.
+
+    device: cpu (default), cuda or mps, else FABSCORE_DEVICE; featurizer and preparer
+    replace how an Article's features are computed and how a text is prepared."""
 
     def __init__(self, model: md.ModelDir, fpr: float | None = None, featurizer: Featurizer | None = None,
-                 preparer: Callable[[str], Article] | None = None):
+                 preparer: Callable[[str], Article] | None = None, device: str | None = None,
+                 cache_size: int = CACHE_SIZE):
         self.model = model
-        self.featurizer = featurizer or partial(featurize, encoder=model.encoder)
+        self.device = resolve_device(device)
+        self.featurizer = featurizer or partial(featurize, encoder=model.encoder, device=self.device)
         self.preparer = preparer or prepare
         self.chunk_words = int(model.config["chunk_words"])
         self.fpr = float(fpr if fpr is not None else model.config.get("default_fpr", 0.01))
-        self.threshold = model.threshold(self.fpr)
-        self.sentence_threshold = model.threshold(self.fpr, "sentence") if model.thresholds("sentence") else None
+        self.threshold, self.sentence_threshold = self.thresholds(self.fpr)
         self.min_words = int(model.config.get("min_words", 0))
+        self._cache: OrderedDict[str, _Scored] = OrderedDict()
+        self.cache_size = cache_size
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -75,23 +111,38 @@ class Detector:
     def model_id(self) -> dict:
         return {"name": self.model.name, "path": str(self.model.path), "sha256": self.model.manifest_sha256}
 
-    def score_one(self, text: str) -> ArticleScore:
+    def thresholds(self, fpr: float) -> tuple[float, float | None]:
+        """(article threshold, sentence threshold or None) stored for a target FPR; ValueError if none is."""
+        article = self.model.threshold(fpr)  # first, so a missing FPR is named at the article level
+        return article, self.model.threshold(fpr, "sentence") if self.model.thresholds("sentence") else None
+
+    # ------------------------------------------------------------ scoring
+    def _scored(self, text: str) -> _Scored:
+        key = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+        hit = self._cache.get(key)
+        if hit is not None:
+            self._cache.move_to_end(key)
+            return hit
+        result = self._compute(text)
+        self._cache[key] = result
+        if len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        return result
+
+    def _compute(self, text: str) -> _Scored:
         article = self.preparer(text)
         words = article.n_words
-        abstain = dict(score=None, label="abstain", threshold=self.threshold, target_fpr=self.fpr, n_words=words)
         not_english = english_reason(article.norm)
         if not_english and "script" in not_english:  # say so before "too short": CJK has no spaces
-            return ArticleScore(**abstain, reason=not_english)
+            return _Scored(words, not_english, None)
         if words < self.min_words:
-            return ArticleScore(**abstain, reason=f"too short: {words} words, at least {self.min_words} needed")
+            return _Scored(words, f"too short: {words} words, at least {self.min_words} needed", None)
         if not_english:
-            return ArticleScore(**abstain, reason=not_english)
+            return _Scored(words, not_english, None)
         score, sentences = self._score_chunks(chunks(article, self.chunk_words))
-        label = "fabricated" if score >= self.threshold else "human"
-        return ArticleScore(score=score, label=label, threshold=self.threshold, target_fpr=self.fpr,
-                            n_words=words, sentences=sentences)
+        return _Scored(words, None, score, tuple(sentences))
 
-    def _score_chunks(self, pieces: list[Article]) -> tuple[float, list[SentenceScore]]:
+    def _score_chunks(self, pieces: list[Article]) -> tuple[float, list[tuple[int, int, str, float]]]:
         """Word-weighted mean of the chunks' head decisions, calibrated once;
         each sentence scored with the features of its own chunk's passes."""
         decisions, weights, sentences = [], [], []
@@ -101,22 +152,63 @@ class Detector:
             decisions.append(float(head_art.decision(x_art[None])[0]))
             weights.append(piece.n_words)
             if head_sent is not None and len(x_sent):
-                for s, p in zip(piece.sentences, head_sent.predict_proba(x_sent)):
-                    sentences.append(SentenceScore(s.start, s.end, s.text, float(p), bool(p >= self.sentence_threshold)))
+                sentences += [(s.start, s.end, s.text, float(p))
+                              for s, p in zip(piece.sentences, head_sent.predict_proba(x_sent))]
         z = float(np.average(decisions, weights=weights))
         return float(head_art.calibrate(z)), sentences
 
-    def score(self, texts: Sequence[str] | str) -> list[dict]:
-        """One result dict per text (see ArticleScore.as_dict)."""
-        if isinstance(texts, str):
-            texts = [texts]
-        return [self.score_one(t).as_dict() for t in texts]
+    def score_one(self, text: str, fpr: float | None = None) -> ArticleScore:
+        """One text's score, label at the threshold of `fpr` (default: the detector's), and sentences."""
+        fpr = self.fpr if fpr is None else float(fpr)
+        threshold, sent_threshold = self.thresholds(fpr)
+        s = self._scored(text)
+        common = dict(threshold=threshold, sentence_threshold=sent_threshold, target_fpr=fpr, n_words=s.n_words)
+        if s.score is None:
+            return ArticleScore(score=None, label="abstain", reason=s.reason, **common)
+        sentences = [SentenceScore(a, b, t, p, sent_threshold is not None and p >= sent_threshold)
+                     for a, b, t, p in s.sentences]
+        return ArticleScore(score=s.score, label="fabricated" if s.score >= threshold else "human",
+                            sentences=sentences, **common)
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        """Article scores only, NaN where the detector abstains (RAID's texts -> scores)."""
-        return np.array([np.nan if r.score is None else r.score for r in map(self.score_one, texts)])
+    def record(self, text: object, *, path: str | None = None, id: str | None = None, fpr: float | None = None,
+               error: str | None = None, text_field: str | None = None, fields: dict | None = None) -> dict:
+        """The full record of one input, exactly as `fabscore score` writes it. A non-string
+        text, a read error (`error`) or a failure while scoring becomes an error record."""
+        fpr = self.fpr if fpr is None else float(fpr)
+        if error is None and not isinstance(text, str):
+            error = f"not a string: got {type(text).__name__}"
+        result = None
+        if error is None:
+            try:
+                result = self.score_one(text, fpr).as_dict()
+            except Exception as e:  # noqa: BLE001 - MemoryError, a featurizer bug: this input fails, the batch goes on
+                error = f"scoring failed: {type(e).__name__}: {e}"
+        if result is None:
+            result = error_result(*self.thresholds(fpr), fpr)
+        return build_record(result, path=path, id=id, model=self.model_id, error=error, text_field=text_field,
+                            fields=fields)
+
+    # ------------------------------------------------------------ the Python API
+    def score(self, texts, fpr: float | None = None, ids: list[str] | None = None) -> list[dict]:
+        """One record per text (keys: records.RECORD_KEYS; path None, id the position or
+        `ids[i]`). A single str is one text and gives a list of one record."""
+        texts = [texts] if _one_text(texts) else list(texts)
+        if fpr is not None:
+            self.thresholds(float(fpr))  # an FPR with no stored threshold fails the call, before any work
+        return [self.record(t, id=str(i) if ids is None else str(ids[i]), fpr=fpr) for i, t in enumerate(texts)]
+
+    def __call__(self, texts) -> np.ndarray:
+        """P(machine-written) per text, NaN where the detector abstains or the input is bad:
+        a detector as a plain function from texts to scores (RAID's interface)."""
+        return np.array([np.nan if r["score"] is None else r["score"] for r in self.score(texts)], dtype=float)
+
+    def predict_proba(self, texts) -> np.ndarray:
+        """(n, 2) array of [P(human), P(machine)] (scikit-learn's convention), NaN rows where it abstains."""
+        p = self(texts)
+        return np.column_stack([1.0 - p, p])
 
 
-def load_detector(path: str | Path | None = None, fpr: float | None = None) -> Detector:
-    """The detector of a model directory (None: the default model shipped in the package)."""
-    return Detector(md.load(path), fpr=fpr)
+def load_detector(path: str | Path | None = None, fpr: float | None = None, **kwargs) -> Detector:
+    """The detector of a model directory (None: the default model shipped in the package;
+    'fast': the shipped fast one). kwargs go to Detector (device, featurizer, ...)."""
+    return Detector(md.load(path), fpr=fpr, **kwargs)

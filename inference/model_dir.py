@@ -7,12 +7,12 @@ featurizer or backbone that differs from what this installation computes.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from .hashing import sha256_file as _sha256
 from .head import LinearHead
 from .normalize import NORMALIZATION_VERSION
 from .features.featurize import FEATURIZER_VERSIONS, KINDS, backbone_infos, feature_names
@@ -34,10 +34,6 @@ def threshold_map(table: list[dict]) -> dict[float, float]:
 
 class ModelDirError(ValueError):
     """A model directory that must not be used, with the reason."""
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @dataclass

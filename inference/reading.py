@@ -13,12 +13,16 @@ import json
 import os
 import re
 import stat
+import sys
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from functools import partial
 from typing import Callable, Container, Iterable, Iterator
 
-DEFAULT_MAX_BYTES = 5 * 1024 * 1024
+MB = 1_000_000  # sizes are decimal megabytes everywhere: --max-mb 5 means 5,000,000 bytes
+DEFAULT_MAX_BYTES = 5 * MB
+STDIN = "-"  # the path that reads one article from standard input
+STDIN_PATH = "<stdin>"
 TEXT_EXTS = frozenset({".txt", ".text", ""})
 MARKDOWN_EXTS = frozenset({".md", ".markdown"})
 HTML_EXTS = frozenset({".html", ".htm"})
@@ -54,13 +58,16 @@ class Document:
 
 @dataclass(frozen=True)
 class Input:
-    """One thing to score: `text`, or `error` (why it cannot be), or `skipped` (already done)."""
+    """One thing to score: `text`, or `error` (why it cannot be), or `skipped` (already done).
+    A data-set row also carries the field its text came from and the columns kept (`fields`)."""
 
     path: str
     id: str
     text: str | None = None
     error: str | None = None
     skipped: bool = False
+    text_field: str | None = None
+    fields: dict | None = None
 
 
 # ---------------------------------------------------------------- bytes -> str
@@ -86,16 +93,20 @@ def read_bytes(path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
         if not stat.S_ISREG(st.st_mode):
             raise ReadError(path, "not a regular file (device, FIFO or socket)")
         if st.st_size > max_bytes:
-            raise ReadError(path, f"too large: {st.st_size / 1e6:.1f} MB, the limit is {max_bytes / 1e6:.1f} MB")
+            raise ReadError(path, f"too large: {st.st_size / MB:.1f} MB, {_limit(max_bytes)}")
         with open(path, "rb") as f:
             data = f.read(max_bytes + 1)
     except OSError as e:
         raise ReadError(path, _os_reason(e)) from e
     if len(data) > max_bytes:  # grew after stat
-        raise ReadError(path, f"too large: over the limit of {max_bytes / 1e6:.1f} MB")
+        raise ReadError(path, f"too large: {_limit(max_bytes)}")
     if not data:
         raise ReadError(path, "empty file")
     return data
+
+
+def _limit(max_bytes: int) -> str:
+    return f"the limit is {max_bytes / MB:g} MB"
 
 
 def decode(data: bytes, path: str = "<bytes>") -> tuple[str, str]:
@@ -243,10 +254,28 @@ def kind_of(path: str) -> str:
     return "html" if ext in HTML_EXTS else "markdown" if ext in MARKDOWN_EXTS else "text"
 
 
+def read_stdin(max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    """Standard input's bytes (one article), refused past max_bytes."""
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:
+        raise ReadError(STDIN_PATH, "no standard input to read")
+    data = stream.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ReadError(STDIN_PATH, f"too large: {_limit(max_bytes)}")
+    if not data:
+        raise ReadError(STDIN_PATH, "empty input")
+    return data
+
+
 def read_document(path: str | os.PathLike, max_bytes: int = DEFAULT_MAX_BYTES) -> Document:
-    """Read a .txt/.md/.html (or any text) file into the text to score; raises ReadError."""
+    """Read a .txt/.md/.html (or any text) file into the text to score; raises ReadError.
+    The path "-" reads standard input as plain text."""
     path = os.fspath(path)
-    text, encoding = decode(read_bytes(path, max_bytes), path)
+    if path == STDIN:
+        path = STDIN_PATH
+        text, encoding = decode(read_stdin(max_bytes), path)
+    else:
+        text, encoding = decode(read_bytes(path, max_bytes), path)
     text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
     if not text.strip():
         raise ReadError(path, "only whitespace, no text")
@@ -262,12 +291,13 @@ def read_document(path: str | os.PathLike, max_bytes: int = DEFAULT_MAX_BYTES) -
 
 # ---------------------------------------------------------------- paths -> inputs
 def _file_input(path: str, max_bytes: int) -> Input:
+    iid, shown = (STDIN, STDIN_PATH) if path == STDIN else (path, path)
     try:
-        return Input(path=path, id=path, text=read_document(path, max_bytes).text)
+        return Input(path=shown, id=iid, text=read_document(path, max_bytes).text)
     except ReadError as e:
-        return Input(path=path, id=path, error=e.reason)
+        return Input(path=shown, id=iid, error=e.reason)
     except Exception as e:  # noqa: BLE001 - a parser bug on one file must not end the run
-        return Input(path=path, id=path, error=f"cannot read: {type(e).__name__}: {e}")
+        return Input(path=shown, id=iid, error=f"cannot read: {type(e).__name__}: {e}")
 
 
 def _walk(root: str) -> Iterator[tuple[str, str | None]]:
@@ -296,25 +326,37 @@ def _walk(root: str) -> Iterator[tuple[str, str | None]]:
             yield getattr(e, "filename", None) or dirpath, _os_reason(e)
 
 
-def _row_input(path: str, line: int, row: object, text_field: str) -> Input:
+@dataclass(frozen=True)
+class Columns:
+    """Which fields of a data-set row hold the text, the id, and what to pass through."""
+
+    text: str = "text"
+    id: str = "id"
+    keep: tuple[str, ...] = ()
+
+
+def _row_input(path: str, line: int, row: object, cols: Columns) -> Input:
     rid = f"{path}:{line}"
     if not isinstance(row, dict):
-        return Input(path, rid, error=f"line {line}: a row must be an object, got {type(row).__name__}")
-    if row.get("id") not in (None, ""):
-        rid = str(row["id"])
-    text = row.get(text_field)
+        return Input(path, rid, error=f"line {line}: a row must be an object, got {type(row).__name__}",
+                     text_field=cols.text)
+    if row.get(cols.id) not in (None, ""):
+        rid = str(row[cols.id])
+    bad = partial(Input, path, rid, text_field=cols.text, fields={k: row.get(k) for k in cols.keep} or None)
+    text = row.get(cols.text)
     if text is None:
-        return Input(path, rid, error=f"line {line}: no {text_field!r} field")
+        return bad(error=f"line {line}: no {cols.text!r} field")
     if not isinstance(text, str):
-        return Input(path, rid, error=f"line {line}: {text_field!r} is {type(text).__name__}, not a string")
+        return bad(error=f"line {line}: {cols.text!r} is {type(text).__name__}, not a string")
     if _SURROGATE.search(text):
-        return Input(path, rid, error=f"line {line}: not valid UTF-8")
+        return bad(error=f"line {line}: not valid UTF-8")
     if not text.strip():
-        return Input(path, rid, error=f"line {line}: empty {text_field!r}")
-    return Input(path, rid, text=text)
+        return bad(error=f"line {line}: empty {cols.text!r}")
+    return bad(text=text)
 
 
-def _jsonl_inputs(path: str, text_field: str) -> Iterator[Input]:
+def _jsonl_rows(path: str) -> Iterator[tuple[int, object]]:
+    """(line number, parsed row or the Exception that stopped it) per non-blank line."""
     with open(path, "rb") as f:
         for n, raw in enumerate(f, 1):
             if n == 1 and raw.startswith(codecs.BOM_UTF8):
@@ -322,17 +364,37 @@ def _jsonl_inputs(path: str, text_field: str) -> Iterator[Input]:
             if not raw.strip():
                 continue
             try:
-                row = json.loads(raw.decode("utf-8"))
-            except UnicodeDecodeError:
-                yield Input(path, f"{path}:{n}", error=f"line {n}: not valid UTF-8")
-                continue
-            except ValueError as e:
-                yield Input(path, f"{path}:{n}", error=f"line {n}: invalid JSON ({e})")
-                continue
-            yield _row_input(path, n, row, text_field)
+                yield n, json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError) as e:
+                yield n, e
 
 
-def _csv_inputs(path: str, text_field: str) -> Iterator[Input]:
+def dataset_fields(path: str, sample: int = 1000) -> list[str]:
+    """The fields a data set's rows have: a CSV's header, or every key of the first
+    `sample` JSONL object rows, so a wrong --text-field is caught before scoring."""
+    if path.lower().endswith(".csv"):
+        with open(path, newline="", encoding="utf-8-sig", errors="surrogateescape") as f:
+            return list(csv.DictReader(f).fieldnames or [])
+    seen: dict[str, None] = {}
+    for k, (_, row) in enumerate(_jsonl_rows(path)):
+        if k >= sample:
+            break
+        if isinstance(row, dict):
+            seen.update(dict.fromkeys(map(str, row)))
+    return list(seen)
+
+
+def _jsonl_inputs(path: str, cols: Columns) -> Iterator[Input]:
+    for n, row in _jsonl_rows(path):
+        if isinstance(row, UnicodeDecodeError):
+            yield Input(path, f"{path}:{n}", error=f"line {n}: not valid UTF-8")
+        elif isinstance(row, ValueError):
+            yield Input(path, f"{path}:{n}", error=f"line {n}: invalid JSON ({row})")
+        else:
+            yield _row_input(path, n, row, cols)
+
+
+def _csv_inputs(path: str, cols: Columns) -> Iterator[Input]:
     csv.field_size_limit(64 * 1024 * 1024)
     with open(path, newline="", encoding="utf-8-sig", errors="surrogateescape") as f:
         reader = csv.DictReader(f)
@@ -341,8 +403,8 @@ def _csv_inputs(path: str, text_field: str) -> Iterator[Input]:
         except csv.Error as e:
             yield Input(path, path, error=f"unreadable CSV header ({e})")
             return
-        if text_field not in fields:
-            yield Input(path, path, error=f"no column {text_field!r} (columns: {', '.join(fields) or 'none'})")
+        if cols.text not in fields:
+            yield Input(path, path, error=f"no column {cols.text!r} (columns: {', '.join(fields) or 'none'})")
             return
         line = reader.line_num
         while True:
@@ -361,19 +423,19 @@ def _csv_inputs(path: str, text_field: str) -> Iterator[Input]:
             if None in row:
                 yield Input(path, f"{path}:{start}", error=f"line {start}: more fields than the header has")
                 continue
-            yield _row_input(path, start, row, text_field)
+            yield _row_input(path, start, row, cols)
 
 
-def _dataset_inputs(path: str, text_field: str) -> Iterator[Input]:
+def _dataset_inputs(path: str, cols: Columns) -> Iterator[Input]:
     """One input per row; a bad row is an error input, an unreadable file one error input."""
     reader = _jsonl_inputs if path.lower().endswith(".jsonl") else _csv_inputs
     try:
-        yield from reader(path, text_field)
+        yield from reader(path, cols)
     except OSError as e:
         yield Input(path, path, error=_os_reason(e))
 
 
-def _sources(paths: Iterable[str | os.PathLike], text_field: str,
+def _sources(paths: Iterable[str | os.PathLike], cols: Columns,
              max_bytes: int) -> Iterator[tuple[str, str, Callable[[], Input]]]:
     """(path, id, load) for every input, so an input can be skipped unread."""
     for p in map(os.fspath, paths):
@@ -385,20 +447,25 @@ def _sources(paths: Iterable[str | os.PathLike], text_field: str,
                 else:
                     yield path, path, partial(_file_input, path, max_bytes)
         elif ext in DATASET_EXTS and os.path.isfile(p):
-            for inp in _dataset_inputs(p, text_field):
+            for inp in _dataset_inputs(p, cols):
                 yield inp.path, inp.id, partial(lambda i: i, inp)
+        elif p == STDIN:
+            yield STDIN_PATH, STDIN, partial(_file_input, p, max_bytes)
         else:
             yield p, p, partial(_file_input, p, max_bytes)
 
 
 def iter_inputs(paths: Iterable[str | os.PathLike], text_field: str = "text",
-                max_bytes: int = DEFAULT_MAX_BYTES, skip_ids: Container[str] = frozenset()) -> Iterator[Input]:
-    """Inputs in a deterministic order: a file is one input, a folder every file
-    under it, a .jsonl/.csv path one input per row (id from its 'id' field, else
-    path:line). A file named twice is yielded once; a data-set id seen before is
-    an error input. Ids in skip_ids come back `skipped`, without being read."""
+                max_bytes: int = DEFAULT_MAX_BYTES, skip_ids: Container[str] = frozenset(),
+                id_field: str = "id", keep_fields: Iterable[str] = ()) -> Iterator[Input]:
+    """Inputs in a deterministic order: a file is one input ("-" is standard input,
+    id "-"), a folder every file under it, a .jsonl/.csv path one input per row (id
+    from its `id_field`, else path:line; `keep_fields` passed through as `fields`).
+    A file named twice is yielded once; a data-set id seen before is an error
+    input. Ids in skip_ids come back `skipped`, without being read."""
     seen: set[str] = set()
-    for path, iid, load in _sources(paths, text_field, max_bytes):
+    cols = Columns(text_field, id_field, tuple(keep_fields))
+    for path, iid, load in _sources(paths, cols, max_bytes):
         if iid in seen:
             if iid == path:
                 continue  # the same file, named twice or inside a folder also named

@@ -39,6 +39,14 @@ HTML = """<html><head><script>window.SECRET_SCRIPT = 1;</script></head><body>
 <footer>FOOTER_ITEM</footer></body></html>"""
 
 
+@pytest.fixture(scope="module")
+def model_dir() -> Path:
+    """The shipped fast model (MiniLM + style): real, and needs no shared data to train."""
+    from fabscore.model_dir import SHIPPED
+
+    return SHIPPED / "fast"
+
+
 def english(n_words: int, seed: int = 0) -> str:
     """An English text of at least n_words words, sentences drawn from the seeds."""
     sentences = [s.strip() for p in SEEDS for s in re.split(r"(?<=[.!?])\s+", p.read_text()) if len(s.split()) > 5]
@@ -113,25 +121,25 @@ def test_huge_file_is_rejected_without_reading_it(tmp_path):
     with open(path, "wb") as f:
         f.write(b"word " * (11 * 1024 * 1024))  # 55 MB
     started = time.perf_counter()
-    with pytest.raises(ReadError, match="too large: 57.7 MB, the limit is 5.2 MB"):
+    with pytest.raises(ReadError, match="too large: 57.7 MB, the limit is 5 MB"):
         read_document(path)
     assert time.perf_counter() - started < 0.5
 
 
-def test_every_file_gets_exactly_one_record(tiny_model_dir, tmp_path, capsys, monkeypatch):
+def test_every_file_gets_exactly_one_record(model_dir, tmp_path, capsys, monkeypatch):
     folder = tmp_path / "corpus"
-    expect = make_corpus(folder, min_words(tiny_model_dir))
+    expect = make_corpus(folder, min_words(model_dir))
     real, calls = Detector.score_one, []
 
-    def delete_midway(self, text):  # the file disappears after the run has listed it
+    def delete_midway(self, text, fpr=None):  # the file disappears after the run has listed it
         calls.append(1)
         if len(calls) == 1:
             (folder / "zz_vanishes.txt").unlink()
-        return real(self, text)
+        return real(self, text, fpr)
 
     monkeypatch.setattr(Detector, "score_one", delete_midway)
     out = tmp_path / "out.jsonl"
-    code = cli.main(["score", str(folder), "--model", str(tiny_model_dir), "--out", str(out)])
+    code = cli.main(["score", str(folder), "--model", str(model_dir), "--out", str(out)])
     err = capsys.readouterr().err
     assert code == 0, err
     records = [json.loads(line) for line in out.read_text().splitlines()]
@@ -173,13 +181,13 @@ def make_articles(folder: Path, n_files: int, n_words: int) -> list[str]:
     return names
 
 
-def test_kill_9_then_resume_gives_every_file_once(tiny_model_dir, tmp_path):
-    n_words = max(60, min_words(tiny_model_dir) + 5)
+def test_kill_9_then_resume_gives_every_file_once(model_dir, tmp_path):
+    n_words = max(60, min_words(model_dir) + 5)
     names = make_articles(tmp_path / "articles", 200, n_words)
     out = tmp_path / "o.jsonl"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     cmd = [sys.executable, "-m", "fabscore", "score", str(tmp_path / "articles"), "--model",
-           str(tiny_model_dir), "--out", str(out)]
+           str(model_dir), "--out", str(out)]
     proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:

@@ -49,7 +49,7 @@ def _sentences(paragraphs: list[list[tuple[str, float]]]) -> tuple[str, list[dic
 def _record(path: str, score: float | None, label: str, paragraphs=(), reason=None, error=None) -> dict:
     text, sents = _sentences(list(paragraphs))
     return {"path": path, "id": Path(path).stem, "score": score, "label": label, "threshold": 0.62,
-            "target_fpr": 0.01, "n_words": len(text.split()), "reason": reason, "error": error,
+            "sentence_threshold": SENTENCE_THRESHOLD, "target_fpr": 0.01, "n_words": len(text.split()), "reason": reason, "error": error,
             "sentences": sents, "model": MODEL}
 
 
@@ -219,6 +219,9 @@ def test_flagged_sentences_marked_beyond_colour(driver, tmp_path):
         "var s=arguments[0]; return [getComputedStyle(s,'::before').content, getComputedStyle(s).textDecorationLine]",
         marked[0])
     assert "\u2691" in style[0] and "underline" in style[1]
+    [why] = driver.find_elements("css selector", "article .explain")  # the one human article with a flag
+    assert "labelled human" in why.text and f"sentence threshold ({SENTENCE_THRESHOLD:.4f})" in why.text
+    assert why.is_displayed()
 
 
 def test_script_in_article_text_stays_text(driver, tmp_path):
@@ -266,19 +269,16 @@ def test_hover_and_focus_show_sentence_score(driver, tmp_path):
     assert (tmp_path / "report.png").stat().st_size > 10_000 and (ARTIFACTS / "report.png").is_file()
 
 
-def test_report_of_real_detector_records(driver, tmp_path, tiny_model_dir):
-    """Records exactly as the detector produces them, not hand-made."""
+def test_report_of_real_detector_records(driver, tmp_path):
+    """Records exactly as the detector produces them (the shipped fast model), not hand-made."""
     from fabscore import load_detector
 
-    det = load_detector(tiny_model_dir)
+    det = load_detector("fast")
     seeds = sorted(SEEDS.glob("*.txt"))
     texts = [p.read_text(encoding="utf-8") for p in seeds] + ["2023-03-15 12:00"]  # no letters: abstains
     paths = [str(p) for p in seeds] + ["short.txt"]
-    records = [dict(r, path=path, id=Path(path).stem, model=det.model_id, error=None)
-               for path, r in zip(paths, det.score(texts))]
-    records.append({"path": "unreadable.pdf", "id": "unreadable", "score": None, "label": "error",
-                    "threshold": det.threshold, "target_fpr": det.fpr, "n_words": 0, "reason": None,
-                    "error": "cannot read: not a text file", "sentences": [], "model": det.model_id})
+    records = [dict(r, path=path) for path, r in zip(paths, det.score(texts, ids=[Path(p).stem for p in paths]))]
+    records.append(det.record(None, path="unreadable.pdf", id="unreadable", error="cannot read: not a text file"))
     assert [r["label"] for r in records[len(seeds):]] == ["abstain", "error"]
     assert all(r["score"] is not None for r in records[: len(seeds)])
 
@@ -294,7 +294,7 @@ def test_report_of_real_detector_records(driver, tmp_path, tiny_model_dir):
     save_screenshot(driver, tmp_path, "report-real.png")
 
 
-def test_cli_html_report_opens_cleanly(driver, tmp_path, tiny_model_dir):
+def test_cli_html_report_opens_cleanly(driver, tmp_path):
     """`fabscore score --html` hands its records to write_html; the page it gets must work."""
     import json
     import os
@@ -304,7 +304,7 @@ def test_cli_html_report_opens_cleanly(driver, tmp_path, tiny_model_dir):
     out, page = tmp_path / "run.jsonl", tmp_path / "cli.html"
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.run([sys.executable, "-m", "fabscore", "score", *map(str, sorted(SEEDS.glob("*.txt"))),
-                           "--model", str(tiny_model_dir), "--out", str(out), "--html", str(page)],
+                           "--model", "fast", "--out", str(out), "--html", str(page)],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     records = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]

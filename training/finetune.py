@@ -42,9 +42,10 @@ def _batches(ids: list[list[int]], order: np.ndarray, size: int, pad_id: int):
 
 
 def finetune_encoder(articles: list[Article], y: np.ndarray, out: str | Path, settings: FinetuneSettings = FinetuneSettings(),
-                     log: Callable[[str], None] = print) -> dict:
+                     log: Callable[[str], None] = print, device: str | None = None) -> dict:
     """Fine-tune a fresh fp32 copy of the packaged MiniLM on (articles, y) and write its
-    weights to `out`; returns what the model card reports about the run."""
+    weights to `out`; returns what the model card reports about the run.
+    device: where to train (backbones.resolve_device: FABSCORE_DEVICE, else cpu)."""
     from safetensors.torch import save_file
     from transformers import AutoModel
 
@@ -54,12 +55,14 @@ def finetune_encoder(articles: list[Article], y: np.ndarray, out: str | Path, se
     torch.manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
     tok = backbones.load_minilm()[0]
-    model = AutoModel.from_pretrained(str(backbones.minilm_path()), dtype=torch.float32)
-    probe = torch.nn.Linear(embed.DIM, 1)
+    device = backbones.resolve_device(device)
+    model = AutoModel.from_pretrained(str(backbones.minilm_path()), dtype=torch.float32,
+                                      **backbones.LOCAL).to(device)
+    probe = torch.nn.Linear(embed.DIM, 1).to(device)
     ids = [embed.with_specials(tok, tok(a.norm, add_special_tokens=False)["input_ids"][: settings.max_tokens - 2])
            for a in articles]
-    weights = torch.tensor(balanced_weights(y), dtype=torch.float32)
-    target = torch.tensor(y, dtype=torch.float32)
+    weights = torch.tensor(balanced_weights(y), dtype=torch.float32, device=device)
+    target = torch.tensor(y, dtype=torch.float32, device=device)
     opt = torch.optim.AdamW(list(model.parameters()) + list(probe.parameters()), lr=settings.lr, weight_decay=0.01)
     steps = settings.epochs * -(-len(ids) // settings.batch)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / max(1, steps // 10))
@@ -70,9 +73,11 @@ def finetune_encoder(articles: list[Article], y: np.ndarray, out: str | Path, se
         total = 0.0
         for step, (rows, x, mask) in enumerate(_batches(ids, rng.permutation(len(ids)), settings.batch,
                                                         tok.pad_token_id), 1):
+            x, mask = x.to(device), mask.to(device)
             hidden = model(input_ids=x, attention_mask=mask).last_hidden_state
             pooled = embed.mean_pool(hidden, mask)
             logit = probe(pooled * 10.0)[:, 0]  # unit vectors: scale so the probe can reach confident logits
+            rows = torch.as_tensor(rows, device=device)
             loss = (torch.nn.functional.binary_cross_entropy_with_logits(logit, target[rows], reduction="none")
                     * weights[rows]).mean()
             opt.zero_grad()
@@ -88,7 +93,7 @@ def finetune_encoder(articles: list[Article], y: np.ndarray, out: str | Path, se
         log(f"fine-tuning epoch {epoch + 1}/{settings.epochs}: weighted loss {losses[-1]:.4f} "
             f"({time.time() - t0:.0f} s)")
     model.eval()
-    save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(out))
+    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(out))
     return {"epochs": settings.epochs, "lr": settings.lr, "batch": settings.batch, "max_tokens": settings.max_tokens,
             "seed": settings.seed, "n_articles": len(ids), "n_human": int((y == 0).sum()),
             "n_machine": int((y == 1).sum()), "train_loss_by_epoch": [round(v, 5) for v in losses],

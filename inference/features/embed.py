@@ -34,10 +34,10 @@ def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 def _encode(batch_ids: list[list[int]], model, pad_id: int) -> np.ndarray:
-    ids, mask = pad(batch_ids, pad_id)
+    ids, mask = (t.to(model.device) for t in pad(batch_ids, pad_id))
     with torch.inference_mode():
         hidden = model(input_ids=ids, attention_mask=mask).last_hidden_state
-    return mean_pool(hidden.float(), mask).double().numpy()
+    return mean_pool(hidden.float(), mask).double().cpu().numpy()
 
 
 def with_specials(tok, ids: list[int]) -> list[int]:
@@ -104,8 +104,9 @@ def encode_article(text: str, tok, model, owner_of=None, n_sentences: int = 0) -
     forward pass; a sentence with no token of its own gets the article vector."""
     owner, parts = tokenize_article(text, tok, owner_of)
     ids, mask = pad([with_specials(tok, w) for w in parts], tok.pad_token_id)
-    with torch.inference_mode():
-        hidden = model(input_ids=ids, attention_mask=mask).last_hidden_state.float()
+    with torch.inference_mode():  # the states come back to the CPU, where the pooling happens
+        hidden = model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device))
+        hidden = hidden.last_hidden_state.float().cpu()
     article = mean_pool(hidden.reshape(1, -1, hidden.shape[-1]), mask.reshape(1, -1))[0].double().numpy()
     sentences = np.tile(article, (n_sentences, 1))
     if n_sentences and owner is not None:

@@ -64,24 +64,27 @@ def sentence_token_index(article: Article, offsets: list[tuple[int, int]]) -> np
     return np.where(ok, j, -1)
 
 
-def featurize_kind(article: Article, kind: str, encoder: str | None = None) -> dict[str, np.ndarray]:
+def featurize_kind(article: Article, kind: str, encoder: str | None = None,
+                   device: str | None = None) -> dict[str, np.ndarray]:
     """One kind's blocks: '<kind>' (article vector) and 'sent_<kind>' (per-sentence matrix).
-    encoder: a fine-tuned MiniLM's safetensors file, used for 'embed' instead of the packaged one."""
+    encoder: a fine-tuned MiniLM's safetensors file, used for 'embed' instead of the packaged one.
+    device: where the backbones run (backbones.resolve_device: cpu unless asked)."""
     sents = [s.norm for s in article.sentences]
     text = article.norm
     if kind == "embed":
-        tok, model = backbones.load_minilm_weights(encoder) if encoder else backbones.load_minilm()
+        tok, model = (backbones.load_minilm_weights(encoder, device=device) if encoder
+                      else backbones.load_minilm(device=device))
         art, sent = embed.encode_article(text, tok, model, lambda offsets: sentence_token_index(article, offsets),
                                          len(sents))
         return {"embed": art, "sent_embed": sent}
     if kind == "sentence_embed":  # not a head feature: isolated fp32 embeddings that align sentences with a source
-        tok, model = backbones.load_minilm(torch.float32)
+        tok, model = backbones.load_minilm(torch.float32, device=device)
         return {"sentence_embed": embed.encode_texts(sents, tok, model)}
     if kind == "style":
         return {"style": style.article_style(sents),
                 "sent_style": np.array([style.sentence_style(s) for s in sents]).reshape(len(sents), -1)}
     if kind == "lm":
-        tok, model = backbones.load_smollm()
+        tok, model = backbones.load_smollm(device=device)
         enc = tok(text, add_special_tokens=False, return_offsets_mapping=True)
         ids = [tok.bos_token_id or tok.eos_token_id, *enc["input_ids"]]  # a start token gives token 1 context
         stats = lm.token_statistics(ids, model)
@@ -94,10 +97,11 @@ def featurize_kind(article: Article, kind: str, encoder: str | None = None) -> d
     raise ValueError(f"unknown feature kind {kind!r}; expected some of {', '.join(KINDS)}")
 
 
-def featurize(article: Article, kinds: tuple[str, ...], encoder: str | None = None) -> dict[str, np.ndarray]:
+def featurize(article: Article, kinds: tuple[str, ...], encoder: str | None = None,
+              device: str | None = None) -> dict[str, np.ndarray]:
     blocks: dict[str, np.ndarray] = {}
     for kind in kinds:
-        blocks.update(featurize_kind(article, kind, encoder))
+        blocks.update(featurize_kind(article, kind, encoder, device))
     return blocks
 
 

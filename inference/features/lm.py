@@ -64,7 +64,7 @@ def token_statistics(ids: list[int], model) -> dict[str, np.ndarray]:
         window = torch.tensor([ids[start:stop]])
         first = 0 if start == 0 else CONTEXT - 1  # skip tokens already scored by the previous window
         with torch.inference_mode():
-            logits = model(window).logits[0, first:-1]
+            logits = model(window.to(model.device)).logits[0, first:-1].cpu()  # statistics on the CPU
             st = _vocab_statistics(logits, window[0, first + 1 :])
         st["entropy"] = -st["mu"]
         sl = slice(start + first, stop - 1)  # positions of predicted tokens minus one
