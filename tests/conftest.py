@@ -65,10 +65,12 @@ def feature_cache(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory, tiny_data, feature_cache) -> Path:
     """A model directory trained by the suite with every feature kind and both heads."""
+    from fabscore.features import KINDS
     from fabscore.training.train import train
 
     out = tmp_path_factory.mktemp("models") / "tiny"
-    return train([str(tiny_data)], out, cache=feature_cache, seed=0, name="tiny-test-model", log=lambda *a: None)
+    return train([str(tiny_data)], out, cache=feature_cache, kinds=KINDS, seed=0, name="tiny-test-model",
+                 log=lambda *a: None)
 
 
 @pytest.fixture(scope="session")
