@@ -74,8 +74,9 @@ class FeatureCache:
         os.replace(tmp, p)
 
     def prepare(self, text: str, max_words: int | None = None) -> Article:
-        """inference.text.prepare (or, with max_words, prepare_head) with the sentence
-        spans cached: pysbd is slow, and training re-reads the same texts."""
+        """fabscore.text.prepare (or, with max_words, head(prepare(text)) without splitting
+        the whole text) with the sentence spans cached: pysbd is slow, and training
+        re-reads the same texts."""
         mode = f"head{max_words}" if max_words else "full"
         key = hashlib.sha256(f"split|{SPLIT_VERSION}|{mode}|".encode() + text.encode("utf-8", "surrogatepass")).hexdigest()
         p = self.root / "splits" / key[:2] / f"{key}.npz"
