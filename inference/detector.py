@@ -149,11 +149,11 @@ class Detector:
         head_art, head_sent = self.model.article_head, self.model.sentence_head
         for piece in pieces:
             x_art, x_sent = stack(self.featurizer(piece, self.kinds), self.kinds)
-            decisions.append(float(head_art.decision(x_art[None])[0]))
+            decisions.append(float(head_art.decision_function(x_art[None])[0]))
             weights.append(piece.n_words)
             if head_sent is not None and len(x_sent):
                 sentences += [(s.start, s.end, s.text, float(p))
-                              for s, p in zip(piece.sentences, head_sent.predict_proba(x_sent))]
+                              for s, p in zip(piece.sentences, head_sent.predict_proba(x_sent)[:, 1])]
         z = float(np.average(decisions, weights=weights))
         return float(head_art.calibrate(z)), sentences
 

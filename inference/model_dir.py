@@ -1,9 +1,11 @@
 """The model directory: config.json, safetensors heads, a manifest and a model card.
 
 A model directory may come from a stranger, so loading only ever parses JSON
-and safetensors, checks every file's sha256 against MANIFEST.json, refuses any
-file it did not write (a pickle, say), and refuses a format, normalization,
-featurizer or backbone that differs from what this installation computes.
+and safetensors, checks the sha256 of every file that decides a score (config,
+heads, encoder) against MANIFEST.json, refuses any file it did not write (a
+pickle, say), and refuses a format, normalization, featurizer or backbone that
+differs from what this installation computes. The card (README.md) is
+documentation: it may be edited or removed without invalidating the model.
 """
 from __future__ import annotations
 
@@ -99,9 +101,16 @@ def save(path: str | Path, config: dict, article_head: LinearHead, sentence_head
                   heads={k: v for k, v in HEAD_FILES.items() if (path / v).is_file()})
     (path / CONFIG).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     (path / CARD).write_text(card)
-    files = {p.name: _sha256(p) for p in sorted(path.iterdir()) if p.is_file()}
-    (path / MANIFEST).write_text(json.dumps({"files": files}, indent=2, sort_keys=True) + "\n")
+    write_manifest(path)
     return path
+
+
+def write_manifest(path: str | Path) -> Path:
+    """MANIFEST.json over every file of the directory but the card and the manifest itself."""
+    path = Path(path)
+    files = {p.name: _sha256(p) for p in sorted(path.iterdir()) if p.is_file() and p.name not in (CARD, MANIFEST)}
+    (path / MANIFEST).write_text(json.dumps({"files": files}, indent=2, sort_keys=True) + "\n")
+    return path / MANIFEST
 
 
 def _check_files(path: Path) -> dict[str, str]:
@@ -119,13 +128,15 @@ def _check_files(path: Path) -> dict[str, str]:
             raise ModelDirError(f"{mf}: refusing file name {name!r} (must be a plain name inside the directory)")
         if name not in (CONFIG, CARD, ENCODER_FILE, *HEAD_FILES.values()):
             raise ModelDirError(f"{mf}: refusing {name!r}: not a file a fabscore model contains")
+        if name == CARD:
+            continue  # documentation (older manifests list it): editable, may be missing
         f = path / name
         if not f.is_file() or f.is_symlink():
             raise ModelDirError(f"{path}: {name} is listed in the manifest but missing")
         if _sha256(f) != digest:
             raise ModelDirError(f"{path}: {name} was changed after the model was saved (sha256 mismatch)")
     for f in path.iterdir():
-        if f.name not in files and f.name != MANIFEST:
+        if f.name not in files and f.name not in (MANIFEST, CARD) or (f.name == CARD and not f.is_file()):
             raise ModelDirError(f"{path}: unexpected file {f.name!r} is not part of the model; "
                                 "refusing to load a directory that holds files the model did not write")
     return files
@@ -180,7 +191,7 @@ def load(path: str | Path | None = None) -> ModelDir:
     except Exception as e:  # noqa: BLE001 - a corrupt safetensors file raises various types
         raise ModelDirError(f"{path}: head weights unreadable ({e})") from e
     for level, head in (("article", art), ("sentence", sent)):
-        if head is not None and head.coef.shape[0] != len(feature_names(kinds, level)):
-            raise ModelDirError(f"{path}: {level} head has {head.coef.shape[0]} weights for "
+        if head is not None and head.n_features_in_ != len(feature_names(kinds, level)):
+            raise ModelDirError(f"{path}: {level} head has {head.n_features_in_} weights for "
                                 f"{len(feature_names(kinds, level))} features")
     return ModelDir(path, config, art, sent, _sha256(path / MANIFEST))

@@ -190,11 +190,6 @@ def prepare(text: str, trim_boilerplate: bool = True) -> Article:
     return from_spans(text, *segment(text, trim_boilerplate))
 
 
-def prepare_head(text: str, max_words: int) -> Article:
-    """head(prepare(text), max_words), without splitting the whole text."""
-    return head(from_spans(text, *segment_head(text, max_words)), max_words)
-
-
 def head(article: Article, max_words: int) -> Article:
     """The leading sentences of an article, up to max_words words (at least one sentence).
 

@@ -29,12 +29,25 @@ def small_sample(path: Path, per_label: int, salt: str = "tiny") -> list[dict]:
     return out
 
 
+def shared_file(name: str) -> Path:
+    """A file of the shared data folder, or skip the calling test saying what is missing."""
+    path = SHARED_DATA / name
+    if not path.is_file():
+        pytest.skip(f"needs the shared data {path} (read-only data beside the repository; "
+                    "not part of a clone): skipped, not failed")
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The shared data folder; tests that read it skip cleanly when it is absent."""
+    return shared_file("llmfake.clean.jsonl").parent
+
+
 @pytest.fixture(scope="session")
 def tiny_data(tmp_path_factory) -> Path:
     """A 40-article JSONL from llmfake (real data, read from ../shared)."""
-    src = SHARED_DATA / "llmfake.clean.jsonl"
-    if not src.is_file():
-        pytest.fail(f"{src} is missing: the test suite reads the shared data beside the repo")
+    src = shared_file("llmfake.clean.jsonl")
     out = tmp_path_factory.mktemp("data") / "tiny.jsonl"
     with out.open("w") as f:
         for r in small_sample(src, 20):
@@ -52,10 +65,12 @@ def feature_cache(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory, tiny_data, feature_cache) -> Path:
     """A model directory trained by the suite with every feature kind and both heads."""
+    from fabscore.features import KINDS
     from fabscore.training.train import train
 
     out = tmp_path_factory.mktemp("models") / "tiny"
-    return train([str(tiny_data)], out, cache=feature_cache, seed=0, name="tiny-test-model", log=lambda *a: None)
+    return train([str(tiny_data)], out, cache=feature_cache, kinds=KINDS, seed=0, name="tiny-test-model",
+                 log=lambda *a: None)
 
 
 @pytest.fixture(scope="session")

@@ -215,3 +215,38 @@ def test_save_load_round_trip_scores_identically(tiny_model_dir: Path, tmp_path:
     after = load_detector(copy).score(texts)
     assert [dict(r, model=None) for r in after] == [dict(r, model=None) for r in before]  # records name their model's path
     assert [r["model"]["sha256"] for r in after] == [r["model"]["sha256"] for r in before]
+
+
+# ---------------------------------------------------------------- the card is documentation
+@pytest.fixture()
+def shipped_copy(tmp_path: Path) -> Path:
+    copy = tmp_path / "default-copy"
+    shutil.copytree(md.SHIPPED / "default", copy)
+    return copy
+
+
+def test_card_is_outside_the_integrity_check(shipped_copy: Path):
+    """An edited or deleted README.md still loads (it decides no score); the manifest
+    covers config and heads; an unexpected file is still refused."""
+    assert md.CARD not in read_manifest(shipped_copy)["files"]
+    assert {md.CONFIG, md.HEAD_FILES["article"]} <= set(read_manifest(shipped_copy)["files"])
+    (shipped_copy / md.CARD).write_text("# my notes on this model\n")
+    assert md.load(shipped_copy).config["name"] == "fabscore-default"
+    (shipped_copy / md.CARD).unlink()
+    assert md.load(shipped_copy).config["name"] == "fabscore-default"
+    (shipped_copy / "notes.txt").write_text("extra")
+    with pytest.raises(md.ModelDirError, match="unexpected file 'notes.txt'"):
+        md.load(shipped_copy)
+
+
+def test_refresh_rerenders_card_and_keeps_weights_and_config(shipped_copy: Path):
+    from fabscore.training.card import refresh
+
+    before = {n: sha256(shipped_copy / n) for n in read_manifest(shipped_copy)["files"]}
+    (shipped_copy / md.CARD).write_text("stale")
+    refresh(shipped_copy)
+    card = (shipped_copy / md.CARD).read_text()
+    assert card.startswith("---\nlibrary_name: fabscore\nlanguage: en\n")
+    assert "## Thresholds" in card and "| human |" not in card
+    assert {n: sha256(shipped_copy / n) for n in read_manifest(shipped_copy)["files"]} == before
+    assert md.load(shipped_copy).config == json.loads((md.SHIPPED / "default" / md.CONFIG).read_text())

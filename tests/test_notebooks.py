@@ -8,7 +8,6 @@ fails the test (nbclient raises CellExecutionError with the traceback).
 from __future__ import annotations
 
 import ast
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,8 +18,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
 PARAMETERS = {
-    "evaluate.ipynb": {"MODEL", "DATA", "MAX_ROWS", "MAX_WORDS", "EXCLUDE_META"},
-    "data.ipynb": {"DATA", "MAX_ROWS", "MODEL"},
+    "evaluate.ipynb": {"MODEL", "DATA", "DATA_DIR", "MAX_ROWS", "MAX_WORDS", "EXCLUDE_META", "SEEDS"},
+    "data.ipynb": {"DATA", "DATA_DIR", "MAX_ROWS", "MODEL"},
 }
 KERNEL = "python3"
 
@@ -41,11 +40,11 @@ def kernel_name() -> str:
 
 
 @pytest.fixture()
-def kernel_env(monkeypatch):
-    """The kernel inherits this process's environment: the repository on PYTHONPATH,
-    hubs offline, one thread per op so the run stays light on a shared machine."""
-    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
-    monkeypatch.setenv("PYTHONPATH", path)
+def kernel_env(monkeypatch, shared_data):
+    """The kernel inherits this process's environment: the installed package only (no
+    repository on PYTHONPATH), the shared data through FABSCORE_DATA, hubs offline."""
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    monkeypatch.setenv("FABSCORE_DATA", str(shared_data))
     for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
         monkeypatch.setenv(var, "1")
     monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
@@ -83,6 +82,7 @@ def outputs_of(nb, mime: str) -> list[str]:
             if o.get("output_type") in ("display_data", "execute_result") and mime in o.get("data", {})]
 
 
+@pytest.mark.slow
 def test_evaluate_notebook_runs(kernel_name, kernel_env, tiny_model_dir, feature_cache):
     nb = run_notebook("evaluate.ipynb", kernel_name, {
         "MODEL": str(tiny_model_dir), "MAX_ROWS": 16, "MAX_WORDS": 200, "CACHE": str(feature_cache.root),
@@ -96,12 +96,32 @@ def test_evaluate_notebook_runs(kernel_name, kernel_env, tiny_model_dir, feature
     assert "politifact_pp" in html, "no per-source table"
 
 
+@pytest.mark.slow
 def test_data_notebook_runs(kernel_name, kernel_env, tiny_model_dir):
     nb = run_notebook("data.ipynb", kernel_name, {"MODEL": str(tiny_model_dir), "MAX_ROWS": 40})
     assert len(outputs_of(nb, "image/png")) >= 3, "expected length and shortcut plots"
     html = "".join(outputs_of(nb, "text/html"))
     assert "length-only" in html and "final-punctuation-only" in html, "shortcut audit tables missing"
     assert "gpt-3.5" in html, "no per-generator counts"
+
+
+@pytest.mark.slow
+def test_data_notebook_runs_with_papermill_outside_the_repository(kernel_name, kernel_env, tmp_path, monkeypatch):
+    """papermill, from a folder outside the repository, with a small parameter: the
+    notebook finds the package by import and the data through FABSCORE_DATA."""
+    import papermill as pm
+
+    assert not tmp_path.resolve().is_relative_to(REPO)
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "data-run.ipynb"
+    pm.execute_notebook(str(NOTEBOOKS / "data.ipynb"), str(out), parameters={"MAX_ROWS": 40},
+                        kernel_name=kernel_name, cwd=str(tmp_path), progress_bar=False)
+    nb = nbformat.read(out, as_version=4)
+    assert any("injected-parameters" in c.metadata.get("tags", []) for c in nb.cells)
+    html = "".join(outputs_of(nb, "text/html"))
+    assert "length-only" in html and "final-punctuation-only" in html
+    md = "".join(outputs_of(nb, "text/markdown"))
+    assert "**40** articles" in md, md[:300]
 
 
 @pytest.mark.parametrize("name", sorted(PARAMETERS))

@@ -19,12 +19,10 @@ from hypothesis import strategies as st
 
 from fabscore import model_dir as md
 from fabscore.detector import Detector
-from fabscore.training import cli
+from fabscore import cli
 from fabscore.training.data import DataError, Example, Fields, fingerprint, load
 from fabscore.training.fit import folds
 from fabscore.training.metrics import threshold_for_fpr
-
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -155,12 +153,12 @@ def test_unknown_file_type_is_an_error(tmp_path):
 
 # ---------------------------------------------------------------- grouped split
 @pytest.fixture(scope="module")
-def llmfake_pairs(tmp_path_factory) -> Path:
+def llmfake_pairs(tmp_path_factory, shared_data) -> Path:
     """Real llmfake rows with many rewrites per story: 25 human stories with all their
     rewrites (up to 6), 15 human stories without rewrites in the sample, 12
     machine rows whose human source is not in the sample and 6 machine rows
     written from a title alone (no pair_id)."""
-    rows = [json.loads(line) for line in (SHARED_DATA / "llmfake.clean.jsonl").open()]
+    rows = [json.loads(line) for line in (shared_data / "llmfake.clean.jsonl").open()]
     key = lambda r: hashlib.sha256(f"split:{r['id']}".encode()).hexdigest()  # noqa: E731
     humans = sorted((r for r in rows if r["label"] == "human"), key=key)
     by_pair: dict[str, list[dict]] = {}
@@ -250,15 +248,17 @@ def test_threshold_for_fpr_random_arrays_with_ties():
             assert t > h.max() or (h >= t).sum() <= np.floor(fpr * n + 1e-9)
 
 
-def test_tiny_model_thresholds_hold_their_fpr(tiny_model_dir):
+def test_tiny_model_card_warns_about_thresholds_on_few_humans(tiny_model_dir):
+    """20 human articles cannot show a 0.1%, 1% or 5% false-positive rate: the card says
+    so beside each threshold instead of printing a bare held-out FPR."""
     config = json.loads((tiny_model_dir / "config.json").read_text())
-    for level in ("article", "sentence"):
-        table = config["thresholds"].get(level, [])
-        if level == "article":
-            assert [t["target_fpr"] for t in table] == [0.001, 0.01, 0.05]
-        for t in table:
-            assert t["fpr_held_out"] <= t["target_fpr"], (level, t)
-            assert 0.0 <= t["threshold"] <= 1.0 + 1e-9
+    card = (tiny_model_dir / md.CARD).read_text()
+    table = config["thresholds"]["article"]
+    assert [t["target_fpr"] for t in table] == [0.001, 0.01, 0.05] and {t["n_human"] for t in table} == {20}
+    for t in table:
+        assert f"**Warning, target FPR {t['target_fpr']:g}:** chosen on only 20 human articles" in card
+    assert "(only 20 humans: see warning)" in card
+    assert "leave-one-out table" not in card  # the tiny model ran none
 
 
 # ---------------------------------------------------------------- model directory round trip
@@ -368,20 +368,61 @@ def test_cli_evaluate_writes_metrics_and_plots(tiny_model_dir, tiny_data, featur
     out = tmp_path / "eval"
     code = cli.main(["evaluate", "--model", str(tiny_model_dir), "--data", str(tiny_data), "--out", str(out),
                      "--cache", str(feature_cache.root), "--workers", "1", "--max-words", "200"])
-    assert code == 0, capsys.readouterr().err
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["max_words"] == 200  # first 200 words: the chunks training already featurized
     overall = metrics["overall"]
-    for key in ("auroc", "tpr_at_1pct_fpr", "ece"):
+    for key in ("auroc", "ece"):
         assert isinstance(overall[key], float) and 0.0 <= overall[key] <= 1.0, key
+    # 20 human articles cannot measure a 1% false-positive rate: not reported, and said why
+    assert overall["n_human"] < 100 and overall["tpr_at_1pct_fpr"] is None
+    assert "tpr_at_1pct_fpr: needs at least 100 human articles" in printed.out
     assert overall["n"] + metrics["n_abstained"] == metrics["n_examples"] == 40
     assert set(metrics["groups"]) == {"source", "generator"}
+    # the tables go to stdout, progress and log lines to stderr; per source = the rows' source column
+    assert "| all | 40 |" in printed.out and "by source:" in printed.out
+    assert "| llmfake |" in printed.out and "scoring 40 articles" in printed.err and "| all |" not in printed.err
     for name in ("roc.png", "reliability.png", "histogram.png"):
         data = (out / name).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 1000, name
     assert sorted(metrics["plots"]) == ["histogram.png", "reliability.png", "roc.png"]
     scores = [json.loads(line) for line in (out / "scores.jsonl").open()]
     assert len(scores) == 40
+
+
+def test_cli_evaluate_json_and_max_rows(tiny_model_dir, tiny_data, feature_cache, capsys):
+    code = cli.main(["evaluate", "--model", str(tiny_model_dir), "--data", str(tiny_data), "--json",
+                     "--max-rows", "10", "--cache", str(feature_cache.root), "--workers", "1", "--max-words", "200"])
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    report = json.loads(printed.out)  # stdout is the metrics dict alone
+    assert report["n_examples"] == 10 and report["max_rows_per_spec"] == 10
+    assert report["overall"]["n_human"] + report["overall"]["n_machine"] + report["n_abstained"] == 10
+    assert report["overall"]["n_human"] == 5  # half of each label
+
+
+def test_fpr_warning_when_a_threshold_does_not_hold():
+    from fabscore.training.evaluate import fpr_warnings
+
+    report = {"overall": {"n_human": 200, "at_threshold_0.01": {"fpr": 0.03, "tpr": 0.5},
+                          "at_threshold_0.05": {"fpr": 0.06, "tpr": 0.7}}}
+    warnings = fpr_warnings(report, {0.01: 0.9, 0.05: 0.7})
+    assert len(warnings) == 1
+    assert warnings[0].startswith("WARNING:") and "6 of 200 human articles (3.00%)" in warnings[0]
+
+
+def test_train_help_shows_defaults_and_default_features():
+    import argparse
+
+    from fabscore.training.cli import add_train_parser
+
+    sub = argparse.ArgumentParser().add_subparsers()
+    parser = add_train_parser(sub)
+    args = parser.parse_args(["--data", "x.jsonl", "--out", "m"])
+    assert args.features == ("lm", "style") and args.max_rows is None
+    text = parser.format_help()
+    assert "(default: lm,style)" in text and "(default: 200)" in text and "--max-rows" in text
 
 
 # ---------------------------------------------------------------- sentence labels

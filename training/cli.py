@@ -35,70 +35,97 @@ def _fields(args):
 
 
 def add_data_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--text-field", default="text")
-    p.add_argument("--label-field", default="label")
-    p.add_argument("--id-field", default="id")
+    p.add_argument("--text-field", default="text", help="column/key holding the article text")
+    p.add_argument("--label-field", default="label", help="column/key holding human/machine (or real/fabricated, 0/1)")
+    p.add_argument("--id-field", default="id", help="column/key holding a unique row id")
     p.add_argument("--group-field", default="group", help="story key; rows sharing it are never split apart")
     p.add_argument("--workers", type=int, default=2, help="featurizing processes (one thread each)")
-    p.add_argument("--cache", default=None, help="feature cache folder (default ~/.cache/fabscore/features)")
+    p.add_argument("--cache", default=None, help="feature cache folder (None = ~/.cache/fabscore/features)")
+    p.add_argument("--max-rows", type=int, default=None, metavar="N",
+                   help="keep at most N articles per SPEC, half of each label where possible, chosen by a hash "
+                        "of the id (stable across runs and file orders); None = all")
 
 
 def run_train(args) -> int:
     from .feature_cache import FeatureCache
-    from .train import train
-
     from .finetune import FinetuneSettings
+    from .train import TrainSettings, train
 
     finetune = (FinetuneSettings(epochs=args.finetune_epochs, lr=args.finetune_lr, batch=args.finetune_batch,
                                  seed=args.seed) if args.finetune else None)
-    command = "fabscore " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    train(args.data, args.out, kinds=args.features, seed=args.seed, fields=_fields(args),
-          max_machine=args.max_machine, chunk_words=args.chunk_words, min_words=args.min_words,
-          cache=FeatureCache(args.cache) if args.cache else None, workers=args.workers,
-          name=args.name, command=command, loo=args.loo, finetune=finetune, log=lambda m: print(m, file=sys.stderr))
+    settings = TrainSettings(kinds=args.features, seed=args.seed, fields=_fields(args), max_machine=args.max_machine,
+                             max_rows=args.max_rows, chunk_words=args.chunk_words, min_words=args.min_words,
+                             workers=args.workers, name=args.name, loo=args.loo, finetune=finetune,
+                             command="fabscore " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
+    train(args.data, args.out, settings, cache=FeatureCache(args.cache) if args.cache else None,
+          log=lambda m: print(m, file=sys.stderr))
     return 0
 
 
 def run_evaluate(args) -> int:
-    from .evaluate import evaluate
+    import json
+
+    from .evaluate import evaluate, report_text
 
     skip = args.exclude_meta
-    evaluate(args.model, args.data, by=args.by, out=args.out, fields=_fields(args), max_words=args.max_words,
-             workers=args.workers, cache_dir=args.cache,
-             exclude=(lambda ex: bool(ex.meta.get(skip))) if skip else None)
+    report = evaluate(args.model, args.data, by=args.by, out=args.out, fields=_fields(args), max_words=args.max_words,
+                      workers=args.workers, cache_dir=args.cache, max_rows=args.max_rows,
+                      exclude=(lambda ex: bool(ex.meta.get(skip))) if skip else None)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        from fabscore import model_dir as md
+
+        print(report_text(report, md.load(args.model).thresholds()))
     return 0
 
 
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(x for x in value.split(",") if x)
+
+
 def add_train_parser(sub) -> argparse.ArgumentParser:
-    t = sub.add_parser("train", help="train a model directory from labelled articles")
+    t = sub.add_parser("train", help="train a model directory from labelled articles",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                       description="Featurize labelled articles (cached), fit and calibrate the article and sentence "
+                                   "heads under grouped cross-validation, and write a model directory with its card.")
     t.add_argument("--data", nargs="+", required=True, metavar="SPEC",
                    help="folder with human/ and machine/ subfolders, JSONL/CSV file, or datasets folder/name")
-    t.add_argument("--out", required=True)
-    t.add_argument("--features", type=_kinds, default=KINDS, help="comma list of embed,lm,style")
+    t.add_argument("--out", required=True, help="model directory to write")
+    t.add_argument("--features", type=_kinds, default="lm,style",
+                   help=f"comma list of {','.join(KINDS)} (lm,style is what the default model uses)")
     t.add_argument("--finetune", action="store_true",
                    help="fine-tune the MiniLM encoder end to end first (needs embed in --features; 20%% of story "
                         "groups are held out for calibration, thresholds and metrics)")
-    t.add_argument("--finetune-epochs", type=int, default=2)
-    t.add_argument("--finetune-lr", type=float, default=3e-5)
-    t.add_argument("--finetune-batch", type=int, default=8)
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--max-machine", type=int, default=None, help="cap machine articles per SPEC (hash-chosen)")
-    t.add_argument("--chunk-words", type=int, default=200)
-    t.add_argument("--min-words", type=int, default=40)
-    t.add_argument("--name", default=None)
-    t.add_argument("--loo", default=(), type=lambda v: tuple(x for x in v.split(",") if x),
-                   help="leave-one-out evaluations to put in the card: source,generator,dataset")
+    t.add_argument("--finetune-epochs", type=int, default=2, help="epochs of --finetune")
+    t.add_argument("--finetune-lr", type=float, default=3e-5, help="learning rate of --finetune")
+    t.add_argument("--finetune-batch", type=int, default=8, help="articles per batch in --finetune")
+    t.add_argument("--seed", type=int, default=0, help="folds, row caps and solvers")
+    t.add_argument("--max-machine", type=int, default=None, help="cap machine articles per SPEC (hash-chosen); "
+                                                                  "None = all")
+    t.add_argument("--chunk-words", type=int, default=200, help="words per scored chunk (training sees the first)")
+    t.add_argument("--min-words", type=int, default=40, help="shorter articles are left out (and abstained on)")
+    t.add_argument("--name", default=None, help="model name in config and card (None = the --out folder's name)")
+    t.add_argument("--loo", default=(), type=_csv,
+                   help="leave-one-out evaluations to put in the card: any of source,generator,dataset")
     add_data_arguments(t)
     t.set_defaults(func=_guarded(run_train))
     return t
 
 
 def add_evaluate_parser(sub) -> argparse.ArgumentParser:
-    e = sub.add_parser("evaluate", help="metrics, tables and plots of a model on labelled data")
-    e.add_argument("--model", default=None)
-    e.add_argument("--data", nargs="+", required=True, metavar="SPEC")
-    e.add_argument("--by", default="source,generator", type=lambda v: tuple(x for x in v.split(",") if x))
-    e.add_argument("--out", default=None, help="folder for metrics.json and PNG plots")
+    e = sub.add_parser("evaluate", help="metrics, tables and plots of a model on labelled data",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                       description="Score labelled articles exactly as `fabscore score` does and print metrics per "
+                                   "group to stdout (progress and warnings go to stderr).")
+    e.add_argument("--model", default=None, help="model directory or shipped name (None = default)")
+    e.add_argument("--data", nargs="+", required=True, metavar="SPEC",
+                   help="folder with human/ and machine/ subfolders, JSONL/CSV file, or datasets folder/name")
+    e.add_argument("--by", default="source,generator", type=_csv,
+                   help="group tables: any of source (the rows' source column, else the data set), dataset, "
+                        "subset, generator, method")
+    e.add_argument("--out", default=None, help="folder for metrics.json, scores.jsonl and PNG plots")
+    e.add_argument("--json", action="store_true", help="print the metrics as JSON instead of tables")
     e.add_argument("--max-words", type=int, default=None, help="score only each article's first N words")
     e.add_argument("--exclude-meta", default=None, metavar="KEY",
                    help="leave out rows whose meta.KEY is true (e.g. in_llmfake: stories the default model saw)")

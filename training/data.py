@@ -159,3 +159,16 @@ def cap_machine(examples: list[Example], n: int | None, seed: int = 0) -> list[E
                      key=lambda e: hashlib.sha256(f"{seed}:{e.id}".encode()).hexdigest())
     keep = {e.id for e in machine[:n]}
     return [e for e in examples if e.label == 0 or e.id in keep]
+
+
+def cap_rows(examples: list[Example], n: int | None, salt: str = "0") -> list[Example]:
+    """At most n examples, half of each label where possible (the rest from the larger
+    label), chosen by a salted hash of the id: the same rows on every run, whatever the
+    file order. File order is kept."""
+    if not n or len(examples) <= n:
+        return examples
+    by_label = {c: sorted((e for e in examples if e.label == c),
+                          key=lambda e: hashlib.sha256(f"{salt}:{e.id}".encode()).hexdigest()) for c in (0, 1)}
+    n_human = min(len(by_label[0]), max(n // 2, n - len(by_label[1])))
+    keep = {e.id for e in by_label[0][:n_human] + by_label[1][: n - n_human]}
+    return [e for e in examples if e.id in keep]

@@ -16,9 +16,9 @@ from fabscore.detector import Detector
 from fabscore.text import chunks
 
 from .card import table
-from .data import Example, Fields, load
+from .data import Example, Fields, cap_rows, load
 from .feature_cache import FeatureCache, fill
-from .metrics import group_summaries, summary
+from .metrics import group_summaries, min_humans, summary
 from .train import dataset_name, generator_family
 
 
@@ -31,18 +31,30 @@ def cut_text(text: str, max_words: int | None, cache: FeatureCache) -> str:
 
 
 def group_keys(ex: Example, dataset: str) -> dict[str, str]:
-    return {"source": f"{dataset}:{ex.subset}" if ex.subset else dataset,
+    """The keys results are grouped by; 'source' is the row's own source column when it
+    has one (an outlet, a corpus), else the data set's name."""
+    return {"source": ex.source or dataset,
             "dataset": dataset, "subset": ex.subset or dataset,
             "generator": generator_family(ex.generator) if ex.label else "human",
             "method": ex.method or ("human" if ex.label == 0 else "unknown")}
 
 
+def detector_for(model: str | Path | md.ModelDir | None, cache: FeatureCache) -> Detector:
+    """The model's Detector with features read from (and added to) `cache`, keyed by the
+    model's own encoder when it was fine-tuned, and texts prepared through the cache."""
+    model = model if isinstance(model, md.ModelDir) else md.load(model)
+    if model.encoder and cache.encoder != model.encoder:
+        cache = FeatureCache(cache.root, encoder=model.encoder)
+    return Detector(model, featurizer=cache.features, preparer=cache.prepare)
+
+
 def score_examples(detector: Detector, examples: list[Example], cache: FeatureCache, max_words: int | None,
                    workers: int) -> list[dict]:
-    detector.featurizer, detector.preparer = cache.features, cache.prepare
+    """Result dicts, as `fabscore score` gives them; features are computed first for all
+    chunks at once (in `workers` processes) and read back from `cache`."""
     texts = [cut_text(e.text, max_words, cache) for e in examples]
     pieces = [c for t in texts for c in chunks(cache.prepare(t), detector.chunk_words)]
-    fill(pieces, detector.kinds, cache, workers=workers)
+    fill(pieces, detector.kinds, cache, workers=workers, desc="featurizing")
     return [detector.score_one(t).as_dict() for t in texts]
 
 
@@ -66,42 +78,34 @@ def _spearman(a: list[float], b: list[float]) -> float | None:
 
 
 def plots(y: np.ndarray, p: np.ndarray, thresholds: list[dict], out: Path) -> list[str]:
+    """roc.png (RocCurveDisplay, log FPR, target FPRs dotted), reliability.png
+    (CalibrationDisplay, 10 equal-width bins as metrics.ece) and histogram.png."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from sklearn.metrics import roc_curve
+    from sklearn.calibration import CalibrationDisplay
+    from sklearn.metrics import RocCurveDisplay
 
-    files = []
-    f, t, _ = roc_curve(y, p)
+    def save(fig, name: str) -> str:
+        fig.tight_layout()
+        fig.savefig(out / name, dpi=100)
+        plt.close(fig)
+        return name
+
     fig, ax = plt.subplots(figsize=(5, 4))
-    ax.plot(f, t)
+    RocCurveDisplay.from_predictions(y, p, ax=ax, name="model")
     ax.set_xscale("log")
     ax.set_xlim(1e-3, 1)
-    ax.set_xlabel("false-positive rate (log)")
-    ax.set_ylabel("true-positive rate")
-    ax.set_title("ROC")
+    ax.set_title("ROC (false-positive rate on a log axis)")
     for th in thresholds:
         ax.axvline(th["target_fpr"], ls=":", c="grey")
-    fig.tight_layout()
-    fig.savefig(out / "roc.png", dpi=100)
-    files.append("roc.png")
-    plt.close(fig)
+    files = [save(fig, "roc.png")]
 
     fig, ax = plt.subplots(figsize=(5, 4))
-    edges = np.linspace(0, 1, 11)
-    idx = np.clip(np.digitize(p, edges[1:-1]), 0, 9)
-    xs = [p[idx == b].mean() for b in range(10) if (idx == b).any()]
-    ys = [y[idx == b].mean() for b in range(10) if (idx == b).any()]
-    ax.plot([0, 1], [0, 1], ls="--", c="grey")
-    ax.plot(xs, ys, marker="o")
-    ax.set_xlabel("predicted probability")
-    ax.set_ylabel("observed machine share")
+    CalibrationDisplay.from_predictions(y, p, n_bins=10, strategy="uniform", ax=ax, name="model")
     ax.set_title("Reliability")
-    fig.tight_layout()
-    fig.savefig(out / "reliability.png", dpi=100)
-    files.append("reliability.png")
-    plt.close(fig)
+    files.append(save(fig, "reliability.png"))
 
     fig, ax = plt.subplots(figsize=(5, 4))
     ax.hist(p[y == 0], bins=40, range=(0, 1), alpha=0.6, label="human")
@@ -112,51 +116,83 @@ def plots(y: np.ndarray, p: np.ndarray, thresholds: list[dict], out: Path) -> li
     ax.set_xlabel("score")
     ax.legend()
     ax.set_title("Scores by class")
-    fig.tight_layout()
-    fig.savefig(out / "histogram.png", dpi=100)
-    files.append("histogram.png")
-    plt.close(fig)
+    files.append(save(fig, "histogram.png"))
     return files
+
+
+def fpr_warnings(report: dict, thresholds: dict[float, float], factor: float = 2.0) -> list[str]:
+    """A warning per stored threshold whose measured false-positive rate on these human
+    articles exceeds `factor` times its target: the threshold does not hold on this data."""
+    out = []
+    overall = report["overall"]
+    for fpr in thresholds:
+        a = overall.get(f"at_threshold_{fpr:g}") or {}
+        if a.get("fpr") is not None and a["fpr"] > factor * fpr:
+            flagged = round(a["fpr"] * overall["n_human"])
+            out.append(f"WARNING: at the threshold for a {fpr:.2%} false-positive rate, {flagged} of "
+                       f"{overall['n_human']} human articles ({a['fpr']:.2%}) were flagged, more than {factor:g}x the "
+                       "target: on data like this the model's flags are less reliable than its card says")
+    return out
 
 
 def evaluate(model: str | None, specs: list[str], by: tuple[str, ...] = ("source", "generator"),
              out: str | None = None, fields: Fields = Fields(), max_words: int | None = None, workers: int = 1,
-             cache_dir: str | None = None, exclude=None, log=lambda m: print(m, file=sys.stderr)) -> dict:
-    """Metrics of `model` on `specs`; `exclude(example)` drops rows (e.g. stories trained on)."""
-    detector = Detector(md.load(model))
+             cache_dir: str | None = None, exclude=None, max_rows: int | None = None,
+             log=lambda m: print(m, file=sys.stderr)) -> dict:
+    """Metrics of `model` on `specs` (at most max_rows per SPEC, half of each label where
+    possible, hash-chosen); `exclude(example)` drops rows (e.g. stories trained on)."""
     cache = FeatureCache(cache_dir) if cache_dir else FeatureCache()
+    detector = detector_for(model, cache)
     examples, keys = [], []
     for spec in specs:
-        for ex in load(spec, fields):
-            if exclude is None or not exclude(ex):
-                examples.append(ex)
-                keys.append(group_keys(ex, dataset_name(spec)))
+        kept = [ex for ex in load(spec, fields) if exclude is None or not exclude(ex)]
+        for ex in cap_rows(kept, max_rows):
+            examples.append(ex)
+            keys.append(group_keys(ex, dataset_name(spec)))
+    log(f"scoring {len(examples)} articles with {detector.model.name}")
     results = score_examples(detector, examples, cache, max_words, workers)
     scored = [i for i, r in enumerate(results) if r["score"] is not None]
-    y = np.array([examples[i].label for i in scored])
-    p = np.array([results[i]["score"] for i in scored])
-    th_table = detector.model.config["thresholds"]["article"]
+    y = np.array([examples[i].label for i in scored], dtype=int)
+    p = np.array([results[i]["score"] for i in scored], dtype=float)
     thresholds = detector.model.thresholds()
-    report = {"model": detector.model_id, "data": specs, "max_words": max_words,
+    report = {"model": detector.model_id, "data": specs, "max_words": max_words, "max_rows_per_spec": max_rows,
               "n_examples": len(examples), "n_abstained": len(examples) - len(scored),
               "overall": summary(y, p, thresholds), "agreement": agreement(results), "groups": {}}
     for key in by:
         report["groups"][key] = group_summaries([keys[i].get(key, "") for i in scored], y, p, thresholds)
-    log(table({"all": report["overall"]}))
-    for key, rows in report["groups"].items():
-        log(f"\nby {key}:\n" + table(rows))
-    log(f"article/sentence agreement: {report['agreement']}")
-    for fpr, t in thresholds.items():
-        a = report["overall"][f"at_threshold_{fpr:g}"]
-        log(f"threshold for target FPR {fpr:g}: {t:.4f} -> FPR {a['fpr']}, TPR {a['tpr']}")
+    report["warnings"] = fpr_warnings(report, thresholds)
+    for w in report["warnings"]:
+        log(w)
     if out:
         outp = Path(out)
         outp.mkdir(parents=True, exist_ok=True)
         if len(set(y.tolist())) == 2:
-            report["plots"] = plots(y, p, th_table, outp)
+            report["plots"] = plots(y, p, detector.model.config["thresholds"]["article"], outp)
         (outp / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
         with (outp / "scores.jsonl").open("w") as f:
             for ex, k, r in zip(examples, keys, results):
                 f.write(json.dumps({"id": ex.id, "label": ex.label, "score": r["score"], "result": r["label"],
                                     "reason": r["reason"], **k}) + "\n")
+        log(f"wrote {outp / 'metrics.json'}")
     return report
+
+
+def report_text(report: dict, thresholds: dict[float, float]) -> str:
+    """The human-readable tables `fabscore evaluate` prints."""
+    lines = [f"model {report['model']}: {report['n_examples']} articles, {report['n_abstained']} abstained", "",
+             table({"all": report["overall"]})]
+    for key, rows in report["groups"].items():
+        lines += ["", f"by {key}:", table(rows)]
+    lines += ["", f"article/sentence agreement: {report['agreement']}"]
+    for fpr, t in thresholds.items():
+        a = report["overall"][f"at_threshold_{fpr:g}"]
+        lines.append(f"threshold for target FPR {fpr:g}: {t:.4f} -> FPR {_rate(a['fpr'])}, TPR {_rate(a['tpr'])}")
+    notes = [f"{m}: needs at least {min_humans(f)} human articles" for m, f in
+             (("tpr_at_1pct_fpr", 0.01), ("tpr_at_5pct_fpr", 0.05)) if report["overall"]["n_human"] < min_humans(f)]
+    if notes:
+        lines += ["", "'-' = not measurable on these rows (" + "; ".join(notes) + "; ece and auroc need both classes)"]
+    return "\n".join(lines)
+
+
+def _rate(v: float | None) -> str:
+    return "-" if v is None else f"{v:.4f}"

@@ -11,7 +11,7 @@ import os
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Iterable
 
 import numpy as np
 
@@ -74,8 +74,9 @@ class FeatureCache:
         os.replace(tmp, p)
 
     def prepare(self, text: str, max_words: int | None = None) -> Article:
-        """inference.text.prepare (or, with max_words, prepare_head) with the sentence
-        spans cached: pysbd is slow, and training re-reads the same texts."""
+        """fabscore.text.prepare (or, with max_words, head(prepare(text)) without splitting
+        the whole text) with the sentence spans cached: pysbd is slow, and training
+        re-reads the same texts."""
         mode = f"head{max_words}" if max_words else "full"
         key = hashlib.sha256(f"split|{SPLIT_VERSION}|{mode}|".encode() + text.encode("utf-8", "surrogatepass")).hexdigest()
         p = self.root / "splits" / key[:2] / f"{key}.npz"
@@ -120,17 +121,19 @@ def _init_worker(threads: int) -> None:
 
 
 def fill(articles: Iterable[Article], kinds: tuple[str, ...], cache: FeatureCache, workers: int = 1,
-         progress: Callable[[int], None] | None = None) -> None:
+         desc: str | None = None) -> None:
     """Featurize everything not yet cached; with workers > 1, one thread per process
-    (on 2 cores two single-threaded processes out-run one two-threaded one)."""
+    (on 2 cores two single-threaded processes out-run one two-threaded one).
+    desc: show progress on stderr under this name (see training.progress)."""
+    from .progress import progress_bar
+
     todo = [a for a in articles if not all(cache.has(k, a) for k in kinds)]
-    if workers <= 1:
-        for a in todo:
-            cache.features(a, kinds)
-            if progress:
-                progress(1)
-        return
-    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(1,)) as pool:
-        for n in pool.map(_fill_one, [(str(cache.root), cache.encoder, a, kinds) for a in todo], chunksize=4):
-            if progress:
-                progress(n)
+    with progress_bar(desc, len(todo) if desc else 0) as advance:
+        if workers <= 1:
+            for a in todo:
+                cache.features(a, kinds)
+                advance(1)
+            return
+        with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(1,)) as pool:
+            for n in pool.map(_fill_one, [(str(cache.root), cache.encoder, a, kinds) for a in todo], chunksize=4):
+                advance(n)

@@ -15,12 +15,11 @@ from typing import Callable
 
 import numpy as np
 import torch
+from sklearn.utils.class_weight import compute_sample_weight
 
 from fabscore import backbones
 from fabscore.features import embed
 from fabscore.text import Article
-
-from .fit import balanced_weights
 
 
 LOG_EVERY = 50  # batches
@@ -61,7 +60,7 @@ def finetune_encoder(articles: list[Article], y: np.ndarray, out: str | Path, se
     probe = torch.nn.Linear(embed.DIM, 1).to(device)
     ids = [embed.with_specials(tok, tok(a.norm, add_special_tokens=False)["input_ids"][: settings.max_tokens - 2])
            for a in articles]
-    weights = torch.tensor(balanced_weights(y), dtype=torch.float32, device=device)
+    weights = torch.tensor(compute_sample_weight("balanced", y), dtype=torch.float32, device=device)  # equal class mass
     target = torch.tensor(y, dtype=torch.float32, device=device)
     opt = torch.optim.AdamW(list(model.parameters()) + list(probe.parameters()), lr=settings.lr, weight_decay=0.01)
     steps = settings.epochs * -(-len(ids) // settings.batch)

@@ -38,6 +38,6 @@ def leave_one_out(X: np.ndarray, y: np.ndarray, groups: np.ndarray, keys: np.nda
         if len(set(y[train].tolist())) < 2:
             continue
         fit = fit_head(X[train], y[train], groups[train], seed=seed, Cs=(C,), fprs=(0.01,))
-        p = fit.head.predict_proba(X[test])
+        p = fit.head.predict_proba(X[test])[:, 1]
         out[f"held out {v}"] = summary(y[test], p, {0.01: fit.thresholds[0]["threshold"]})
     return out

@@ -40,17 +40,27 @@ def rate_at(scores: np.ndarray, threshold: float) -> float | None:
     return float((scores >= threshold).mean()) if scores.size else None
 
 
+def min_humans(fpr: float) -> int:
+    """Human articles needed before a measured rate at `fpr` means anything: at least
+    one human must be allowed above the threshold (1% of 100 = 1)."""
+    return int(np.ceil(1.0 / fpr - 1e-9))
+
+
+def reliability(y: np.ndarray, p: np.ndarray, bins: int = 10) -> dict[str, np.ndarray]:
+    """Reliability diagram with equal-width bins (sklearn.calibration.calibration_curve):
+    mean predicted probability, observed machine share and row count per non-empty bin."""
+    from sklearn.calibration import calibration_curve
+
+    y, p = np.asarray(y, dtype=int), np.asarray(p, dtype=float)
+    observed, predicted = calibration_curve(y, p, n_bins=bins, strategy="uniform")
+    counts = np.bincount(np.searchsorted(np.linspace(0, 1, bins + 1)[1:-1], p), minlength=bins)  # its binning
+    return {"predicted": predicted, "observed": observed, "count": counts[counts > 0]}
+
+
 def ece(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
-    """Expected calibration error with equal-width bins."""
-    y, p = np.asarray(y, dtype=float), np.asarray(p, dtype=float)
-    edges = np.linspace(0, 1, bins + 1)
-    idx = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
-    total = 0.0
-    for b in range(bins):
-        m = idx == b
-        if m.any():
-            total += m.mean() * abs(p[m].mean() - y[m].mean())
-    return float(total)
+    """Expected calibration error: the count-weighted gap of the reliability diagram."""
+    r = reliability(y, p, bins)
+    return float(np.sum(r["count"] * np.abs(r["predicted"] - r["observed"])) / r["count"].sum())
 
 
 def group_summaries(keys, y: np.ndarray, p: np.ndarray, thresholds: dict[float, float] | None = None
@@ -69,11 +79,17 @@ def group_summaries(keys, y: np.ndarray, p: np.ndarray, thresholds: dict[float, 
 
 
 def summary(y: np.ndarray, p: np.ndarray, thresholds: dict[float, float] | None = None) -> dict:
-    """AUROC, TPR at 1% / 5% FPR, ECE, and FPR/TPR at stored thresholds."""
+    """AUROC, TPR at 1% / 5% FPR, ECE, and FPR/TPR at stored thresholds.
+
+    Left out (None) where the rows cannot say: AUROC and ECE need both classes (ECE of a
+    human-only group is just its mean score), TPR at x% FPR needs min_humans(x) humans."""
     y, p = np.asarray(y), np.asarray(p)
-    out = {"n": int(len(y)), "n_machine": int((y == 1).sum()), "n_human": int((y == 0).sum()),
-           "auroc": auroc(y, p), "tpr_at_1pct_fpr": tpr_at_fpr(y, p, 0.01),
-           "tpr_at_5pct_fpr": tpr_at_fpr(y, p, 0.05), "ece": ece(y, p) if len(y) else None}
+    n_human = int((y == 0).sum())
+    out = {"n": int(len(y)), "n_machine": int((y == 1).sum()), "n_human": n_human,
+           "auroc": auroc(y, p),
+           "tpr_at_1pct_fpr": tpr_at_fpr(y, p, 0.01) if n_human >= min_humans(0.01) else None,
+           "tpr_at_5pct_fpr": tpr_at_fpr(y, p, 0.05) if n_human >= min_humans(0.05) else None,
+           "ece": ece(y, p) if len(set(y.tolist())) == 2 else None}
     for fpr, t in (thresholds or {}).items():
         out[f"at_threshold_{fpr:g}"] = {"threshold": t, "fpr": rate_at(p[y == 0], t), "tpr": rate_at(p[y == 1], t)}
     return out

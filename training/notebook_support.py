@@ -7,8 +7,8 @@ disagree with the command line about what a model scores.
 """
 from __future__ import annotations
 
-import hashlib
 import json
+import os
 from html import escape
 from pathlib import Path
 from typing import Iterable
@@ -20,63 +20,51 @@ from fabscore import model_dir as md
 from fabscore.detector import Detector
 from fabscore.report import N_BUCKETS, PALETTE
 
-from .data import Example, Fields, load
-from .evaluate import group_keys, score_examples
+from .data import Example, Fields, cap_rows, load
+from .evaluate import detector_for, group_keys, score_examples  # noqa: F401 - detector_for is for the notebooks
 from .feature_cache import FeatureCache
-from .fit import fit_head
-from .metrics import auroc, group_summaries, summary
-from .train import FINAL_PUNCT, PAGE_JUNK, dataset_name
+from .metrics import auroc, group_summaries, min_humans, reliability, summary
+from .shortcuts import cue_values, one_cue_aurocs
+from .train import dataset_name
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+REPO = Path(__file__).resolve().parents[1]  # a source checkout (an editable install); unused otherwise
 SEEDS = REPO / "seeds"
+DATA_ENV = "FABSCORE_DATA"
+
+
+def data_dir(path: str | Path | None = None) -> Path:
+    """The shared data folder: `path`, else $FABSCORE_DATA, else ../shared/data beside the repository."""
+    return Path(path or os.environ.get(DATA_ENV) or REPO.parent / "shared" / "data")
 
 
 # ---------------------------------------------------------------- inputs
-def resolve_spec(spec: str, base: str | Path | None = None) -> str:
-    """A data SPEC as given, relative to `base` (the notebook's folder), to the
-    repository, or by file name in the shared data folder: notebooks run from
-    notebooks/, from the repository root, or from a test's temp folder."""
+def resolve_spec(spec: str, base: str | Path | None = None, data: str | Path | None = None) -> str:
+    """A data SPEC as given: absolute, relative to `base` (default: the working folder),
+    or a file name in the shared data folder (see data_dir), so a notebook runs from
+    any folder once the package is installed."""
     p = Path(spec)
     if p.is_absolute():
         return str(p)
-    for root in (Path(base) if base else Path.cwd(), REPO, SHARED_DATA):
-        cand = (root / p) if root is not SHARED_DATA else (root / p.name)
+    for cand in (Path(base or Path.cwd()) / p, data_dir(data) / p.name):
         if cand.exists():
             return str(cand.resolve())
     return spec  # maybe a hub data set name; `load` says why if it is not
 
 
-def stable_sample(examples: list[Example], max_rows: int | None, salt: str = "notebook") -> list[Example]:
-    """At most max_rows examples, half of each label where possible, chosen by a
-    hash of the id: the same rows on every run and independent of file order."""
-    if not max_rows or len(examples) <= max_rows:
-        return examples
-    by_label = {c: sorted((e for e in examples if e.label == c),
-                          key=lambda e: hashlib.sha256(f"{salt}:{e.id}".encode()).hexdigest()) for c in (0, 1)}
-    n_h = min(len(by_label[0]), max(max_rows // 2, max_rows - len(by_label[1])))
-    keep = {e.id for e in by_label[0][:n_h] + by_label[1][: max_rows - n_h]}
-    return [e for e in examples if e.id in keep]
-
-
 def load_examples(specs: Iterable[str], max_rows: int | None = None, exclude_meta: str | None = None,
-                  base: str | Path | None = None, fields: Fields = Fields()) -> list[tuple[Example, dict]]:
+                  base: str | Path | None = None, fields: Fields = Fields(),
+                  data: str | Path | None = None) -> list[tuple[Example, dict]]:
     """(example, group keys) pairs from every SPEC; rows whose meta[exclude_meta] is
     true are left out (e.g. in_llmfake: stories a model trained on llmfake saw);
-    max_rows caps each SPEC separately."""
+    max_rows caps each SPEC separately (half of each label, hash-chosen: data.cap_rows)."""
     out = []
     for spec in specs:
-        path = resolve_spec(spec, base)
+        path = resolve_spec(spec, base, data)
         exs = [e for e in load(path, fields) if not (exclude_meta and e.meta.get(exclude_meta))]
-        out += [(e, group_keys(e, dataset_name(path))) for e in stable_sample(exs, max_rows)]
+        out += [(e, group_keys(e, dataset_name(path))) for e in cap_rows(exs, max_rows, "notebook")]
     return out
-
-
-def detector_for(model: str | Path | None, cache: FeatureCache) -> Detector:
-    """The model's Detector with features read from (and added to) `cache`, as in fabscore evaluate."""
-    det = Detector(md.load(model))
-    det.featurizer = cache.features
-    return det
 
 
 # ---------------------------------------------------------------- per-example results
@@ -136,7 +124,7 @@ def summary_frame(d: dict) -> pd.DataFrame:
 # ---------------------------------------------------------------- curves
 def curves(y: np.ndarray, p: np.ndarray, bins: int = 10) -> dict[str, dict[str, np.ndarray]]:
     """Everything the evaluation plots draw: ROC, precision-recall, TPR/FPR against
-    the threshold, and a reliability diagram with equal-width bins (as metrics.ece)."""
+    the threshold, and the reliability diagram of metrics.reliability (as metrics.ece)."""
     from sklearn.metrics import precision_recall_curve, roc_curve
 
     y, p = np.asarray(y, dtype=int), np.asarray(p, dtype=float)
@@ -145,15 +133,22 @@ def curves(y: np.ndarray, p: np.ndarray, bins: int = 10) -> dict[str, dict[str, 
     grid = np.linspace(0, 1, 201)
     sweep = {"threshold": grid, "tpr": np.array([(p[y == 1] >= t).mean() for t in grid]),
              "fpr": np.array([(p[y == 0] >= t).mean() for t in grid])}
-    edges = np.linspace(0, 1, bins + 1)
-    idx = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
-    have = [b for b in range(bins) if (idx == b).any()]
-    reliability = {"predicted": np.array([p[idx == b].mean() for b in have]),
-                   "observed": np.array([y[idx == b].mean() for b in have]),
-                   "count": np.array([(idx == b).sum() for b in have])}
     return {"roc": {"fpr": fpr, "tpr": tpr, "threshold": thr, "auroc": auroc(y, p)},
             "pr": {"precision": prec, "recall": rec, "base_rate": float(y.mean())},
-            "sweep": sweep, "reliability": reliability}
+            "sweep": sweep, "reliability": reliability(y, p, bins)}
+
+
+def not_measurable(df: pd.DataFrame) -> dict[str, str]:
+    """Metric -> why it shows '-' on these rows (too few human articles, or one class only)."""
+    s = scored(df)
+    n_human, classes = int((s["label"] == 0).sum()), s["label"].nunique()
+    out = {}
+    for metric, fpr in (("tpr_at_1pct_fpr", 0.01), ("tpr_at_5pct_fpr", 0.05)):
+        if n_human < min_humans(fpr):
+            out[metric] = f"needs at least {min_humans(fpr)} human articles, these rows have {n_human}"
+    if classes < 2:
+        out["auroc"] = out["ece"] = "needs both human and machine articles"
+    return out
 
 
 # ---------------------------------------------------------------- errors and shading
@@ -216,33 +211,31 @@ def seed_results(detector: Detector, seeds: str | Path = SEEDS) -> tuple[list[tu
 
 # ---------------------------------------------------------------- training-set contents
 def data_table(rows: list[tuple[Example, dict]], chunk_words: int = 200) -> pd.DataFrame:
-    """One row per example with its keys and the shortcut cues a classifier could
-    learn instead of style: length, final punctuation, web-page junk words."""
+    """One row per example with its keys, its text, and the shortcut cues a classifier
+    could learn instead of style (training.shortcuts): length, final punctuation,
+    web-page junk words."""
     from fabscore.text import head, prepare
 
+    cues = cue_values([e.text for e, _ in rows])
     recs = []
-    for e, keys in rows:
-        text = e.text.rstrip()
+    for i, (e, keys) in enumerate(rows):
         recs.append({"id": e.id, "label": e.label, "class": "machine" if e.label else "human", "group": e.group,
-                     **keys, "words": max(len(e.text.split()), 1),
+                     **keys, "text": e.text, "words": max(len(e.text.split()), 1),
                      "head_words": head(prepare(e.text), chunk_words).n_words,
-                     "final_punct": text[-1:] in FINAL_PUNCT, "page_junk": bool(PAGE_JUNK.search(e.text))})
+                     "final_punct": bool(cues["final_punct"][i]), "page_junk": bool(cues["page_junk"][i])})
     return pd.DataFrame.from_records(recs)
 
 
 def cue_aurocs(df: pd.DataFrame, seed: int = 0) -> pd.Series:
-    """Held-out AUROC of a one-cue logistic classifier per cue, under the same grouped
-    CV as training: how far each shortcut alone would go on this data."""
-    y, groups = df["label"].to_numpy(), df["group"].to_numpy()
-    cues = {"length-only (log words of the full text)": np.log(df["words"].to_numpy(float)),
-            "length of the training head (log words)": np.log(np.maximum(df["head_words"].to_numpy(float), 1)),
-            "final-punctuation-only": df["final_punct"].to_numpy(float),
-            "page-junk-words-only": df["page_junk"].to_numpy(float)}
-    out = {}
-    for name, x in cues.items():
-        fit = fit_head(x[:, None], y, groups, seed=seed, Cs=(1.0,), fprs=())
-        out[name] = auroc(y, fit.oof)
-    return pd.Series(out, name="AUROC on this sample")
+    """Held-out AUROC of a one-cue logistic classifier per cue (training.shortcuts, as the
+    card's audit), plus the length of the training head: how far each cue alone goes."""
+    cues = cue_values(list(df["text"]))
+    cues["head_length"] = np.log(np.maximum(df["head_words"].to_numpy(float), 1))
+    names = {"length": "length-only (log words of the full text)",
+             "head_length": "length of the training head (log words)",
+             "final_punct": "final-punctuation-only", "page_junk": "page-junk-words-only"}
+    got = one_cue_aurocs(cues, df["label"].to_numpy(), df["group"].to_numpy(), seed)
+    return pd.Series({names[k]: v for k, v in got.items()}, name="AUROC on this sample")
 
 
 def card_metrics(model: str | Path | None) -> dict:
