@@ -24,6 +24,9 @@ MANIFEST = "MANIFEST.json"
 CARD = "README.md"
 HEAD_FILES = {"article": "article_head.safetensors", "sentence": "sentence_head.safetensors"}
 ENCODER_FILE = "encoder.safetensors"  # a fine-tuned MiniLM (fabscore train --finetune)
+# evidence mode's consistency head (fabscore.training.consistency): optional, independent of the
+# writing heads, so re-training those keeps it (see `save`)
+CONSISTENCY_FILES = ("consistency_head.safetensors", "consistency.json")
 SHIPPED = Path(__file__).resolve().parent / "models"
 
 
@@ -92,7 +95,7 @@ def save(path: str | Path, config: dict, article_head: LinearHead, sentence_head
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     for stale in path.iterdir():
-        if stale.is_file():
+        if stale.is_file() and stale.name not in CONSISTENCY_FILES:
             stale.unlink()
     article_head.save(path / HEAD_FILES["article"])
     if sentence_head is not None:
@@ -103,36 +106,49 @@ def save(path: str | Path, config: dict, article_head: LinearHead, sentence_head
                   heads={k: v for k, v in HEAD_FILES.items() if (path / v).is_file()})
     (path / CONFIG).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     (path / CARD).write_text(card)
-    files = {p.name: _sha256(p) for p in sorted(path.iterdir()) if p.is_file()}
-    (path / MANIFEST).write_text(json.dumps({"files": files}, indent=2, sort_keys=True) + "\n")
+    write_manifest(path)
     return path
 
 
-def _check_files(path: Path) -> dict[str, str]:
+def write_manifest(path: Path) -> dict[str, str]:
+    """MANIFEST.json over every file in the directory: written last, after all of them."""
+    files = {p.name: _sha256(p) for p in sorted(path.iterdir()) if p.is_file() and p.name != MANIFEST}
+    (path / MANIFEST).write_text(json.dumps({"files": files}, indent=2, sort_keys=True) + "\n")
+    return files
+
+
+def check_manifest(path: Path, allowed: tuple[str, ...], what: str = "model",
+                   error: type[Exception] = ModelDirError) -> dict[str, str]:
+    """Every file listed in MANIFEST.json is one of `allowed`, present and unchanged, and
+    nothing else is in the directory; raises `error` naming the file and the problem."""
     mf = path / MANIFEST
     if not mf.is_file():
-        raise ModelDirError(f"{path}: no {MANIFEST}; not a fabscore model directory")
+        raise error(f"{path}: no {MANIFEST}; not a fabscore {what} directory")
     try:
         files = json.loads(mf.read_text())["files"]
     except (ValueError, KeyError, TypeError) as e:
-        raise ModelDirError(f"{mf}: unreadable manifest ({e})") from e
+        raise error(f"{mf}: unreadable manifest ({e})") from e
     if not isinstance(files, dict):
-        raise ModelDirError(f"{mf}: 'files' must map file names to sha256")
+        raise error(f"{mf}: 'files' must map file names to sha256")
     for name, digest in files.items():
         if not isinstance(name, str) or "/" in name or "\\" in name or name in ("", ".", "..") or name.startswith("."):
-            raise ModelDirError(f"{mf}: refusing file name {name!r} (must be a plain name inside the directory)")
-        if name not in (CONFIG, CARD, ENCODER_FILE, *HEAD_FILES.values()):
-            raise ModelDirError(f"{mf}: refusing {name!r}: not a file a fabscore model contains")
+            raise error(f"{mf}: refusing file name {name!r} (must be a plain name inside the directory)")
+        if name not in allowed:
+            raise error(f"{mf}: refusing {name!r}: not a file a fabscore {what} contains")
         f = path / name
         if not f.is_file() or f.is_symlink():
-            raise ModelDirError(f"{path}: {name} is listed in the manifest but missing")
+            raise error(f"{path}: {name} is listed in the manifest but missing")
         if _sha256(f) != digest:
-            raise ModelDirError(f"{path}: {name} was changed after the model was saved (sha256 mismatch)")
+            raise error(f"{path}: {name} was changed after the {what} was saved (sha256 mismatch)")
     for f in path.iterdir():
         if f.name not in files and f.name != MANIFEST:
-            raise ModelDirError(f"{path}: unexpected file {f.name!r} is not part of the model; "
-                                "refusing to load a directory that holds files the model did not write")
+            raise error(f"{path}: unexpected file {f.name!r} is not part of the {what}; "
+                        f"refusing to load a directory that holds files the {what} did not write")
     return files
+
+
+def _check_files(path: Path) -> dict[str, str]:
+    return check_manifest(path, (CONFIG, CARD, ENCODER_FILE, *HEAD_FILES.values(), *CONSISTENCY_FILES))
 
 
 def load(path: str | Path | None = None) -> ModelDir:
