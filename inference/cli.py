@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from typing import IO, Callable
 
+from .evidence.cli import add_evidence_argument, add_index_parser, evidence_check
 from .reading import DEFAULT_MAX_BYTES, Input, iter_inputs
 
 PROG = "fabscore"
@@ -37,12 +38,14 @@ class UsageError(Exception):
 # ---------------------------------------------------------------- records
 def error_record(inp: Input, error: str, threshold: float, fpr: float, model: dict) -> dict:
     return {"path": inp.path, "id": inp.id, "score": None, "label": "error", "threshold": threshold,
-            "target_fpr": fpr, "n_words": None, "reason": None, "sentences": [], "model": model, "error": error}
+            "target_fpr": fpr, "n_words": None, "reason": None, "sentences": [], "evidence_summary": None,
+            "model": model, "error": error}
 
 
 def score_record(inp: Input, result: dict, model: dict) -> dict:
     keys = ("score", "label", "threshold", "target_fpr", "n_words", "reason", "sentences")
-    return {"path": inp.path, "id": inp.id, **{k: result[k] for k in keys}, "model": model, "error": None}
+    return {"path": inp.path, "id": inp.id, **{k: result[k] for k in keys},
+            "evidence_summary": result.get("evidence_summary"), "model": model, "error": None}
 
 
 def csv_row(rec: dict) -> list[str]:
@@ -232,13 +235,13 @@ def _say(message: str, bar) -> None:
         print(message, file=sys.stderr, flush=True)
 
 
-def _score(inp: Input, det) -> dict:
+def _score(inp: Input, det, check=None) -> dict:
     """The record of one input; any failure while scoring it becomes its error."""
     model = det.model_id
     if inp.error is not None:
         return error_record(inp, inp.error, det.threshold, det.fpr, model)
     try:
-        return score_record(inp, det.score_one(inp.text).as_dict(), model)
+        return score_record(inp, det.score_text(inp.text, check), model)
     except Exception as e:  # noqa: BLE001 - MemoryError, a featurizer bug: this input fails, the run goes on
         return error_record(inp, f"scoring failed: {type(e).__name__}: {e}", det.threshold, det.fpr, model)
 
@@ -264,6 +267,7 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(f"--max-mb must be positive, got {args.max_mb}")
     write_html = _html_writer(args.html)
     det = _load_detector(args.model, fpr)
+    check = evidence_check(getattr(args, "evidence", None), det, UsageError)  # evidence mode (fabscore.evidence)
     stream, header, existing = _open_output(args, fmt)
     done = {str(r["id"]) for r in existing}
     if existing and any((r.get("model") or {}).get("sha256") not in (None, det.model_id["sha256"]) for r in existing):
@@ -287,7 +291,7 @@ def _run(args: argparse.Namespace) -> int:
             if inp.skipped:
                 summary.skipped += 1
                 continue
-            rec = _score(inp, det)
+            rec = _score(inp, det, check)
             writer.write(rec)
             summary.add(rec)
             if rec["error"] is not None:
@@ -348,6 +352,7 @@ def add_score_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--html", default=None, metavar="REPORT", help="also write an HTML report here")
     p.add_argument("--max-mb", type=float, default=None, metavar="MB",
                    help=f"refuse files larger than this (default: {DEFAULT_MAX_BYTES // 2**20})")
+    add_evidence_argument(p)
     p.set_defaults(func=run_score)
     return p
 
@@ -376,6 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_score_parser(sub)
+    add_index_parser(sub)  # evidence mode: fabscore.evidence.cli
     for ep in sorted(entry_points(group="fabscore.commands"), key=lambda e: e.name):
         try:
             register = ep.load()

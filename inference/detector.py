@@ -75,8 +75,8 @@ class Detector:
     def model_id(self) -> dict:
         return {"name": self.model.name, "path": str(self.model.path), "sha256": self.model.manifest_sha256}
 
-    def score_one(self, text: str) -> ArticleScore:
-        article = self.preparer(text)
+    def score_one(self, text: str, article: Article | None = None) -> ArticleScore:
+        article = article if article is not None else self.preparer(text)
         words = article.n_words
         abstain = dict(score=None, label="abstain", threshold=self.threshold, target_fpr=self.fpr, n_words=words)
         not_english = english_reason(article.norm)
@@ -106,11 +106,30 @@ class Detector:
         z = float(np.average(decisions, weights=weights))
         return float(head_art.calibrate(z)), sentences
 
-    def score(self, texts: Sequence[str] | str) -> list[dict]:
-        """One result dict per text (see ArticleScore.as_dict)."""
+    def score(self, texts: Sequence[str] | str, evidence=None) -> list[dict]:
+        """One result dict per text (see ArticleScore.as_dict). evidence: an evidence index,
+        an index directory, or reference texts/paths; each sentence is then checked against it
+        (fabscore.evidence), beside the writing score, which evidence never changes."""
         if isinstance(texts, str):
             texts = [texts]
-        return [self.score_one(t).as_dict() for t in texts]
+        check = None if evidence is None else self.evidence_check(evidence)
+        return [self.score_text(t, check) for t in texts]
+
+    # ---- evidence mode (fabscore.evidence): one place where records get the evidence fields
+    def evidence_check(self, evidence):
+        """An EvidenceCheck (index + this model's consistency head) from what the user gave."""
+        from .evidence import resolve_evidence
+
+        return resolve_evidence(evidence, self.model)
+
+    def score_text(self, text: str, check=None) -> dict:
+        """score_one's dict plus the evidence fields (null/empty when check is None)."""
+        from .evidence import blank
+
+        if check is None:
+            return blank(self.score_one(text).as_dict())
+        article = self.preparer(text)
+        return check(self.score_one(text, article).as_dict(), article)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Article scores only, NaN where the detector abstains (RAID's texts -> scores)."""
