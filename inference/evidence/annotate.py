@@ -107,9 +107,10 @@ def annotate(record: dict, article: Article | None, index: EvidenceIndex | None,
     return record
 
 
-def resolve_evidence(evidence, model=None, on_error=None) -> EvidenceCheck:
+def resolve_evidence(evidence, model=None, on_error=None, paths: bool = False) -> EvidenceCheck:
     """An EvidenceCheck from what the user gave: an EvidenceCheck, an EvidenceIndex, an index
-    directory, or a list of texts/paths (indexed on the fly); the head from the model directory."""
+    directory, or a list of texts/paths (indexed on the fly; strings are paths when they all
+    exist or `paths` says so, as on the command line); the head from the model directory."""
     import os
 
     from .checker import load_checker
@@ -125,6 +126,6 @@ def resolve_evidence(evidence, model=None, on_error=None) -> EvidenceCheck:
     evidence = list(evidence)
     if len(evidence) == 1 and os.path.isdir(evidence[0]) and os.path.isfile(os.path.join(evidence[0], "index.json")):
         return EvidenceCheck(load(evidence[0]), checker)
-    if evidence and all(isinstance(e, (str, os.PathLike)) and os.path.exists(e) for e in evidence):
+    if paths or (evidence and all(isinstance(e, (str, os.PathLike)) and os.path.exists(e) for e in evidence)):
         return EvidenceCheck(build(evidence, on_error=on_error), checker)
     return EvidenceCheck(build_from_texts([str(e) for e in evidence]), checker)

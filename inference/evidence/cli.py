@@ -65,6 +65,6 @@ def evidence_check(refs: list[str] | None, det, usage_error: type[Exception]):
     try:
         from .annotate import resolve_evidence
 
-        return resolve_evidence(refs, det.model, on_error=report)
+        return resolve_evidence(refs, det.model, on_error=report, paths=True)
     except (EvidenceError, RuntimeError) as e:
         raise usage_error(str(e)) from e
