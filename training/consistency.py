@@ -287,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         want = name == "test"
         rows = [r for r in humans if is_test(r["id"], args.test_share) == want]
         rows = [rows[i] for i in sorted(rng.choice(len(rows), size=min(n, len(rows)), replace=False))]
-        out = [r for r in outside if is_test(r["id"], args.test_share) == want][:40]
+        out = [r for r in outside if is_test(r["id"], args.test_share) == want][:25]
         log(f"{name}: building pairs")
         pool, pairs, _ = build_split(rows, machines, out, rng, args.per_article, args.rewrites, log)
         t = time.monotonic()
