@@ -147,24 +147,31 @@ def check_manifest(path: Path, allowed: tuple[str, ...], what: str = "model",
     return files
 
 
-def _check_files(path: Path) -> dict[str, str]:
-    return check_manifest(path, (CONFIG, CARD, ENCODER_FILE, *HEAD_FILES.values(), *CONSISTENCY_FILES))
+def open_checked(path: Path, allowed: tuple[str, ...], config_name: str, fmt: str, version: int,
+                 what: str = "model", error: type[Exception] = ModelDirError,
+                 remedy: str = "upgrade fabscore or re-train") -> dict:
+    """The config of a directory whose manifest checks out and whose format and version are ours."""
+    if not path.is_dir():
+        raise error(f"{path}: no such {what} directory")
+    check_manifest(path, allowed, what, error)
+    try:
+        config = json.loads((path / config_name).read_text())
+    except (OSError, ValueError) as e:
+        raise error(f"{path / config_name}: unreadable ({e})") from e
+    if not isinstance(config, dict):
+        raise error(f"{path / config_name}: not a JSON object")
+    if config.get("format") != fmt:
+        raise error(f"{path}: not a fabscore {what} (format {config.get('format')!r})")
+    if config.get("format_version") != version:
+        raise error(f"{path}: {what} format version {config.get('format_version')!r}; this fabscore "
+                    f"reads version {version} ({remedy})")
+    return config
 
 
 def load(path: str | Path | None = None) -> ModelDir:
     path = resolve(path)
-    if not path.is_dir():
-        raise ModelDirError(f"{path}: no such model directory")
-    _check_files(path)
-    try:
-        config = json.loads((path / CONFIG).read_text())
-    except (OSError, ValueError) as e:
-        raise ModelDirError(f"{path / CONFIG}: unreadable ({e})") from e
-    if config.get("format") != FORMAT:
-        raise ModelDirError(f"{path}: not a fabscore model (format {config.get('format')!r})")
-    if config.get("format_version") != FORMAT_VERSION:
-        raise ModelDirError(f"{path}: model format version {config.get('format_version')!r}; this fabscore "
-                            f"reads version {FORMAT_VERSION} (upgrade fabscore or re-train)")
+    config = open_checked(path, (CONFIG, CARD, ENCODER_FILE, *HEAD_FILES.values(), *CONSISTENCY_FILES), CONFIG,
+                          FORMAT, FORMAT_VERSION)
     if config.get("normalization_version") != NORMALIZATION_VERSION:
         raise ModelDirError(f"{path}: trained with normalization {config.get('normalization_version')!r}, "
                             f"this fabscore normalizes as {NORMALIZATION_VERSION!r}")

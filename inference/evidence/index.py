@@ -18,7 +18,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from ..model_dir import check_manifest, write_manifest
+from ..model_dir import open_checked, write_manifest
 from ..normalize import NORMALIZATION_VERSION
 from ..text import SPLIT_VERSION, prepare
 
@@ -203,18 +203,8 @@ def load(path: str | Path) -> EvidenceIndex:
     from safetensors.numpy import load_file
 
     path = Path(path)
-    if not path.is_dir():
-        raise EvidenceError(f"{path}: no such evidence index directory")
-    check_manifest(path, FILES, what="evidence index", error=EvidenceError)
-    try:
-        config = json.loads((path / INDEX_CONFIG).read_text())
-    except (OSError, ValueError) as e:
-        raise EvidenceError(f"{path / INDEX_CONFIG}: unreadable ({e})") from e
-    if config.get("format") != FORMAT:
-        raise EvidenceError(f"{path}: not a fabscore evidence index (format {config.get('format')!r})")
-    if config.get("format_version") != FORMAT_VERSION:
-        raise EvidenceError(f"{path}: evidence index format version {config.get('format_version')!r}; this "
-                            f"fabscore reads version {FORMAT_VERSION} (rebuild it with fabscore index)")
+    config = open_checked(path, FILES, INDEX_CONFIG, FORMAT, FORMAT_VERSION, what="evidence index",
+                          error=EvidenceError, remedy="rebuild it with fabscore index")
     for key, have in (("normalization_version", NORMALIZATION_VERSION), ("split_version", SPLIT_VERSION)):
         if config.get(key) != have:
             raise EvidenceError(f"{path}: built with {key} {config.get(key)!r}, this fabscore has {have!r} "
