@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import IO, Callable
 
 from .reading import DATASET_EXTS, DEFAULT_MAX_BYTES, MB, STDIN, Input, dataset_fields, iter_inputs
+from .evidence.cli import add_evidence_argument, add_index_parser, evidence_check
 
 PROG = "fabscore"
 FORMATS = ("jsonl", "csv", "table")
@@ -382,6 +383,7 @@ def _run(args: argparse.Namespace) -> int:
     _check_datasets(args)
     det = _load_detector(args.model, fpr, args.device)
     keep = args.keep_fields if fmt == "csv" else ()
+    check = evidence_check(getattr(args, "evidence", None), det, UsageError)  # evidence mode
     stream, header, existing = _open_output(args, fmt, det, keep)
     done = {str(r["id"]) for r in existing}
     own = {os.path.realpath(p) for p in (args.out, args.html) if p}
@@ -406,7 +408,7 @@ def _run(args: argparse.Namespace) -> int:
             if inp.skipped:
                 summary.skipped += 1
                 continue
-            rec = _record(inp, det, args.keep_fields)
+            rec = _record(inp, det, args.keep_fields, check)
             writer.write(rec)
             summary.add(rec)
             if rec["error"] is not None:
@@ -446,11 +448,12 @@ def _run(args: argparse.Namespace) -> int:
     return summary.exit_code(args.strict)
 
 
-def _record(inp: Input, det, keep: tuple[str, ...]) -> dict:
-    """The record of one input (Detector.record: the same record the Python API returns)."""
+def _record(inp: Input, det, keep: tuple[str, ...], check=None) -> dict:
+    """The record of one input (Detector.record: the same record the Python API returns);
+    check: evidence mode's EvidenceCheck, or None."""
     fields = inp.fields if inp.fields is not None else (dict.fromkeys(keep) if keep else None)
     return det.record(inp.text, path=inp.path, id=inp.id, error=inp.error, text_field=inp.text_field,
-                      fields=fields)
+                      fields=fields, check=check)
 
 
 def add_score_parser(subparsers) -> argparse.ArgumentParser:
@@ -492,6 +495,7 @@ def add_score_parser(subparsers) -> argparse.ArgumentParser:
                         f"default: {DEFAULT_MAX_BYTES // MB})")
     p.add_argument("--device", default=None, choices=("cpu", "cuda", "mps"),
                    help="where the backbones run (default: FABSCORE_DEVICE, else cpu)")
+    add_evidence_argument(p)
     p.set_defaults(func=run_score)
     return p
 
@@ -521,6 +525,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_score_parser(sub)
+    add_index_parser(sub)  # evidence mode: fabscore.evidence.cli
     for ep in sorted(entry_points(group="fabscore.commands"), key=lambda e: e.name):
         try:
             register = ep.load()

@@ -171,9 +171,12 @@ class Detector:
                             sentences=sentences, **common)
 
     def record(self, text: object, *, path: str | None = None, id: str | None = None, fpr: float | None = None,
-               error: str | None = None, text_field: str | None = None, fields: dict | None = None) -> dict:
+               error: str | None = None, text_field: str | None = None, fields: dict | None = None,
+               check=None) -> dict:
         """The full record of one input, exactly as `fabscore score` writes it. A non-string
-        text, a read error (`error`) or a failure while scoring becomes an error record."""
+        text, a read error (`error`) or a failure while scoring becomes an error record.
+        check: an evidence check (`evidence_check`): each sentence also gets support, status,
+        claims and evidence, beside the writing score, which evidence never changes."""
         fpr = self.fpr if fpr is None else float(fpr)
         if error is None and not isinstance(text, str):
             error = f"not a string: got {type(text).__name__}"
@@ -181,6 +184,8 @@ class Detector:
         if error is None:
             try:
                 result = self.score_one(text, fpr).as_dict()
+                if check is not None:
+                    result = check(result, self.preparer(text))
             except Exception as e:  # noqa: BLE001 - MemoryError, a featurizer bug: this input fails, the batch goes on
                 error = f"scoring failed: {type(e).__name__}: {e}"
         if result is None:
@@ -189,13 +194,23 @@ class Detector:
                             fields=fields)
 
     # ------------------------------------------------------------ the Python API
-    def score(self, texts, fpr: float | None = None, ids: list[str] | None = None) -> list[dict]:
+    def score(self, texts, fpr: float | None = None, ids: list[str] | None = None, evidence=None) -> list[dict]:
         """One record per text (keys: records.RECORD_KEYS; path None, id the position or
-        `ids[i]`). A single str is one text and gives a list of one record."""
+        `ids[i]`). A single str is one text and gives a list of one record. evidence: an
+        evidence index, an index directory, or reference texts/paths (see `evidence_check`)."""
         texts = [texts] if _one_text(texts) else list(texts)
         if fpr is not None:
             self.thresholds(float(fpr))  # an FPR with no stored threshold fails the call, before any work
-        return [self.record(t, id=str(i) if ids is None else str(ids[i]), fpr=fpr) for i, t in enumerate(texts)]
+        check = None if evidence is None else self.evidence_check(evidence)
+        return [self.record(t, id=str(i) if ids is None else str(ids[i]), fpr=fpr, check=check)
+                for i, t in enumerate(texts)]
+
+    def evidence_check(self, evidence):
+        """Evidence mode (fabscore.evidence): an EvidenceCheck (index + this model's consistency
+        head) from an index, an index directory, or a list of reference texts or paths."""
+        from .evidence import resolve_evidence
+
+        return resolve_evidence(evidence, self.model)
 
     def __call__(self, texts) -> np.ndarray:
         """P(machine-written) per text, NaN where the detector abstains or the input is bad:

@@ -2,10 +2,10 @@
 
 A model directory may come from a stranger, so loading only ever parses JSON
 and safetensors, checks the sha256 of every file that decides a score (config,
-heads, encoder) against MANIFEST.json, refuses any file it did not write (a
-pickle, say), and refuses a format, normalization, featurizer or backbone that
-differs from what this installation computes. The card (README.md) is
-documentation: it may be edited or removed without invalidating the model.
+heads, encoder, consistency head) against MANIFEST.json, refuses any file it did
+not write (a pickle, say), and refuses a format, normalization, featurizer or
+backbone that differs from what this installation computes. The model card
+(README.md) is documentation: it is outside the manifest, so editing it is fine.
 """
 from __future__ import annotations
 
@@ -26,6 +26,9 @@ MANIFEST = "MANIFEST.json"
 CARD = "README.md"
 HEAD_FILES = {"article": "article_head.safetensors", "sentence": "sentence_head.safetensors"}
 ENCODER_FILE = "encoder.safetensors"  # a fine-tuned MiniLM (fabscore train --finetune)
+# evidence mode's consistency head (fabscore.training.consistency): optional, independent of the
+# writing heads, so re-training those keeps it (see `save`)
+CONSISTENCY_FILES = ("consistency_head.safetensors", "consistency.json")
 SHIPPED = Path(__file__).resolve().parent / "models"
 
 
@@ -90,7 +93,7 @@ def save(path: str | Path, config: dict, article_head: LinearHead, sentence_head
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     for stale in path.iterdir():
-        if stale.is_file():
+        if stale.is_file() and stale.name not in CONSISTENCY_FILES:
             stale.unlink()
     article_head.save(path / HEAD_FILES["article"])
     if sentence_head is not None:
@@ -105,57 +108,78 @@ def save(path: str | Path, config: dict, article_head: LinearHead, sentence_head
     return path
 
 
-def write_manifest(path: str | Path) -> Path:
-    """MANIFEST.json over every file of the directory but the card and the manifest itself."""
+DOCS = (CARD,)  # documentation: may be edited or deleted, never verified, never decides a score
+
+
+def write_manifest(path: str | Path) -> dict[str, str]:
+    """MANIFEST.json over every file in the directory but the documentation: written last."""
     path = Path(path)
-    files = {p.name: _sha256(p) for p in sorted(path.iterdir()) if p.is_file() and p.name not in (CARD, MANIFEST)}
+    files = {p.name: _sha256(p) for p in sorted(path.iterdir())
+             if p.is_file() and p.name != MANIFEST and p.name not in DOCS}
     (path / MANIFEST).write_text(json.dumps({"files": files}, indent=2, sort_keys=True) + "\n")
-    return path / MANIFEST
+    return files
 
 
-def _check_files(path: Path) -> dict[str, str]:
+def check_manifest(path: Path, allowed: tuple[str, ...], what: str = "model",
+                   error: type[Exception] = ModelDirError) -> dict[str, str]:
+    """Every file listed in MANIFEST.json is one of `allowed`, present and unchanged, and
+    nothing else but documentation (DOCS, a regular file) is in the directory; raises
+    `error` naming the file and the problem."""
     mf = path / MANIFEST
     if not mf.is_file():
-        raise ModelDirError(f"{path}: no {MANIFEST}; not a fabscore model directory")
+        raise error(f"{path}: no {MANIFEST}; not a fabscore {what} directory")
     try:
         files = json.loads(mf.read_text())["files"]
     except (ValueError, KeyError, TypeError) as e:
-        raise ModelDirError(f"{mf}: unreadable manifest ({e})") from e
+        raise error(f"{mf}: unreadable manifest ({e})") from e
     if not isinstance(files, dict):
-        raise ModelDirError(f"{mf}: 'files' must map file names to sha256")
+        raise error(f"{mf}: 'files' must map file names to sha256")
     for name, digest in files.items():
         if not isinstance(name, str) or "/" in name or "\\" in name or name in ("", ".", "..") or name.startswith("."):
-            raise ModelDirError(f"{mf}: refusing file name {name!r} (must be a plain name inside the directory)")
-        if name not in (CONFIG, CARD, ENCODER_FILE, *HEAD_FILES.values()):
-            raise ModelDirError(f"{mf}: refusing {name!r}: not a file a fabscore model contains")
-        if name == CARD:
-            continue  # documentation (older manifests list it): editable, may be missing
+            raise error(f"{mf}: refusing file name {name!r} (must be a plain name inside the directory)")
+        if name not in allowed:
+            raise error(f"{mf}: refusing {name!r}: not a file a fabscore {what} contains")
+        if name in DOCS:
+            continue  # older manifests list the card: documentation, editable, may be missing
         f = path / name
         if not f.is_file() or f.is_symlink():
-            raise ModelDirError(f"{path}: {name} is listed in the manifest but missing")
+            raise error(f"{path}: {name} is listed in the manifest but missing")
         if _sha256(f) != digest:
-            raise ModelDirError(f"{path}: {name} was changed after the model was saved (sha256 mismatch)")
+            raise error(f"{path}: {name} was changed after the {what} was saved (sha256 mismatch)")
     for f in path.iterdir():
-        if f.name not in files and f.name not in (MANIFEST, CARD) or (f.name == CARD and not f.is_file()):
-            raise ModelDirError(f"{path}: unexpected file {f.name!r} is not part of the model; "
-                                "refusing to load a directory that holds files the model did not write")
+        if f.name in DOCS and f.is_file() and not f.is_symlink():
+            continue
+        if f.name not in files and f.name != MANIFEST:
+            raise error(f"{path}: unexpected file {f.name!r} is not part of the {what}; "
+                        f"refusing to load a directory that holds files the {what} did not write")
     return files
+
+
+def open_checked(path: Path, allowed: tuple[str, ...], config_name: str, fmt: str, version: int,
+                 what: str = "model", error: type[Exception] = ModelDirError,
+                 remedy: str = "upgrade fabscore or re-train") -> dict:
+    """The config of a directory whose manifest checks out and whose format and version are ours."""
+    if not path.is_dir():
+        raise error(f"{path}: no such {what} directory")
+    check_manifest(path, allowed, what, error)
+    try:
+        config = json.loads((path / config_name).read_text())
+    except (OSError, ValueError) as e:
+        raise error(f"{path / config_name}: unreadable ({e})") from e
+    if not isinstance(config, dict):
+        raise error(f"{path / config_name}: not a JSON object")
+    if config.get("format") != fmt:
+        raise error(f"{path}: not a fabscore {what} (format {config.get('format')!r})")
+    if config.get("format_version") != version:
+        raise error(f"{path}: {what} format version {config.get('format_version')!r}; this fabscore "
+                    f"reads version {version} ({remedy})")
+    return config
 
 
 def load(path: str | Path | None = None) -> ModelDir:
     path = resolve(path)
-    if not path.is_dir():
-        raise ModelDirError(f"{path}: no such model directory")
-    _check_files(path)
-    try:
-        config = json.loads((path / CONFIG).read_text())
-    except (OSError, ValueError) as e:
-        raise ModelDirError(f"{path / CONFIG}: unreadable ({e})") from e
-    if config.get("format") != FORMAT:
-        raise ModelDirError(f"{path}: not a fabscore model (format {config.get('format')!r})")
-    if config.get("format_version") != FORMAT_VERSION:
-        raise ModelDirError(f"{path}: model format version {config.get('format_version')!r}; this fabscore "
-                            f"reads version {FORMAT_VERSION} (upgrade fabscore or re-train)")
+    config = open_checked(path, (CONFIG, CARD, ENCODER_FILE, *HEAD_FILES.values(), *CONSISTENCY_FILES), CONFIG,
+                          FORMAT, FORMAT_VERSION)
     if config.get("normalization_version") != NORMALIZATION_VERSION:
         raise ModelDirError(f"{path}: trained with normalization {config.get('normalization_version')!r}, "
                             f"this fabscore normalizes as {NORMALIZATION_VERSION!r}")

@@ -6,7 +6,10 @@ records included, so a JSONL line and an API dict for the same text are equal.
 """
 from __future__ import annotations
 
-RESULT_KEYS = ("score", "label", "threshold", "sentence_threshold", "target_fpr", "n_words", "reason", "sentences")
+RESULT_KEYS = ("score", "label", "threshold", "sentence_threshold", "target_fpr", "n_words", "reason", "sentences",
+               "evidence_summary")
+# Per sentence: start, end, text, score, flagged, and evidence mode's support, status, claims, evidence.
+EVIDENCE_SENTENCE_KEYS = ("support", "status", "claims", "evidence")
 RECORD_KEYS = ("path", "id", *RESULT_KEYS, "text_field", "model", "error")  # + "fields" with --keep-fields
 DIGITS = 6
 
@@ -21,11 +24,18 @@ def build_record(result: dict, *, path: str | None, id: str | None, model: dict,
     rec = {"path": path, "id": id, "score": round6(result["score"]), "label": result["label"],
            "threshold": round6(result["threshold"]), "sentence_threshold": round6(result["sentence_threshold"]),
            "target_fpr": round6(result["target_fpr"]), "n_words": result["n_words"], "reason": result["reason"],
-           "sentences": [dict(s, score=round6(s["score"])) for s in result["sentences"]],
+           "sentences": [_sentence(s) for s in result["sentences"]],
+           "evidence_summary": result.get("evidence_summary"),
            "text_field": text_field, "model": model, "error": error}
     if fields is not None:
         rec["fields"] = fields
     return rec
+
+
+def _sentence(s: dict) -> dict:
+    """A sentence with the evidence fields always present (null/empty without evidence)."""
+    blank = {"support": None, "status": None, "claims": [], "evidence": []}
+    return {**blank, **s, "score": round6(s["score"]), "support": round6(s.get("support"))}
 
 
 def error_result(threshold: float, sentence_threshold: float | None, fpr: float) -> dict:

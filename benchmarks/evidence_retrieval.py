@@ -1,0 +1,101 @@
+"""Evidence retrieval: exact matrix product vs FAISS, and where the crossover lies.
+
+    .venv/bin/python benchmarks/evidence_retrieval.py [--max-n 1000000] [--out benchmarks/evidence_retrieval.json]
+
+Synthetic unit vectors shaped like sentence embeddings (clusters of topics plus
+noise, 384 dimensions); an "article" is 30 query sentences near indexed ones,
+top-5 each. For each index size: milliseconds per article of exact search
+(fabscore.evidence.index.exact_search) and of the FAISS IVF index the evidence
+index switches to (build_faiss), FAISS's recall@5 against exact, and its build
+time. Prints a table and writes JSON. Targets are reported, never asserted.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from fabscore.evidence.index import EXACT_MAX_SENTENCES, build_faiss, exact_search  # noqa: E402
+
+DIM, K, PER_ARTICLE = 384, 5, 30
+TARGET_MS_PER_ARTICLE_AT_1M = 50.0
+MIN_RECALL = 0.95  # FAISS counts as a replacement for exact search only at this recall@5 or more
+
+
+def synthetic(n: int, rng, n_topics: int = 4000) -> np.ndarray:
+    centers = rng.standard_normal((n_topics, DIM)).astype(np.float32)
+    out = np.empty((n, DIM), np.float32)
+    for b in range(0, n, 100_000):
+        m = min(100_000, n - b)
+        v = centers[rng.integers(n_topics, size=m)] + 0.9 * rng.standard_normal((m, DIM)).astype(np.float32)
+        out[b:b + m] = v / np.linalg.norm(v, axis=1, keepdims=True)
+    return out
+
+
+def queries(vectors: np.ndarray, n_articles: int, rng) -> np.ndarray:
+    q = vectors[rng.integers(len(vectors), size=n_articles * PER_ARTICLE)]
+    q = q + 0.05 * rng.standard_normal(q.shape).astype(np.float32)
+    return q / np.linalg.norm(q, axis=1, keepdims=True)
+
+
+def per_article_ms(search, q: np.ndarray, n_articles: int) -> float:
+    search(q[:PER_ARTICLE])  # warm up
+    t = time.perf_counter()
+    for a in range(n_articles):
+        search(q[a * PER_ARTICLE:(a + 1) * PER_ARTICLE])
+    return 1000 * (time.perf_counter() - t) / n_articles
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="10000,30000,100000,300000,1000000")
+    ap.add_argument("--articles", type=int, default=20)
+    ap.add_argument("--out", default=str(REPO / "benchmarks" / "evidence_retrieval.json"))
+    args = ap.parse_args()
+    import faiss
+
+    rng = np.random.default_rng(0)
+    rows = []
+    print(f"{'sentences':>10} {'exact ms/art':>13} {'faiss ms/art':>13} {'recall@5':>9} {'faiss build s':>14}")
+    for n in map(int, args.sizes.split(",")):
+        v = synthetic(n, rng)
+        q = queries(v, args.articles, rng)
+        exact_ms = per_article_ms(lambda x: exact_search(v, x, K), q, args.articles)
+        t = time.perf_counter()
+        index = build_faiss(v)
+        build_s = time.perf_counter() - t
+        faiss_ms = per_article_ms(lambda x: index.search(x, K), q, args.articles)
+        _, ei = exact_search(v, q, K)
+        _, fi = index.search(q, K)
+        recall = float(np.mean([len(set(a) & set(b)) / K for a, b in zip(ei, fi)]))
+        rows.append({"n_sentences": n, "exact_ms_per_article": round(exact_ms, 2),
+                     "faiss_ms_per_article": round(faiss_ms, 2), "faiss_recall_at_5": round(recall, 4),
+                     "faiss_build_s": round(build_s, 2), "faiss_nlist": int(index.nlist),
+                     "faiss_nprobe": int(index.nprobe)})
+        print(f"{n:>10} {exact_ms:>13.2f} {faiss_ms:>13.2f} {recall:>9.3f} {build_s:>14.1f}", flush=True)
+        del v, index
+    cross = next((r["n_sentences"] for r in rows if r["faiss_ms_per_article"] < r["exact_ms_per_article"]
+                  and r["faiss_recall_at_5"] >= MIN_RECALL), None)
+    big = rows[-1]
+    used = big["exact_ms_per_article"] if big["n_sentences"] <= EXACT_MAX_SENTENCES else big["faiss_ms_per_article"]
+    res = {"rows": rows, "queries_per_article": PER_ARTICLE, "k": K, "threads": faiss.omp_get_max_threads(),
+           "first_size_where_faiss_is_faster_at_recall_0.95": cross,
+           "load_average": __import__("os").getloadavg(), "EXACT_MAX_SENTENCES": EXACT_MAX_SENTENCES,
+           "largest_n": big["n_sentences"], "ms_per_article_at_largest_with_switch": used,
+           "target_ms_per_article_at_1M": TARGET_MS_PER_ARTICLE_AT_1M,
+           "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 3)}
+    print(json.dumps({k: v for k, v in res.items() if k != "rows"}, indent=2))
+    Path(args.out).write_text(json.dumps(res, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

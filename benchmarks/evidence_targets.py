@@ -1,0 +1,190 @@
+"""Evidence mode's targets, measured: the seeds, speed, memory.
+
+    .venv/bin/python benchmarks/evidence_targets.py [--pool 300] [--articles 8] [--out benchmarks/evidence_targets.json]
+
+- seeds: seed 002 scored with seed 000 as evidence (are the three lowest-support sentences
+  ones with invented specifics?), seed 000 against itself (all supported?), seed 000
+  against 50 unrelated usnews articles (no_evidence, not unsupported?);
+- indexing throughput (split + MiniLM) against MiniLM's bare passes over the same
+  sentences, and spaCy claim extraction over them (nlp.pipe, NER only);
+- scoring time with and without evidence, and where the evidence time goes, with a
+  real pool of --pool articles; the retrieval part for a 10,000-article pool is
+  measured on a synthetic index of 10,000 x the pool's mean sentences per article
+  (exact or FAISS, as the index would choose) and substituted: an extrapolation,
+  said so in the JSON;
+- peak RSS of the process holding the detector and that 10,000-article-sized index.
+Numbers are printed and written as JSON; nothing is asserted.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+SHARED = REPO.parent / "shared" / "data"
+SEED_HUMAN = REPO / "seeds" / "000_e0349e775a64605f.txt"
+SEED_MACHINE = REPO / "seeds" / "002_3ca293cc838cf24e.txt"
+INVENTED = ("Lavrov", "Eboe-Osuji", "March 14th", "March 15th", "Borrell", "Blinken", "Dutch security forces")
+GiB = 2 ** 30
+
+
+def rows(name: str) -> list[dict]:
+    return [json.loads(line) for line in (SHARED / name).open()]
+
+
+def unrelated(n: int) -> list[str]:
+    story = ("ICC", "Criminal Court", "Putin", "Medvedev", "Hague")
+    return [r["text"] for r in rows("usnews_mar2023_human.clean.jsonl") if not any(w in r["text"] for w in story)][:n]
+
+
+def seeds(det) -> dict:
+    from fabscore.evidence import build
+
+    idx = build([str(SEED_HUMAN)])
+    rec = det.score(SEED_MACHINE.read_text(), evidence=idx)[0]
+    ranked = sorted(rec["sentences"], key=lambda s: (s["support"] is None, s["support"] or 0))
+    lowest = [{"support": s["support"], "status": s["status"], "text": s["text"],
+               "invented": [w for w in INVENTED if w in s["text"]]} for s in ranked[:3]]
+    own = det.score(SEED_HUMAN.read_text(), evidence=idx)[0]
+    far = det.score(SEED_HUMAN.read_text(), evidence=unrelated(50))[0]
+    st = lambda r: {k: sum(s["status"] == k for s in r["sentences"]) for k in ("supported", "unsupported", "no_evidence")}  # noqa: E731
+    return {"002_vs_000": {"three_lowest": lowest, "met": all(x["invented"] for x in lowest), "statuses": st(rec),
+                           "all": [(round(s["support"], 3) if s["support"] is not None else None, s["status"],
+                                    s["text"][:80]) for s in rec["sentences"]]},
+            "000_vs_000": {"statuses": st(own), "met": st(own)["supported"] == len(own["sentences"])},
+            "000_vs_50_unrelated": {"statuses": st(far), "met": st(far)["unsupported"] == 0,
+                                    "max_similarity": max(s["evidence"][0]["similarity"] for s in far["sentences"])}}
+
+
+def indexing(texts: list[str]) -> dict:
+    import torch
+
+    from fabscore.backbones import load_minilm
+    from fabscore.evidence.claims import extract, load_nlp
+    from fabscore.evidence.index import build_from_texts, sentences_of
+    from fabscore.features.embed import encode_texts
+    from fabscore.normalize import normalize
+
+    tok, model = load_minilm(torch.float32)
+    encode_texts(["warm up"], tok, model)
+    load_nlp()
+    t = time.perf_counter()
+    index = build_from_texts(texts)
+    t_index = time.perf_counter() - t
+    sents = [normalize(s.text) for s in index.sentences]
+    t = time.perf_counter()
+    encode_texts(sents, tok, model)
+    t_bare = time.perf_counter() - t
+    t = time.perf_counter()
+    extract([s.text for s in index.sentences])
+    t_claims = time.perf_counter() - t
+    t = time.perf_counter()
+    for x in texts:
+        sentences_of("", "", x)
+    t_split = time.perf_counter() - t
+    n = len(index)
+    return {"articles": len(texts), "sentences": n, "index_s": round(t_index, 2), "bare_minilm_s": round(t_bare, 2),
+            "claims_spacy_s": round(t_claims, 2), "split_s": round(t_split, 2),
+            "index_sentences_per_s": round(n / t_index, 1), "bare_sentences_per_s": round(n / t_bare, 1),
+            "index_over_bare": round(t_bare / t_index, 3),
+            "index_with_claims_over_bare": round(t_bare / (t_index + t_claims), 3),
+            "note": "fabscore index does not extract claims (they are extracted from the checked article at "
+                    "scoring time); index_with_claims_over_bare is what it would be if it did"}, index
+
+
+def scoring(det, texts: list[str], pool_index, pool_articles: int) -> dict:
+    from fabscore.evidence import resolve_evidence
+    from fabscore.evidence import annotate as ann
+    from fabscore.evidence.index import EvidenceIndex, EvidenceSentence
+
+    check = resolve_evidence(pool_index, det.model)
+    det.score(texts[:1])
+    det.score(texts[:1], evidence=check)
+    t = time.perf_counter()
+    plain = det.score(texts)
+    t_plain = time.perf_counter() - t
+    parts = {"encode": 0.0, "search": 0.0, "claims": 0.0}
+    real = (ann.encode, ann.extract, pool_index.search)
+
+    def timed(name, fn):
+        def run(*a, **k):
+            t0 = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                parts[name] += time.perf_counter() - t0
+        return run
+
+    ann.encode, ann.extract = timed("encode", real[0]), timed("claims", real[1])
+    pool_index.search = timed("search", real[2])
+    t = time.perf_counter()
+    with_ev = det.score(texts, evidence=check)
+    t_ev = time.perf_counter() - t
+    ann.encode, ann.extract = real[0], real[1]
+    del pool_index.search
+    assert [r["score"] for r in plain] == [r["score"] for r in with_ev]
+    n_sent = sum(len(r["sentences"]) for r in with_ev)
+    # the retrieval of a 10,000-article pool: a synthetic index of that many sentences
+    per_article = len(pool_index) / pool_articles
+    n_big = int(10_000 * per_article)
+    rng = np.random.default_rng(0)
+    v = rng.standard_normal((n_big, 384)).astype(np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    big = EvidenceIndex([EvidenceSentence("synthetic", str(i // 30), 0, 0, "") for i in range(n_big)], v)
+    q = pool_index.vectors[:n_sent]
+    big.search(q[:5], 5)  # builds FAISS if the size calls for it
+    t = time.perf_counter()
+    big.search(q, 5)
+    t_big_search = (time.perf_counter() - t)
+    other = t_ev - t_plain - parts["search"]
+    t_ev_10k = t_plain + other + t_big_search
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return {"articles": len(texts), "sentences": n_sent, "pool_articles": pool_articles,
+            "pool_sentences": len(pool_index), "without_evidence_s": round(t_plain, 2),
+            "with_evidence_s": round(t_ev, 2), "ratio": round(t_ev / t_plain, 3),
+            "evidence_parts_s": {k: round(v, 2) for k, v in parts.items()},
+            "evidence_other_s": round(t_ev - t_plain - sum(parts.values()), 2),
+            "pool_10k_articles_sentences": n_big, "pool_10k_search_s": round(t_big_search, 3),
+            "pool_10k_search_backend": "faiss" if big._faiss is not None else "exact",
+            "ratio_10k_extrapolated": round(t_ev_10k / t_plain, 3),
+            "peak_rss_gib_with_10k_index": round(rss / GiB, 3),
+            "note": "ratio_10k_extrapolated = (plain + evidence time without search + search time on a "
+                    "synthetic index the size of a 10,000-article pool) / plain; the real pool was smaller"}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--pool", type=int, default=300)
+    ap.add_argument("--articles", type=int, default=8)
+    ap.add_argument("--out", default=str(REPO / "benchmarks" / "evidence_targets.json"))
+    args = ap.parse_args()
+    from fabscore import load_detector
+
+    say = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    det = load_detector()
+    res = {"load_average_start": os.getloadavg()}
+    res["seeds"] = seeds(det)
+    say(json.dumps(res["seeds"], indent=1))
+    pool = [r["text"] for r in rows("llmfake.clean.jsonl") if r["label"] == "human"][:args.pool]
+    res["indexing"], index = indexing(pool)
+    say(json.dumps(res["indexing"], indent=1))
+    articles = [r["text"] for r in rows("llmfake.clean.jsonl") if r["label"] == "machine"
+                and 150 <= len(r["text"].split()) <= 600][:args.articles]
+    res["scoring"] = scoring(det, articles, index, args.pool)
+    say(json.dumps(res["scoring"], indent=1))
+    res["load_average_end"] = os.getloadavg()
+    res["targets"] = {"index_over_bare": 0.5, "ratio_10k": 2.0, "peak_rss_gib": 2.0}
+    Path(args.out).write_text(json.dumps(res, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

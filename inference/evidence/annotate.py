@@ -1,0 +1,131 @@
+"""Evidence fields of a scored record: each sentence checked against the evidence index.
+
+Adds per sentence `support`, `status`, `claims`, `evidence`, and per article
+`evidence_summary`. Without evidence the same fields are there, null or empty,
+so every record has one shape. The writing score and label are never touched:
+the two signals sit side by side.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from ..normalize import normalize
+from ..text import Article
+from .checker import SUPPORT_CUT, Checker
+from .claims import Claim, extract
+from .features import pair_features
+from .index import EvidenceIndex, encode
+
+N_SHOWN = 3  # evidence sentences shown per checked sentence
+
+
+@dataclass
+class Checked:
+    """The features and retrieval of a batch of sentences (what training and scoring share)."""
+
+    X: np.ndarray  # (n, len(FEATURES))
+    claims: list[list[Claim]]  # offsets into each sentence
+    supported: list[list[bool]]
+    sims: np.ndarray  # (n, k) cosines, best first
+    idx: np.ndarray  # (n, k) evidence sentence indices
+
+
+def check_sentences(texts: Sequence[str], index: EvidenceIndex, top_k: int, nlp=None,
+                    vectors: np.ndarray | None = None) -> Checked:
+    """Retrieve each sentence's top-k evidence, extract its claims, compute the pair features.
+    vectors: the sentences' embeddings when the caller has them already."""
+    q = encode([normalize(t) for t in texts]) if vectors is None else vectors
+    sims, idx = index.search(q, top_k)
+    claims = extract(list(texts), nlp)
+    rows, supported = [], []
+    for t, c, s, i in zip(texts, claims, sims, idx):
+        x, ok = pair_features(t, c, [index.sentences[j].text for j in i], s)
+        rows.append(x)
+        supported.append(ok)
+    return Checked(np.array(rows).reshape(len(texts), -1), claims, supported, sims, idx)
+
+
+@dataclass
+class EvidenceCheck:
+    """An evidence index and the consistency head that judges sentences against it."""
+
+    index: EvidenceIndex
+    checker: Checker
+
+    def __call__(self, record: dict, article: Article | None) -> dict:
+        return annotate(record, article, self.index, self.checker)
+
+
+def blank(record: dict) -> dict:
+    """The evidence fields, empty: no evidence was given."""
+    for s in record.get("sentences") or []:
+        s.update(support=None, status=None, claims=[], evidence=[])
+    record["evidence_summary"] = None
+    return record
+
+
+def annotate(record: dict, article: Article | None, index: EvidenceIndex | None,
+             checker: Checker | None) -> dict:
+    """Add the evidence fields to a record (ArticleScore.as_dict) of `article`, in place.
+    With no index, the fields are null/empty. Only the record's own sentences are checked."""
+    if index is None or checker is None or article is None:
+        return blank(record)
+    rec_sents = record.get("sentences") or []
+    by_span = {(s.start, s.end): s for s in article.sentences}
+    pairs = [(r, by_span[(r["start"], r["end"])]) for r in rec_sents if (r["start"], r["end"]) in by_span]
+    blank(record)
+    if not pairs:
+        record["evidence_summary"] = {"n_sentences_checked": 0, "n_unsupported": 0, "n_no_evidence": 0,
+                                      "min_support": None}
+        return record
+    checked = check_sentences([s.text for _, s in pairs], index, checker.top_k)
+    support = checker.head.predict_proba(checked.X)
+    for n, (rec, sent) in enumerate(pairs):
+        sims, idx = checked.sims[n], checked.idx[n]
+        relevant = len(sims) > 0 and sims[0] >= checker.relevance_cut
+        shown = [j for j, s in zip(idx, sims) if s >= checker.relevance_cut][:N_SHOWN] if relevant else list(idx[:1])
+        rec["evidence"] = [{**index.sentences[j].as_dict(), "similarity": round(float(s), 4)}
+                           for j, s in zip(idx, sims) if j in shown]
+        rec["claims"] = [{"start": sent.start + c.start, "end": sent.start + c.end, "text": c.text, "kind": c.kind,
+                          "supported": bool(ok) if relevant else None}
+                         for c, ok in zip(checked.claims[n], checked.supported[n])]
+        if relevant:
+            rec["support"] = round(float(support[n]), 6)
+            rec["status"] = "supported" if support[n] >= SUPPORT_CUT else "unsupported"
+        else:
+            rec["status"] = "no_evidence"
+    got = [r["support"] for r, _ in pairs if r["support"] is not None]
+    record["evidence_summary"] = {
+        "n_sentences_checked": len(pairs),
+        "n_unsupported": sum(r["status"] == "unsupported" for r, _ in pairs),
+        "n_no_evidence": sum(r["status"] == "no_evidence" for r, _ in pairs),
+        "min_support": min(got) if got else None,
+    }
+    return record
+
+
+def resolve_evidence(evidence, model=None, on_error=None, paths: bool = False) -> EvidenceCheck:
+    """An EvidenceCheck from what the user gave: an EvidenceCheck, an EvidenceIndex, an index
+    directory, or a list of texts/paths (indexed on the fly; strings are paths when they all
+    exist or `paths` says so, as on the command line); the head from the model directory."""
+    import os
+
+    from .checker import load_checker
+    from .index import build, build_from_texts, load
+
+    if isinstance(evidence, EvidenceCheck):
+        return evidence
+    checker = load_checker(model)
+    if isinstance(evidence, EvidenceIndex):
+        return EvidenceCheck(evidence, checker)
+    if isinstance(evidence, (str, os.PathLike)):
+        evidence = [evidence]
+    evidence = list(evidence)
+    if len(evidence) == 1 and os.path.isdir(evidence[0]) and os.path.isfile(os.path.join(evidence[0], "index.json")):
+        return EvidenceCheck(load(evidence[0]), checker)
+    if paths or (evidence and all(isinstance(e, (str, os.PathLike)) and os.path.exists(e) for e in evidence)):
+        return EvidenceCheck(build(evidence, on_error=on_error), checker)
+    return EvidenceCheck(build_from_texts([str(e) for e in evidence]), checker)

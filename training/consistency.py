@@ -1,0 +1,336 @@
+"""Training and measuring evidence mode's consistency head on real news.
+
+Pairs (claim sentence, evidence pool) are made from human news in ../shared/data:
+- FactCC-style corruptions of source sentences (Kryscinski et al., 2020): an entity
+  swapped for another of the same type from another article, a number or a date
+  changed, the speaker of a quotation swapped, a negation added or removed, and a
+  sentence inserted from another story (from a data set that is not in the pool);
+- natural pairs: llmfake's machine rewrites against their human source (`pair_id`),
+  sentences labelled inserted / restated by `sentence_labels.align`.
+Stories are split by a hash of their id; the evidence pool at evaluation is every
+held-out original article, not just a claim's own source. The head (logistic
+regression over `fabscore.evidence.features`, Platt-calibrated) is fitted on the
+training stories only, and written into a model directory next to the writing heads.
+
+    python -m fabscore.training.consistency --out inference/models/default \
+        --metrics benchmarks/evidence_consistency.json
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fabscore.evidence.annotate import check_sentences
+from fabscore.evidence.checker import Checker
+from fabscore.evidence.claims import extract, key_tokens
+from fabscore.evidence.features import FEATURES, TOP_K, negated
+from fabscore.evidence.index import build_from_texts, encode
+from fabscore.model_dir import resolve, write_manifest
+from fabscore.text import prepare
+
+from .fit import fit_head
+from .metrics import auroc
+from .sentence_labels import MATCH_MIN_COS, MATCH_MIN_OVERLAP, align
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+TYPES = ("entity", "number", "date", "speaker", "negation", "insert")
+SWAP_LABELS = ("PERSON", "ORG", "GPE", "NORP", "LOC", "FAC", "EVENT")
+_MONTHS = "january february march april may june july august september october november december".split()
+_WORD_NUMBERS = "two three four five six seven eight nine ten dozen hundred thousand million billion".split()
+_AUX = re.compile(r"\b(is|are|was|were|has|have|had|will|would|can|could|should|does|do|did|must)\b")
+_NOT = re.compile(r"\s+not\b|n't\b")
+
+
+@dataclass
+class Pair:
+    text: str  # the claim sentence
+    label: int  # 1 = supported by the pool, 0 = not
+    kind: str  # original / a corruption type / restated / inserted
+    story: str
+    span: tuple[int, int] | None = None  # the changed characters, for claim-level scores
+
+
+def _hash(s: str, salt: str = "evidence") -> int:
+    return int(hashlib.sha256(f"{salt}:{s}".encode()).hexdigest()[:12], 16)
+
+
+def read(name: str) -> list[dict]:
+    return [json.loads(line) for line in (DATA / name).open()]
+
+
+def is_test(story: str, test_share: float) -> bool:
+    return _hash(story) % 1000 < 1000 * test_share
+
+
+# ---------------------------------------------------------------- corruptions
+def _replace(text: str, start: int, end: int, new: str) -> tuple[str, tuple[int, int]]:
+    return text[:start] + new + text[end:], (start, start + len(new))
+
+
+def change_number(text: str, c, rng) -> tuple[str, tuple[int, int]] | None:
+    """A number inside a claim changed to a plausible other value (years by 1-5)."""
+    m = re.search(r"\d[\d,]*(?:\.\d+)?", c.text)
+    if m:
+        raw = m.group().replace(",", "")
+        try:
+            n = float(raw)
+        except ValueError:
+            return None
+        if 1900 <= n <= 2100 and "." not in raw:
+            new = str(int(n + rng.choice([-3, -2, -1, 1, 2, 4])))
+        else:
+            f = rng.choice([0.5, 0.7, 1.3, 2.0, 3.0, 10.0])
+            v = n * f if n else rng.integers(2, 9)
+            new = f"{v:.1f}" if "." in raw else f"{int(round(v)):,}" if "," in m.group() else str(int(round(v)))
+            if new == m.group():
+                new = str(int(n) + 7)
+        return _replace(text, c.start + m.start(), c.start + m.end(), new)
+    words = c.text.lower().split()
+    for w in words:
+        if w in _MONTHS:
+            i = c.text.lower().index(w)
+            other = _MONTHS[(_MONTHS.index(w) + rng.integers(1, 12)) % 12].capitalize()
+            return _replace(text, c.start + i, c.start + i + len(w), other)
+        if w in _WORD_NUMBERS:
+            i = c.text.lower().index(w)
+            other = rng.choice([x for x in _WORD_NUMBERS if x != w])
+            return _replace(text, c.start + i, c.start + i + len(w), other)
+    return None
+
+
+def negate(text: str) -> tuple[str, tuple[int, int]] | None:
+    """Remove a negation, or add 'not' after the first auxiliary verb."""
+    if negated(text):
+        m = _NOT.search(text)
+        return None if m is None else _replace(text, m.start(), m.end(), "")
+    m = _AUX.search(text)
+    return None if m is None else _replace(text, m.end(), m.end(), " not")
+
+
+def swap_entity(text: str, c, pool: dict[str, list[str]], article_tokens: set[str], rng):
+    others = [e for e in pool.get(c.label, []) if not set(key_tokens(e)) & article_tokens]
+    if not others:
+        return None
+    return _replace(text, c.start, c.end, others[rng.integers(len(others))])
+
+
+def corruptions(text: str, claims: list, pool: dict[str, list[str]], article_tokens: set[str], rng) -> dict:
+    """{type: (corrupted text, changed span)} for every type this sentence allows."""
+    out = {}
+    ents = [c for c in claims if c.label in SWAP_LABELS]
+    people = [c for c in claims if c.label == "PERSON"]
+    has_quote = any(c.kind == "quote" for c in claims)
+    if has_quote and people:
+        got = swap_entity(text, people[rng.integers(len(people))], pool, article_tokens, rng)
+        if got:
+            out["speaker"] = got
+    if ents:
+        got = swap_entity(text, ents[rng.integers(len(ents))], pool, article_tokens, rng)
+        if got:
+            out["entity"] = got
+    for kind in ("number", "date"):
+        cs = [c for c in claims if c.kind == kind]
+        if cs:
+            got = change_number(text, cs[rng.integers(len(cs))], rng)
+            if got:
+                out[kind] = got
+    got = negate(text)
+    if got:
+        out["negation"] = got
+    return out
+
+
+# ---------------------------------------------------------------- building a split
+def _chosen_sentences(article, rng, per_article: int) -> list[str]:
+    ok = [s.text for s in article.sentences if 8 <= len(s.text.split()) <= 60]
+    rng.shuffle(ok)
+    return ok[:per_article]
+
+
+def build_split(humans: list[dict], machines: list[dict], outside: list[dict], rng, per_article: int,
+                max_rewrites: int, log) -> tuple[object, list[Pair], dict]:
+    """(evidence pool of all the split's originals, pairs, relevance statistics)."""
+    texts = [r["text"] for r in humans]
+    t = time.monotonic()
+    pool = build_from_texts(texts, [r["id"] for r in humans])
+    log(f"  pool: {len(humans)} articles, {len(pool)} sentences ({time.monotonic() - t:.0f} s)")
+    articles = [prepare(x) for x in texts]
+    chosen = [_chosen_sentences(a, rng, per_article) for a in articles]
+    flat = [(i, s) for i, ss in enumerate(chosen) for s in ss]
+    claims = extract([s for _, s in flat])
+    ent_pool: dict[str, list[str]] = {}
+    for cs in claims:
+        for c in cs:
+            if c.label in SWAP_LABELS:
+                ent_pool.setdefault(c.label, []).append(c.text)
+    tokens = [set(key_tokens(x)) for x in texts]
+    pairs = []
+    for (i, s), cs in zip(flat, claims):
+        story = humans[i]["id"]
+        pairs.append(Pair(s, 1, "original", story))
+        for kind, (new, span) in corruptions(s, cs, ent_pool, tokens[i], rng).items():
+            pairs.append(Pair(new, 0, kind, story, span))
+    # inserted sentences: from stories outside the pool, nearest in meaning to a chosen sentence
+    out_sents = [s.text for r in outside for s in prepare(r["text"]).sentences if 8 <= len(s.text.split()) <= 60]
+    out_vec = encode(out_sents)
+    originals = [p for p in pairs if p.kind == "original"]
+    pick = rng.choice(len(originals), size=min(len(originals), len(originals) // 2 + 1), replace=False)
+    q = encode([originals[j].text for j in pick])
+    nearest = (q @ out_vec.T).argmax(axis=1)
+    pairs += [Pair(out_sents[n], 0, "insert", originals[j].story) for j, n in zip(pick, nearest)]
+    # natural pairs: machine rewrites against their source
+    by_id = {r["id"]: n for n, r in enumerate(humans)}
+    starts = np.cumsum([0] + [len(a.sentences) for a in articles])
+    rewrites = [m for m in machines if m.get("pair_id") in by_id]
+    rng.shuffle(rewrites)
+    for m in rewrites[:max_rewrites]:
+        src = by_id[m["pair_id"]]
+        sents = [s.text for s in prepare(m["text"]).sentences if len(s.text.split()) >= 6][:per_article * 3]
+        if not sents:
+            continue
+        labels, overlap, cos = align(sents, encode(sents).astype(np.float64), texts[src],
+                                     pool.vectors[starts[src]:starts[src + 1]].astype(np.float64))
+        for s, lab, ov, c in zip(sents, labels, overlap, cos):
+            if lab == 1:
+                pairs.append(Pair(s, 0, "inserted", m["pair_id"]))
+            elif ov >= MATCH_MIN_OVERLAP or c >= MATCH_MIN_COS:
+                pairs.append(Pair(s, 1, "restated", m["pair_id"]))
+    return pool, pairs, {}
+
+
+def claim_scores(pairs: list[Pair], checked) -> dict:
+    """Claim-level recall and precision of `supported: false`: positives are the claims over
+    a corrupted span (entity, number, date, speaker), negatives every claim of an original."""
+    tp = fn = fp = tn = 0
+    for n, p in enumerate(pairs):
+        if p.kind == "original":
+            for ok in checked.supported[n]:
+                fp += not ok
+                tn += ok
+        elif p.kind in ("entity", "number", "date", "speaker") and p.span:
+            hit = [ok for c, ok in zip(checked.claims[n], checked.supported[n])
+                   if c.start < p.span[1] and p.span[0] < c.end]
+            if hit:
+                tp += not all(hit)
+                fn += all(hit)
+            else:
+                fn += 1  # the changed claim was not even extracted
+    return {"recall": tp / max(tp + fn, 1), "precision": tp / max(tp + fp, 1), "n_corrupted_claims": tp + fn,
+            "n_original_claims": fp + tn, "false_flags_on_originals": fp}
+
+
+def evaluate(pairs: list[Pair], support: np.ndarray, checked) -> dict:
+    y = np.array([p.label for p in pairs])
+    kinds = np.array([p.kind for p in pairs])
+    orig = kinds == "original"
+    per_type = {}
+    for t in TYPES:
+        m = kinds == t
+        if m.any():
+            sel = orig | m
+            per_type[t] = {"auroc": auroc(y[sel], support[sel]), "n": int(m.sum()),
+                           "share_unsupported": float((support[m] < 0.5).mean())}
+    nat = np.isin(kinds, ["inserted", "restated"])
+    return {"corruption_auroc": per_type, "n_originals": int(orig.sum()),
+            "originals_share_supported": float((support[orig] >= 0.5).mean()),
+            "natural_auroc": auroc(y[nat], support[nat]),
+            "natural_n": {"inserted": int((kinds == "inserted").sum()), "restated": int((kinds == "restated").sum())},
+            "claim_level": claim_scores(pairs, checked)}
+
+
+# ---------------------------------------------------------------- relevance cut
+def relevance_statistics(test_pool, train_pairs_checked_sims: np.ndarray, test: list[Pair], test_checked) -> dict:
+    """Max cosine of related sentences (restated rewrites of a pooled story) vs unrelated ones
+    (claim sentences of the training stories, searched in the held-out pool)."""
+    kinds = np.array([p.kind for p in test])
+    related = test_checked.sims[kinds == "restated", 0]
+    unrelated = train_pairs_checked_sims
+    q = lambda a, p: float(np.quantile(a, p)) if len(a) else None  # noqa: E731
+    return {"related_restated": {f"q{int(100 * p)}": q(related, p) for p in (0.01, 0.05, 0.1, 0.5)},
+            "unrelated": {f"q{int(100 * p)}": q(unrelated, p) for p in (0.5, 0.9, 0.95, 0.99)},
+            "n_related": int(len(related)), "n_unrelated": int(len(unrelated))}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m fabscore.training.consistency", description=__doc__.split("\n")[0])
+    ap.add_argument("--out", default="default", help="model directory to write the head into (default: shipped)")
+    ap.add_argument("--metrics", default=None, help="write the held-out metrics here (JSON)")
+    ap.add_argument("--n-train", type=int, default=260, help="training stories (human articles)")
+    ap.add_argument("--n-test", type=int, default=160, help="held-out stories")
+    ap.add_argument("--per-article", type=int, default=3, help="claim sentences per article")
+    ap.add_argument("--rewrites", type=int, default=250, help="machine rewrites per split")
+    ap.add_argument("--test-share", type=float, default=0.3)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    rng = np.random.default_rng(args.seed)
+    log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    started = time.monotonic()
+
+    llm = read("llmfake.clean.jsonl")
+    has_rewrite = {r["pair_id"] for r in llm if r["label"] == "machine" and r.get("pair_id")}
+    humans = [r for r in llm if r["label"] == "human" and r["id"] in has_rewrite]
+    humans += [r for r in read("usnews_mar2023_human.clean.jsonl") if r["label"] == "human"]
+    humans = [r for r in humans if 120 <= len(r["text"].split()) <= 1500]
+    machines = [r for r in llm if r["label"] == "machine"]
+    outside = [r for name in ("iu_news.clean.jsonl", "aiclf_news.clean.jsonl") for r in read(name)
+               if r["label"] == "human" and 120 <= len(r["text"].split()) <= 1500]
+    splits = {}
+    for name, n in (("train", args.n_train), ("test", args.n_test)):
+        want = name == "test"
+        rows = [r for r in humans if is_test(r["id"], args.test_share) == want]
+        rows = [rows[i] for i in sorted(rng.choice(len(rows), size=min(n, len(rows)), replace=False))]
+        out = [r for r in outside if is_test(r["id"], args.test_share) == want][:25]
+        log(f"{name}: building pairs")
+        pool, pairs, _ = build_split(rows, machines, out, rng, args.per_article, args.rewrites, log)
+        t = time.monotonic()
+        checked = check_sentences([p.text for p in pairs], pool, TOP_K)
+        log(f"  {len(pairs)} pairs featurized ({time.monotonic() - t:.0f} s)")
+        splits[name] = (pool, pairs, checked)
+
+    tr_pool, tr_pairs, tr_checked = splits["train"]
+    te_pool, te_pairs, te_checked = splits["test"]
+    y = np.array([p.label for p in tr_pairs])
+    fit = fit_head(tr_checked.X, y, np.array([p.story for p in tr_pairs]), seed=args.seed, fprs=())
+    support = fit.head.predict_proba(te_checked.X)
+    metrics = evaluate(te_pairs, support, te_checked)
+    metrics["train_cv_auroc"] = fit.cv_auroc
+    metrics["C"] = fit.C
+    # unrelated: training claim sentences against the held-out pool (disjoint stories)
+    unrel_sims, _ = te_pool.search(encode([p.text for p in tr_pairs if p.kind == "original"]), 1)
+    rel = relevance_statistics(te_pool, unrel_sims[:, 0], te_pairs, te_checked)
+    cut = round(rel["unrelated"]["q95"], 3)
+    rel["chosen_cut"] = cut
+    rel["rule"] = "95th percentile of the unrelated sentences' max cosine"
+    kinds = np.array([p.kind for p in te_pairs])
+    rel["related_restated_below_cut"] = float((te_checked.sims[kinds == "restated", 0] < cut).mean())
+    metrics["relevance"] = rel
+    metrics["coef"] = dict(zip(FEATURES, map(float, fit.head.coef)))
+    metrics["sizes"] = {k: {"pool_sentences": len(v[0]), "pairs": len(v[1]),
+                            "by_kind": {t: int(sum(p.kind == t for p in v[1])) for t in set(p.kind for p in v[1])}}
+                        for k, v in splits.items()}
+    metrics["seconds"] = round(time.monotonic() - started, 1)
+    checker = Checker(fit.head, cut, TOP_K, {
+        "trained_on": "FactCC-style corruptions of llmfake/usnews human sentences and llmfake rewrites "
+                      "(fabscore.training.consistency)",
+        "held_out": {"natural_auroc": metrics["natural_auroc"],
+                     "corruption_auroc": {k: v["auroc"] for k, v in metrics["corruption_auroc"].items()},
+                     "claim_level": metrics["claim_level"]}})
+    path = resolve(args.out)
+    checker.save(path)
+    write_manifest(path)
+    log(json.dumps(metrics, indent=2))
+    if args.metrics:
+        Path(args.metrics).write_text(json.dumps(metrics, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
