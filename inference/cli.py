@@ -243,6 +243,16 @@ def _score(inp: Input, det) -> dict:
         return error_record(inp, f"scoring failed: {type(e).__name__}: {e}", det.threshold, det.fpr, model)
 
 
+def _engine(args: argparse.Namespace, det):
+    """Local processes or Ray (fabscore.engines), from --engine, --workers, --address."""
+    from .engines import EngineError, make_engine
+
+    try:
+        return make_engine(det, args.engine, args.workers, args.address)
+    except EngineError as e:
+        raise UsageError(str(e)) from e
+
+
 def run_score(args: argparse.Namespace) -> int:
     try:
         return _run(args)
@@ -264,6 +274,7 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(f"--max-mb must be positive, got {args.max_mb}")
     write_html = _html_writer(args.html)
     det = _load_detector(args.model, fpr)
+    engine = _engine(args, det)
     stream, header, existing = _open_output(args, fmt)
     done = {str(r["id"]) for r in existing}
     if existing and any((r.get("model") or {}).get("sha256") not in (None, det.model_id["sha256"]) for r in existing):
@@ -281,17 +292,20 @@ def _run(args: argparse.Namespace) -> int:
     max_bytes = int(args.max_mb * 1024 * 1024) if args.max_mb else DEFAULT_MAX_BYTES
     interrupted = False
     try:
-        for inp in iter_inputs(args.paths, text_field=args.text_field, max_bytes=max_bytes, skip_ids=done):
-            if os.path.realpath(inp.path) in own:
-                continue  # our own output inside a folder being scored
-            if inp.skipped:
-                summary.skipped += 1
-                continue
-            rec = _score(inp, det)
+        def pending():
+            for inp in iter_inputs(args.paths, text_field=args.text_field, max_bytes=max_bytes, skip_ids=done):
+                if os.path.realpath(inp.path) in own:
+                    continue  # our own output inside a folder being scored
+                if inp.skipped:
+                    summary.skipped += 1
+                    continue
+                yield inp
+
+        for rec in engine.records(pending()):  # completion order; the engine scores, this writes
             writer.write(rec)
             summary.add(rec)
             if rec["error"] is not None:
-                _say(f"{PROG}: {inp.id}: {rec['error']}", bar)
+                _say(f"{PROG}: {rec['id']}: {rec['error']}", bar)
             if write_html:
                 records.append(rec)
             if bar is not None:
@@ -303,6 +317,7 @@ def _run(args: argparse.Namespace) -> int:
         os.dup2(devnull, sys.stdout.fileno())  # silence the flush at exit
         return 1
     finally:
+        engine.close()  # stops worker processes (Ctrl-C) before the output is closed
         if bar is not None:
             bar.close()
         if stream is not sys.stdout:
@@ -348,6 +363,9 @@ def add_score_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--html", default=None, metavar="REPORT", help="also write an HTML report here")
     p.add_argument("--max-mb", type=float, default=None, metavar="MB",
                    help=f"refuse files larger than this (default: {DEFAULT_MAX_BYTES // 2**20})")
+    from .engines import add_engine_arguments
+
+    add_engine_arguments(p)
     p.set_defaults(func=run_score)
     return p
 
