@@ -396,6 +396,10 @@ def run(args: argparse.Namespace) -> dict:
         say(f"rss run: {res['rss_run']['peak_rss_gib']} GiB over {rss_n} articles")
         res["training"] = train_times(sample_jsonl(data_dir, train_n, tmp / "train.jsonl"), tmp / "train")
         say(f"training: {res['training']}")
+    if not args.no_limits:  # the machine's limit (processes x threads x batch) and --workers/Ray against it
+        import limits
+
+        res["limits"] = limits.run(args, say)
     res["self_peak_rss_gib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / GiB, 3)
     res["machine"]["load_average_at_end"] = list(os.getloadavg())
     return res
@@ -452,6 +456,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=None,
                    help="repeat the per-size runs; ratios are medians of the rounds (default 3; --quick 1)")
     p.add_argument("--quick", action="store_true", help="few articles everywhere: checks the benchmark runs")
+    p.add_argument("--no-limits", action="store_true", help="skip benchmarks/limits.py (the grid and --workers/Ray)")
+    import limits
+
+    limits.add_arguments(p)
     args = p.parse_args(argv)
     res = run(args)
     out = Path(args.out)

@@ -346,6 +346,16 @@ def _say(message: str, bar, file=None) -> None:
         print(message, file=file, flush=True)
 
 
+def _engine(args: argparse.Namespace, det, keep: tuple[str, ...], check):
+    """Local processes or Ray (fabscore.engines), from --engine, --workers, --address."""
+    from .engines import EngineError, make_engine
+
+    try:
+        return make_engine(det, args.engine, args.workers, args.address, keep=keep, check=check)
+    except EngineError as e:
+        raise UsageError(str(e)) from e
+
+
 def run_score(args: argparse.Namespace) -> int:
     try:
         return _run(args)
@@ -384,6 +394,7 @@ def _run(args: argparse.Namespace) -> int:
     det = _load_detector(args.model, fpr, args.device)
     keep = args.keep_fields if fmt == "csv" else ()
     check = evidence_check(getattr(args, "evidence", None), det, UsageError)  # evidence mode
+    engine = _engine(args, det, keep, check)
     stream, header, existing = _open_output(args, fmt, det, keep)
     done = {str(r["id"]) for r in existing}
     own = {os.path.realpath(p) for p in (args.out, args.html) if p}
@@ -400,19 +411,22 @@ def _run(args: argparse.Namespace) -> int:
     interrupted = False
     try:
         writer = Writer(stream, fmt, header, keep, echo)
-        inputs = iter_inputs(args.paths, text_field=args.text_field, max_bytes=max_bytes, skip_ids=done,
-                             id_field=args.id_field or "id", keep_fields=args.keep_fields)
-        for inp in inputs:
-            if os.path.realpath(inp.path) in own:
-                continue  # our own output inside a folder being scored
-            if inp.skipped:
-                summary.skipped += 1
-                continue
-            rec = _record(inp, det, args.keep_fields, check)
+
+        def pending():
+            for inp in iter_inputs(args.paths, text_field=args.text_field, max_bytes=max_bytes, skip_ids=done,
+                                   id_field=args.id_field or "id", keep_fields=args.keep_fields):
+                if os.path.realpath(inp.path) in own:
+                    continue  # our own output inside a folder being scored
+                if inp.skipped:
+                    summary.skipped += 1
+                    continue
+                yield inp
+
+        for rec in engine.records(pending()):  # completion order; the engine scores, this writes
             writer.write(rec)
             summary.add(rec)
             if rec["error"] is not None:
-                _say(f"{PROG}: {inp.id}: {rec['error']}", bar)
+                _say(f"{PROG}: {rec['id']}: {rec['error']}", bar)
             if write_html:
                 records.append(rec)
             if bar is not None:
@@ -424,6 +438,7 @@ def _run(args: argparse.Namespace) -> int:
         os.dup2(devnull, sys.stdout.fileno())  # silence the flush at exit
         return 1
     finally:
+        engine.close()  # stops worker processes (Ctrl-C) before the output is closed
         if bar is not None:
             bar.close()
         if stream is not sys.stdout:
@@ -446,14 +461,6 @@ def _run(args: argparse.Namespace) -> int:
             return 1
         print(f"{PROG}: report written to {args.html}", file=sys.stderr)
     return summary.exit_code(args.strict)
-
-
-def _record(inp: Input, det, keep: tuple[str, ...], check=None) -> dict:
-    """The record of one input (Detector.record: the same record the Python API returns);
-    check: evidence mode's EvidenceCheck, or None."""
-    fields = inp.fields if inp.fields is not None else (dict.fromkeys(keep) if keep else None)
-    return det.record(inp.text, path=inp.path, id=inp.id, error=inp.error, text_field=inp.text_field,
-                      fields=fields, check=check)
 
 
 def add_score_parser(subparsers) -> argparse.ArgumentParser:
@@ -496,6 +503,9 @@ def add_score_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, choices=("cpu", "cuda", "mps"),
                    help="where the backbones run (default: FABSCORE_DEVICE, else cpu)")
     add_evidence_argument(p)
+    from .engines import add_engine_arguments
+
+    add_engine_arguments(p)
     p.set_defaults(func=run_score)
     return p
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Iterable
 
@@ -19,6 +18,7 @@ from fabscore import backbones
 from fabscore.features.featurize import FEATURIZER_VERSIONS, featurize_kind
 from fabscore.features import lm
 from fabscore.normalize import NORMALIZATION_VERSION
+from fabscore.pool import WorkerPool
 from fabscore.text import SPLIT_VERSION, Article, from_spans, head, segment, segment_head
 
 
@@ -114,16 +114,11 @@ def _fill_one(args: tuple[str, str | None, Article, tuple[str, ...]]) -> int:
     return 1
 
 
-def _init_worker(threads: int) -> None:
-    import torch
-
-    torch.set_num_threads(threads)
-
-
 def fill(articles: Iterable[Article], kinds: tuple[str, ...], cache: FeatureCache, workers: int = 1,
          desc: str | None = None) -> None:
-    """Featurize everything not yet cached; with workers > 1, one thread per process
-    (on 2 cores two single-threaded processes out-run one two-threaded one).
+    """Featurize everything not yet cached; with workers > 1, in the scoring engine's
+    WorkerPool, one thread per process (on 2 cores two single-threaded processes
+    out-run one two-threaded one; see fabscore.engines).
     desc: show progress on stderr under this name (see training.progress)."""
     from .progress import progress_bar
 
@@ -134,6 +129,9 @@ def fill(articles: Iterable[Article], kinds: tuple[str, ...], cache: FeatureCach
                 cache.features(a, kinds)
                 advance(1)
             return
-        with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(1,)) as pool:
-            for n in pool.map(_fill_one, [(str(cache.root), cache.encoder, a, kinds) for a in todo], chunksize=4):
+        with WorkerPool(_fill_one, min(workers, len(todo)) or 1, threads=1) as pool:
+            for (_, _, article, _), n in pool.imap_unordered((str(cache.root), cache.encoder, a, kinds) for a in todo):
+                if isinstance(n, BaseException):
+                    raise RuntimeError(f"featurizing failed on an article starting {article.norm[:60]!r}: "
+                                       f"{type(n).__name__}: {n}") from n
                 advance(n)

@@ -1,0 +1,184 @@
+"""`--engine ray`: score on a Ray cluster with Ray Data; records come back to the driver.
+
+The driver reads the inputs (as the local engine does, so skipping, resume and
+unreadable-input errors are the CLI's), hands Ray Data the readable ones in chunks,
+and `map_batches` runs them through a pool of actors (ActorPoolStrategy), each of
+which loads the detector once. Every record returns to the driver, whose one
+record writer flushes it: exactly one record per input, because the driver drops a
+record for an input it has already written and writes an error record for an input
+whose every attempt died (the actor is restarted, the block retried RETRIES times,
+then Ray Data drops that block and the run goes on).
+
+Without --address a local Ray instance is started with one logical CPU more than
+the actors reserve: with every CPU held by an actor, Ray Data's other tasks never
+run and the job hangs (measured; /work/shared/FINDINGS.md).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+from typing import Iterable, Iterator
+
+from .engines import EngineError, Plan, available_cores, died_record, init_scorer, input_record, score_input
+from .reading import Input
+
+CONNECT_TIMEOUT_S = 30.0  # an unreachable --address fails within this
+CHUNK = 2000  # inputs per Ray Data dataset: the driver never holds more texts than this
+RETRIES = 2  # attempts after an actor dies on a block, before its input gets an error record
+SPARE_CPUS = 1  # logical CPUs beyond the actors' on a local instance (Ray Data's own tasks)
+
+
+def _ray():
+    try:
+        import ray
+        import ray.data  # noqa: F401
+    except ImportError as e:
+        raise EngineError(f"--engine ray needs Ray: pip install 'fabscore[ray]' ({e})") from e
+    return ray
+
+
+def _check_reachable(address: str, timeout: float) -> None:
+    """A plain TCP connect first: an unreachable host or closed port fails in seconds,
+    with a message that names the address (ray.init alone retries for minutes)."""
+    if address in ("auto", "local") or address.startswith("ray://"):
+        host_port = address[len("ray://"):] if address.startswith("ray://") else None
+    else:
+        host_port = address
+    if not host_port:
+        return
+    host, _, port = host_port.rpartition(":")
+    try:
+        port_n = int(port)
+    except ValueError:
+        raise EngineError(f"--address {address!r} is not host:port") from None
+    try:
+        with socket.create_connection((host or "127.0.0.1", port_n), timeout=timeout):
+            pass
+    except OSError as e:
+        raise EngineError(f"cannot reach the Ray cluster at {address}: {e.strerror or e}") from e
+
+
+def _init_with_timeout(ray, timeout: float, **kwargs) -> None:
+    """ray.init in a helper thread: a GCS that accepts TCP but never answers gets a
+    clear error after `timeout` seconds, not a hang."""
+    result: list = []
+
+    def target() -> None:
+        try:
+            ray.init(**kwargs)
+            result.append(None)
+        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
+            result.append(e)
+
+    t = threading.Thread(target=target, daemon=True)
+    t.start()
+    t.join(timeout)
+    if not result:
+        raise EngineError(f"Ray did not connect within {timeout:.0f} s ({kwargs.get('address') or 'local'})")
+    if isinstance(result[0], BaseException):
+        e = result[0]
+        raise EngineError(f"cannot start or join Ray ({kwargs.get('address') or 'local'}): "
+                          f"{type(e).__name__}: {e}") from e
+
+
+class RayScorer:
+    """A Ray Data actor: the detector loaded once, then batches of inputs -> records.
+    Inputs and records travel as JSON text (Arrow strings must be valid UTF-8; JSON
+    escapes the lone surrogates that undecodable bytes become)."""
+
+    def __init__(self, model_path: str, fpr: float, threads: int, keep: tuple[str, ...] = ()):
+        import torch
+
+        torch.set_num_threads(threads)
+        init_scorer(model_path, fpr, keep)
+
+    def __call__(self, batch: dict) -> dict:
+        import numpy as np
+
+        records = []
+        for payload in batch["input"]:
+            path, iid, text, text_field, fields = json.loads(payload)
+            records.append(json.dumps(score_input(Input(path, iid, text=text, text_field=text_field, fields=fields))))
+        return {"key": batch["key"], "record": np.array(records, dtype=object)}
+
+
+class RayEngine:
+    """Ray Data map_batches over an actor pool; the driver writes every record."""
+
+    name = "ray"
+
+    def __init__(self, det, plan: Plan, address: str | None, timeout: float = CONNECT_TIMEOUT_S,
+                 keep: tuple[str, ...] = ()):
+        self.det, self.address, self.keep = det, address, tuple(keep)
+        ray = _ray()
+        self.ray, self.started_local = ray, False
+        quiet = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING,
+                     configure_logging=False)
+        if address:
+            _check_reachable(address, min(timeout, 10.0))
+            _init_with_timeout(ray, timeout, address=address, **quiet)
+            cpus = int(ray.cluster_resources().get("CPU", 1))
+            # Actors reserve whole CPUs; leave one for Ray Data's own tasks (the read-task deadlock).
+            self.actors = plan.workers if (plan.workers and not plan.auto) else max(1, cpus - SPARE_CPUS)
+        else:
+            self.actors = plan.workers or 1
+            _init_with_timeout(ray, max(timeout, 120.0), num_cpus=self.actors + SPARE_CPUS, **quiet)
+            self.started_local = True
+        self.threads = plan.threads if not plan.auto else 1
+        from ray.data import DataContext
+
+        ctx = DataContext.get_current()
+        ctx.enable_progress_bars = False
+        ctx.max_errored_blocks = -1  # a block whose actor died RETRIES+1 times: dropped, its input recorded here
+        ctx.print_on_execution_start = False
+
+    def _dataset(self, chunk: list[tuple[int, Input]]):
+        from ray.data import ActorPoolStrategy, from_items
+
+        items = [{"key": k, "input": json.dumps([i.path, i.id, i.text, i.text_field, i.fields])} for k, i in chunk]
+        ds = from_items(items, override_num_blocks=len(items))  # one input per block: a death costs one
+        return ds.map_batches(
+            RayScorer, fn_constructor_args=(str(self.det.model.path), self.det.fpr, self.threads, self.keep),
+            batch_size=1, batch_format="numpy", num_cpus=1,
+            compute=ActorPoolStrategy(min_size=1, max_size=min(self.actors, len(items))),
+            max_restarts=-1, max_task_retries=RETRIES)
+
+    def records(self, inputs: Iterable[Input]) -> Iterator[dict]:
+        from .pool import WorkerDied
+
+        source = iter(inputs)
+        key = 0
+        try:
+            while True:
+                chunk: list[tuple[int, Input]] = []
+                for inp in source:
+                    if inp.error is not None:
+                        yield input_record(inp, self.det, self.keep)  # unreadable: no actor needed
+                        continue
+                    chunk.append((key, inp))
+                    key += 1
+                    if len(chunk) >= CHUNK:
+                        break
+                if not chunk:
+                    return
+                waiting = dict(chunk)
+                for row in self._dataset(chunk).iter_rows():
+                    inp = waiting.pop(int(row["key"]), None)
+                    if inp is not None:  # a retried block's second answer is dropped
+                        yield json.loads(row["record"])
+                for inp in waiting.values():  # every attempt's actor died
+                    yield died_record(inp, self.det, WorkerDied(
+                        f"the Ray actor scoring it died {RETRIES + 1} times"), self.keep)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self.ray.is_initialized():
+            self.ray.shutdown()  # a local instance stops; a cluster keeps running without this job
+
+    def describe(self) -> str:
+        where = self.address or "a local Ray instance"
+        return f"up to {self.actors} Ray actors x {self.threads} thread on {where}"

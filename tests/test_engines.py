@@ -1,0 +1,211 @@
+"""The local multi-process engine: the same records as one process, one record per
+input when a worker dies, Ctrl-C that leaves a resumable output. Real tiny model,
+real worker processes (spawned), real signals."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from fabscore import cli
+from fabscore.engines import EngineError, plan
+from fabscore.pool import WorkerDied, WorkerPool
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS = sorted((ROOT / "seeds").glob("*.txt"))
+
+
+def jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def by_id(records: list[dict]) -> dict[str, dict]:
+    ids = [r["id"] for r in records]
+    assert len(ids) == len(set(ids)), "an input has more than one record"
+    return {r["id"]: r for r in records}
+
+
+def make_corpus(folder: Path, n: int, words: int = 90) -> Path:
+    """n English articles cut from the seeds (different offsets), plus nothing else."""
+    text = " ".join(p.read_text(encoding="utf-8") for p in SEEDS).split()
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        start = (i * 53) % max(1, len(text) - words)
+        (folder / f"a{i:02d}.txt").write_text(" ".join(text[start:start + words]) + ".\n", encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def corpus8(tmp_path_factory) -> Path:
+    folder = make_corpus(tmp_path_factory.mktemp("engines") / "c8", 8)
+    (folder / "broken.txt").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(40))  # an unreadable input: an error record
+    return folder
+
+
+def score(argv: list, capsys=None) -> int:
+    code = cli.main(["score", *map(str, argv)])
+    if capsys is not None:
+        capsys.readouterr()
+    return code
+
+
+def cli_cmd(*argv) -> list[str]:
+    return [sys.executable, "-m", "fabscore", "score", *map(str, argv)]
+
+
+def children(pid: int) -> list[int]:
+    """Direct child process ids, from /proc (the worker processes)."""
+    out = []
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:  # gone
+        return out
+    for task in tasks:
+        try:
+            out += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return out
+
+
+def workers_of(pid: int) -> list[int]:
+    """The spawned worker processes among pid's children (not multiprocessing's resource tracker)."""
+    out = []
+    for c in children(pid):
+        try:
+            if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes():
+                out.append(c)
+        except OSError:
+            pass
+    return out
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def wait_for_records(out: Path, n: int, proc: subprocess.Popen, timeout: float = 240) -> None:
+    t = time.monotonic()
+    while time.monotonic() - t < timeout:
+        if out.exists() and out.read_bytes().count(b"\n") >= n:
+            return
+        if proc.poll() is not None:
+            raise AssertionError(f"the run ended before {n} records: {proc.stderr.read().decode()[-2000:]}")
+        time.sleep(0.05)
+    raise AssertionError(f"no {n} records after {timeout} s")
+
+
+@pytest.fixture
+def procs():
+    """Subprocesses a test starts; always stopped afterwards, by their own ids."""
+    started: list[subprocess.Popen] = []
+    try:
+        yield started
+    finally:
+        for p in started:
+            kids = children(p.pid) if alive(p.pid) else []
+            if p.poll() is None:
+                p.kill()
+                p.wait(10)
+            for k in kids:
+                if alive(k):
+                    os.kill(k, signal.SIGKILL)
+
+
+# ---------------------------------------------------------------- the plan
+def test_workers_flag_is_checked():
+    assert plan("1").workers == 0 and plan(1).workers == 0  # 1: this process, as before
+    assert plan("3").workers == 3 and plan("3").threads >= 1
+    auto = plan("auto")
+    assert auto.auto and auto.threads == 1 and auto.workers in (0, *range(2, 1 + os.cpu_count()))
+    for bad in ("0", "-2", "many", "1.5"):
+        with pytest.raises(EngineError, match="--workers"):
+            plan(bad)
+
+
+def test_bad_workers_is_a_usage_error(tiny_model_dir, corpus8, capsys):
+    assert cli.main(["score", str(corpus8), "--model", str(tiny_model_dir), "--workers", "zero"]) == 2
+    assert "--workers must be" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- the pool itself
+def _square_or_die(x: int) -> int:
+    if x == 5:
+        os.kill(os.getpid(), signal.SIGKILL)
+    if x == 7:
+        raise ValueError("seven is bad")
+    return x * x
+
+
+def _fail_init() -> None:
+    raise OSError("no model here")
+
+
+def test_pool_loses_only_the_item_a_killed_worker_held():
+    with WorkerPool(_square_or_die, 2, threads=0) as pool:
+        out = dict(pool.imap_unordered(range(12)))
+        assert pool.started == 3  # the two workers and one replacement
+    assert sorted(out) == list(range(12))
+    assert isinstance(out[5], WorkerDied) and "SIGKILL" in str(out[5])
+    assert isinstance(out[7], ValueError)
+    assert all(out[x] == x * x for x in range(12) if x not in (5, 7))
+
+
+def test_pool_stops_when_workers_cannot_start():
+    from fabscore.pool import WorkerInitError
+
+    with pytest.raises(WorkerInitError, match="no model here"):
+        with WorkerPool(_square_or_die, 2, init=_fail_init, threads=0) as pool:
+            list(pool.imap_unordered(range(4)))
+
+
+# ---------------------------------------------------------------- the CLI with workers
+@pytest.mark.slow
+def test_workers_give_the_records_of_one_process(tiny_model_dir, corpus8, tmp_path, capsys):
+    one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+    assert score([corpus8, "--model", tiny_model_dir, "--out", one, "--workers", "1"], capsys) == 0
+    assert score([corpus8, "--model", tiny_model_dir, "--out", two, "--workers", "2"], capsys) == 0
+    a, b = by_id(jsonl(one)), by_id(jsonl(two))
+    assert len(a) == 9 and a == b  # every field, sentences and scores included
+    assert a[str(corpus8 / "broken.txt")]["label"] == "error"
+    assert sum(r["label"] != "error" for r in a.values()) == 8
+
+
+@pytest.mark.slow
+def test_killed_worker_costs_one_record_and_ctrl_c_resumes(tiny_model_dir, tmp_path, procs):
+    corpus = make_corpus(tmp_path / "c", 14)
+    out = tmp_path / "o.jsonl"
+    proc = subprocess.Popen(cli_cmd(corpus, "--model", tiny_model_dir, "--out", out, "--workers", "2"),
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    procs.append(proc)
+    wait_for_records(out, 1, proc)
+    workers = workers_of(proc.pid)
+    assert len(workers) == 2
+    os.kill(workers[0], signal.SIGKILL)  # busy: every worker holds an item while inputs remain
+    wait_for_records(out, 4, proc)
+    proc.send_signal(signal.SIGINT)  # Ctrl-C: the workers stop, the output stays resumable
+    assert proc.wait(60) == 130
+    assert "rerun with --resume" in proc.stderr.read().decode()
+    time.sleep(0.5)
+    assert not [w for w in children(proc.pid) + workers if alive(w)]
+    first = by_id(jsonl(out))
+    died = [r for r in first.values() if r["label"] == "error"]
+    assert len(died) == 1 and "WorkerDied" in died[0]["error"] and "SIGKILL" in died[0]["error"]
+    assert len(first) < 14
+
+    code = subprocess.run(cli_cmd(corpus, "--model", tiny_model_dir, "--out", out, "--workers", "2", "--resume"),
+                          cwd=ROOT, capture_output=True, timeout=600).returncode
+    assert code == 0
+    final = by_id(jsonl(out))  # asserts one record per input
+    assert len(final) == 14 and {k: final[k] for k in first} == first
+    assert sum(r["label"] == "error" for r in final.values()) == 1
