@@ -19,7 +19,7 @@ import shutil
 import tempfile
 import threading
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, wraps
 from pathlib import Path
 
 import torch
@@ -30,6 +30,23 @@ GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _lock = threading.Lock()
 LOCAL = {"local_files_only": True}  # never ask a hub, whatever the environment says
 DEVICES = ("cpu", "cuda", "mps")
+
+
+def _quiet_load(load):
+    """Run a loader without transformers' "Loading weights" bars (a batch job's stderr is
+    for its own progress and errors), restoring the caller's setting afterwards."""
+    @wraps(load)
+    def wrapper(*args, **kwargs):
+        from transformers.utils import logging as hf_logging
+
+        was = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()
+        try:
+            return load(*args, **kwargs)
+        finally:
+            if was:
+                hf_logging.enable_progress_bar()
+    return wrapper
 
 
 class DeviceError(ValueError):
@@ -102,6 +119,7 @@ def load_minilm(dtype: torch.dtype | None = None, device: str | None = None):
 
 
 @lru_cache(maxsize=4)
+@_quiet_load
 def _load_minilm(dtype: torch.dtype, device: str):
     from transformers import AutoModel, AutoTokenizer
 
@@ -118,6 +136,7 @@ def load_minilm_weights(path: str, device: str | None = None):
 
 
 @lru_cache(maxsize=4)
+@_quiet_load
 def _load_minilm_weights(path: str, device: str):
     from safetensors.torch import load_file
     from transformers import AutoConfig, AutoModel, AutoTokenizer
@@ -197,6 +216,7 @@ def load_smollm(device: str | None = None):
 
 
 @lru_cache(maxsize=2)
+@_quiet_load
 def _load_smollm(device: str):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

@@ -34,8 +34,11 @@ def build_record(result: dict, *, path: str | None, id: str | None, model: dict,
 
 def _sentence(s: dict) -> dict:
     """A sentence with the evidence fields always present (null/empty without evidence)."""
-    blank = {"support": None, "status": None, "claims": [], "evidence": []}
-    return {**blank, **s, "score": round6(s["score"]), "support": round6(s.get("support"))}
+    out = dict(s, score=round6(s["score"]), support=round6(s.get("support")))
+    out.setdefault("status", None)
+    out.setdefault("claims", [])
+    out.setdefault("evidence", [])
+    return out
 
 
 def error_result(threshold: float, sentence_threshold: float | None, fpr: float) -> dict:
