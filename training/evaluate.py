@@ -121,8 +121,10 @@ def plots(y: np.ndarray, p: np.ndarray, thresholds: list[dict], out: Path) -> li
 
 def evaluate(model: str | None, specs: list[str], by: tuple[str, ...] = ("source", "generator"),
              out: str | None = None, fields: Fields = Fields(), max_words: int | None = None, workers: int = 1,
-             cache_dir: str | None = None, exclude=None, log=lambda m: print(m, file=sys.stderr)) -> dict:
-    """Metrics of `model` on `specs`; `exclude(example)` drops rows (e.g. stories trained on)."""
+             cache_dir: str | None = None, exclude=None, log=lambda m: print(m, file=sys.stderr),
+             attacks: list | None = None) -> dict:
+    """Metrics of `model` on `specs`; `exclude(example)` drops rows (e.g. stories trained on);
+    `attacks` (training.attacks.Attack) adds a table on attacked copies (see attack_eval)."""
     detector = Detector(md.load(model))
     cache = FeatureCache(cache_dir) if cache_dir else FeatureCache()
     examples, keys = [], []
@@ -149,6 +151,11 @@ def evaluate(model: str | None, specs: list[str], by: tuple[str, ...] = ("source
     for fpr, t in thresholds.items():
         a = report["overall"][f"at_threshold_{fpr:g}"]
         log(f"threshold for target FPR {fpr:g}: {t:.4f} -> FPR {a['fpr']}, TPR {a['tpr']}")
+    if attacks:  # --attacks (issue 15): see attack_eval
+        from .attack_eval import attack_report
+
+        report["attacks"] = attack_report(detector, examples, keys, results, cache, max_words, workers, attacks,
+                                          by, log=log)
     if out:
         outp = Path(out)
         outp.mkdir(parents=True, exist_ok=True)

@@ -47,6 +47,19 @@ def generator_family(gen: str) -> str:
     return g or "human"
 
 
+# Leave-one-generator-family-out (issue 15): instruction-tuned chat models vs. older completion
+# models, which continue a text rather than answer a request and read differently.
+GENERATOR_KINDS = {"gpt-3.5": "chat model", "gpt-4o": "chat model", "claude": "chat model",
+                   "llama-2": "chat model", "mistral": "chat model", "vicuna": "chat model",
+                   "davinci": "completion model", "flan-t5": "completion model"}
+
+
+def generator_kind(gen: str) -> str:
+    """'chat model', 'completion model', or the generator family when it is neither."""
+    fam = generator_family(gen)
+    return GENERATOR_KINDS.get(fam, fam)
+
+
 @dataclass
 class Prepared:
     examples: list[Example]
@@ -178,14 +191,15 @@ def train(specs: list[str], out: str | Path, kinds: tuple[str, ...] = KINDS, see
                "by_generator": group_summaries(list(gen[ev]), y[ev], art.oof[ev], thresholds),
                "shortcuts": shortcut_audit([e for e, k in zip(prep.examples, ev) if k], y[ev], art.oof[ev],
                                            groups[ev], seed)}
-    key_of = {"source": src, "generator": gen, "dataset": np.array(prep.dataset)}
+    key_of = {"source": src, "generator": gen, "dataset": np.array(prep.dataset),
+              "family": np.array([generator_kind(e.generator) if e.label else "human" for e in prep.examples])}
     if loo and holdout is not None:
         log("leave-one-out skipped: the fine-tuned encoder saw every source and generator")
         loo = ()
     if loo:
         metrics["leave_one_out"] = {}
         for key in loo:
-            res = leave_one_out(X, y, groups, key_of[key], art.C, seed, machine_only=(key == "generator"))
+            res = leave_one_out(X, y, groups, key_of[key], art.C, seed, machine_only=(key in ("generator", "family")))
             metrics["leave_one_out"].update({f"{key}: {k}": v for k, v in res.items()})
             log(f"leave-one-{key}-out AUROC: " + ", ".join(f"{k} {v['auroc']:.3f}" for k, v in res.items()))
     sent_fit, sent_info = (fit_sentence_head(prep, X_sent, cache, groups, seed, workers, holdout) if sentence_head
