@@ -211,6 +211,37 @@ def score_stage(work: Path, model: str | None, out_path: Path, scale: float) -> 
                                     [base[i] for i in keep], cache, WORDS, 1, [stand_in], by=("dataset",), log=log))
     log("\nall attacks:\n" + table(attack_rows(report), ("undone", "auroc_before", "auroc", "tpr_at_1pct_fpr",
                                                          "tpr_at_threshold", "human_fpr_before", "abstained", "failed")))
+    save_stats(work / "stats.npz")
+    (work / "scored.json").write_text(json.dumps({"report": report, "usability": usability,
+                                                        "base_scores": [r["score"] for r in base]}, default=float))
+    analyze(work, detector, cache, pairs, report, usability, [r["score"] for r in base], out_path, t0)
+
+
+def save_stats(path: Path) -> None:
+    """STATS (merged with what an earlier run saved) as arrays, so the analysis can be re-run without scoring."""
+    if path.is_file():
+        STATS.update(load_stats(path))
+    arrays = {}
+    for norm, st in STATS.items():
+        k = hashlib.sha256(norm.encode("utf-8", "surrogatepass")).hexdigest()
+        arrays.update({f"{k}.{name}": v for name, v in st.items()})
+    np.savez(path, **arrays)
+
+
+def load_stats(path: Path) -> dict[str, dict[str, np.ndarray]]:
+    """Keyed by the sha256 of the normalized text (see stats_of)."""
+    out: dict[str, dict[str, np.ndarray]] = {}
+    with np.load(path, allow_pickle=False) as z:
+        for name in z.files:
+            k, field = name.split(".")
+            out.setdefault(k, {})[field] = z[name]
+    return out
+
+
+def analyze(work, detector, cache, pairs, report, usability, base_scores, out_path, t0) -> None:
+    stats = load_stats(work / "stats.npz")
+    log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    examples = [e for e, _ in pairs]
 
     # which LM features invert, and robust aggregates, from the statistics computed above
     y = np.array([e.label for e in examples])
@@ -225,7 +256,8 @@ def score_stage(work: Path, model: str | None, out_path: Path, scale: float) -> 
         lm_rows, rob_rows = [], []
         for t in tx:
             piece = chunks(cache.prepare(t), detector.chunk_words)[0] if t else None
-            st = STATS.get(piece.norm) if piece is not None else None
+            st = (stats.get(hashlib.sha256(piece.norm.encode("utf-8", "surrogatepass")).hexdigest())
+                  if piece is not None else None)
             lm_rows.append(lm.aggregate(st) if st is not None else np.full(len(lm.LM_FEATURES), np.nan))
             rob_rows.append(robust_aggregates(st) if st is not None and len(st["logp"]) else np.full(len(ROBUST_NAMES), np.nan))
         X_lm[name], X_rob[name] = np.array(lm_rows), np.array(rob_rows)
@@ -233,9 +265,10 @@ def score_stage(work: Path, model: str | None, out_path: Path, scale: float) -> 
     for j, fname in enumerate([*lm.LM_FEATURES, *ROBUST_NAMES]):
         col = {a: np.c_[X_lm[a], X_rob[a]][:, j] for a in X_lm}
         h0 = col["none"][(y == 0) & ~np.isnan(col["none"])]
-        row = {"human_mean": float(h0.mean()), "machine_mean": float(np.nanmean(col["none"][y == 1]))}
-        row["auroc_unattacked"] = auroc(np.r_[np.zeros(len(h0)), np.ones(int(np.sum(y == 1)))],
-                                        np.r_[h0, col["none"][y == 1]])
+        row = {"human_mean": float(h0.mean()), "machine_mean": float(np.nanmean(col["none"][y == 1])),
+               "human_mean_char_typos": float(np.nanmean(col["char_typos"][y == 0]))}
+        m0 = col["none"][(y == 1) & ~np.isnan(col["none"])]
+        row["auroc_unattacked"] = auroc(np.r_[np.zeros(len(h0)), np.ones(len(m0))], np.r_[h0, m0])
         for a in ("char_typos", "char_spacing", "word_synonym", "word_delete"):
             m = col[a][(y == 1) & ~np.isnan(col[a])]
             row[f"machine_mean_{a}"] = float(m.mean())
@@ -243,6 +276,7 @@ def score_stage(work: Path, model: str | None, out_path: Path, scale: float) -> 
             row[f"inverts_{a}"] = bool((row["auroc_unattacked"] - 0.5) * (row[f"auroc_{a}"] - 0.5) < 0)
         inversion[fname] = row
     ok = ~np.isnan(X_lm["none"]).any(1)
+    log(f"token statistics found for {int(ok.sum())} of {len(ok)} unattacked articles")
     lr = {name: grouped_lr_check({a: X[a][ok] for a in X}, y[ok], groups[ok])
           for name, X in (("shipped_lm_aggregates", X_lm), ("robust_aggregates", X_rob),
                           ("both", {a: np.c_[X_lm[a], X_rob[a]] for a in X_lm}))}
@@ -253,7 +287,7 @@ def score_stage(work: Path, model: str | None, out_path: Path, scale: float) -> 
               "sample": {d: {"human": sum(1 for e, dd in pairs if dd == d and e.label == 0),
                              "machine": sum(1 for e, dd in pairs if dd == d and e.label == 1)}
                          for d in sorted({d for _, d in pairs})},
-              "unattacked_abstained": sum(r["score"] is None for r in base),
+              "unattacked_abstained": sum(v is None for v in base_scores),
               "attacks": report, "table": attack_rows(report), "rewrite_usability": usability,
               "lm_feature_inversion": inversion, "lr_check_lm_only": lr,
               "load_average_end": os.getloadavg(), "seconds": time.time() - t0}
@@ -263,7 +297,8 @@ def score_stage(work: Path, model: str | None, out_path: Path, scale: float) -> 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--stage", choices=("rewrite", "score"), required=True)
+    p.add_argument("--stage", choices=("rewrite", "score", "analyze"), required=True,
+                   help="analyze: redo the feature analysis from a score run's saved work folder")
     p.add_argument("--work", type=Path, required=True, help="scratch folder: feature cache, rewrites.json")
     p.add_argument("--model", default=None, help="model directory (default: the shipped default model)")
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "attacks.json")
@@ -275,8 +310,15 @@ def main(argv=None) -> int:
     if args.stage == "rewrite":
         torch.set_num_threads(1)
         rewrite_stage(args.work, args.n_paraphrase, args.n_polish)
-    else:
+    elif args.stage == "score":
         score_stage(args.work, args.model, args.out, args.scale)
+    else:
+        from fabscore import model_dir as md
+        from fabscore.detector import Detector
+
+        saved = json.loads((args.work / "scored.json").read_text())
+        analyze(args.work, Detector(md.load(args.model)), fc.FeatureCache(args.work / "features"), sample(args.scale),
+                saved["report"], saved["usability"], saved["base_scores"], args.out, time.time())
     return 0
 
 
