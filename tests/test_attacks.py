@@ -33,6 +33,21 @@ def test_undone_by_normalize_flag_is_true_exactly_when_normalize_undoes_it(attac
             assert undone == attack.undone_by_normalize, (attack.name, seed)
 
 
+@pytest.mark.parametrize("name", ["homoglyphs", "invisible"])
+def test_undone_attacks_leave_sentence_boundaries_alone(name, seed_texts):
+    """Sentences are split on the original text, so normalize() alone was not enough:
+    Cyrillic letters in 'gov.' or 'e.g.' moved pysbd's boundaries in 10 of 100 llmfake articles."""
+    from fabscore.text import prepare
+
+    texts = list(seed_texts.values()) + [r["text"] for r in small_sample(SHARED_DATA / "llmfake.clean.jsonl", 15)]
+    texts.append("Cases rose in Maryland, Gov. Larry Hogan said on Sunday. Tests, e.g. antibody tests, lag behind.")
+    for text in texts:
+        for seed in (0, 1):
+            attacked = ATTACKS[name](text, seed)
+            assert [s.norm for s in prepare(attacked).sentences] == [s.norm for s in prepare(text).sentences]
+            assert all(attacked[s.start:s.end] == s.text for s in prepare(attacked).sentences)
+
+
 def test_the_undone_attacks_are_the_surface_ones():
     assert {a.name for a in ATTACKS.values() if a.undone_by_normalize} == {"homoglyphs", "invisible"}
 
@@ -98,7 +113,7 @@ def test_cli_evaluate_attacks_on_a_small_real_sample(tmp_path, feature_cache, ca
     for name, e in rep.items():
         assert e["n_machine"] == 4 and e["n_failed"] == 0, name
         assert e["attacked"]["n_machine"] + e["n_machine_abstained"] == 4, name
-        assert e["attacked"]["n_human"] == 4 - sum(1 for _ in ())  # every human was scored unattacked
+        assert e["attacked"]["n_human"] == 4  # every human scored unattacked
         assert 0.0 <= e["attacked"]["auroc"] <= 1.0
         assert ("human" in e) == ATTACKS[name].keeps_human
     # normalization undoes homoglyphs: the model sees the same text
