@@ -55,6 +55,17 @@ def _mostly_latin(text: str) -> bool:
     return latin > 0 and latin >= 4 * other
 
 
+def splitting_view(line: str) -> list[tuple[int, str]]:
+    """(offset, character) of a line as sentence splitting should read it: invisible
+    characters dropped and look-alike letters folded as `normalize` does, one character
+    for each one kept, so spans found in the view map back to the line. Without this,
+    homoglyphs ('gov.' in Cyrillic letters is no abbreviation to pysbd) moved sentence
+    boundaries in 10 of 100 llmfake articles, although normalize() undid them."""
+    latin = _mostly_latin(line)
+    return [(i, ch.translate(_CONFUSABLES) if latin else ch) for i, ch in enumerate(line)
+            if ord(ch) not in _INVISIBLE]
+
+
 def normalize(text: str) -> str:
     """Fold surface variation away; the result is what every featurizer sees."""
     text = unicodedata.normalize("NFKC", text)

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .normalize import normalize
+from .normalize import normalize, splitting_view
 
 _TERMINAL = tuple(".!?:;\"')]\u201d\u2019")
 _LINE = re.compile(r"[^\n]*\n?")
@@ -78,10 +78,11 @@ def _segmenter():
 
 def _collapse_spaces(line: str) -> tuple[str, list[int]]:
     """The line with every whitespace run as one space (pysbd's rules depend on
-    spacing: '."  The' is not split where '." The' is), and for each of its
+    spacing: '."  The' is not split where '." The' is), invisible characters dropped
+    and look-alikes folded (normalize.splitting_view), and for each of its
     characters the offset of the character it came from."""
     out, where, prev_space = [], [], False
-    for i, ch in enumerate(line):
+    for i, ch in splitting_view(line):
         space = ch.isspace()
         if not (space and prev_space):
             out.append(" " if space else ch)
@@ -150,7 +151,7 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[t
     return spans
 
 
-SPLIT_VERSION = "pysbd-0.3.4/2"  # changes when sentence boundaries would change
+SPLIT_VERSION = "pysbd-0.3.4/3"  # changes when sentence boundaries would change (3: invisible/look-alike folded)
 
 
 def segment(text: str, trim_boilerplate: bool = True) -> tuple[int, list[tuple[int, int]]]:

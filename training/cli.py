@@ -28,6 +28,15 @@ def _kinds(value: str) -> tuple[str, ...]:
     return tuple(k for k in KINDS if k in kinds)  # canonical order
 
 
+def _attacks(value: str):
+    from .attacks import select
+
+    try:
+        return select(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from e
+
+
 def _fields(args):
     from .data import Fields
 
@@ -70,7 +79,7 @@ def run_evaluate(args) -> int:
     skip = args.exclude_meta
     report = evaluate(args.model, args.data, by=args.by, out=args.out, fields=_fields(args), max_words=args.max_words,
                       workers=args.workers, cache_dir=args.cache, max_rows=args.max_rows,
-                      exclude=(lambda ex: bool(ex.meta.get(skip))) if skip else None)
+                      exclude=(lambda ex: bool(ex.meta.get(skip))) if skip else None, attacks=args.attacks)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -107,7 +116,8 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
     t.add_argument("--min-words", type=int, default=40, help="shorter articles are left out (and abstained on)")
     t.add_argument("--name", default=None, help="model name in config and card (None = the --out folder's name)")
     t.add_argument("--loo", default=(), type=_csv,
-                   help="leave-one-out evaluations to put in the card: any of source,generator,dataset")
+                   help="leave-one-out evaluations to put in the card: any of source,generator,dataset,family "
+                        "(family: chat model vs completion model)")
     add_data_arguments(t)
     t.set_defaults(func=_guarded(run_train))
     return t
@@ -129,6 +139,9 @@ def add_evaluate_parser(sub) -> argparse.ArgumentParser:
     e.add_argument("--max-words", type=int, default=None, help="score only each article's first N words")
     e.add_argument("--exclude-meta", default=None, metavar="KEY",
                    help="leave out rows whose meta.KEY is true (e.g. in_llmfake: stories the default model saw)")
+    e.add_argument("--attacks", default=None, type=_attacks, metavar="LIST",
+                   help="also score attacked copies: comma list of attacks or families (char, surface, word, "
+                        "sentence, rewrite), 'fast' (all but the slow SmolLM2 rewrites) or 'all'")
     add_data_arguments(e)
     e.set_defaults(func=_guarded(run_evaluate))
     return e

@@ -138,9 +138,10 @@ def fpr_warnings(report: dict, thresholds: dict[float, float], factor: float = 2
 def evaluate(model: str | None, specs: list[str], by: tuple[str, ...] = ("source", "generator"),
              out: str | None = None, fields: Fields = Fields(), max_words: int | None = None, workers: int = 1,
              cache_dir: str | None = None, exclude=None, max_rows: int | None = None,
-             log=lambda m: print(m, file=sys.stderr)) -> dict:
+             log=lambda m: print(m, file=sys.stderr), attacks: list | None = None) -> dict:
     """Metrics of `model` on `specs` (at most max_rows per SPEC, half of each label where
-    possible, hash-chosen); `exclude(example)` drops rows (e.g. stories trained on)."""
+    possible, hash-chosen); `exclude(example)` drops rows (e.g. stories trained on);
+    `attacks` (training.attacks.Attack) adds a table on attacked copies (see attack_eval)."""
     cache = FeatureCache(cache_dir) if cache_dir else FeatureCache()
     detector = detector_for(model, cache)
     examples, keys = [], []
@@ -163,6 +164,11 @@ def evaluate(model: str | None, specs: list[str], by: tuple[str, ...] = ("source
     report["warnings"] = fpr_warnings(report, thresholds)
     for w in report["warnings"]:
         log(w)
+    if attacks:  # --attacks: the same articles after each attack (see attack_eval)
+        from .attack_eval import attack_report
+
+        report["attacks"] = attack_report(detector, examples, keys, results, cache, max_words, workers, attacks,
+                                          by, log=log)
     if out:
         outp = Path(out)
         outp.mkdir(parents=True, exist_ok=True)

@@ -64,8 +64,21 @@ class TrainSettings:
     sentence_head: bool = True
     name: str | None = None
     command: str | None = None
-    loo: tuple[str, ...] = ()  # leave-one-out evaluations: source, generator, dataset
+    loo: tuple[str, ...] = ()  # leave-one-out evaluations: source, generator, dataset, family
     finetune: FinetuneSettings | None = None
+
+
+# Leave-one-generator-family-out (issue 15): instruction-tuned chat models vs. older completion
+# models, which continue a text rather than answer a request and read differently.
+GENERATOR_KINDS = {"gpt-3.5": "chat model", "gpt-4o": "chat model", "claude": "chat model",
+                   "llama-2": "chat model", "mistral": "chat model", "vicuna": "chat model",
+                   "davinci": "completion model", "flan-t5": "completion model"}
+
+
+def generator_kind(gen: str) -> str:
+    """'chat model', 'completion model', or the generator family when it is neither."""
+    fam = generator_family(gen)
+    return GENERATOR_KINDS.get(fam, fam)
 
 
 @dataclass
@@ -93,7 +106,9 @@ class Prepared:
             return np.array([generator_family(e.generator) if e.label else "human" for e in self.examples])
         if key == "dataset":
             return np.array(self.dataset)
-        raise ValueError(f"unknown group key {key!r}; choose source, generator or dataset")
+        if key == "family":
+            return np.array([generator_kind(e.generator) if e.label else "human" for e in self.examples])
+        raise ValueError(f"unknown group key {key!r}; choose source, generator, dataset or family")
 
 
 def prepare_examples(specs: list[str], settings: TrainSettings, cache: FeatureCache) -> Prepared:
@@ -157,7 +172,7 @@ def evaluate_article_head(prep: Prepared, X: np.ndarray, art: HeadFit, settings:
     if loo:
         metrics["leave_one_out"] = {}
         for key in loo:
-            res = leave_one_out(X, y, groups, prep.keys(key), art.C, settings.seed, machine_only=(key == "generator"))
+            res = leave_one_out(X, y, groups, prep.keys(key), art.C, settings.seed, machine_only=(key in ("generator", "family")))
             metrics["leave_one_out"].update({f"{key}: {k}": v for k, v in res.items()})
             log(f"leave-one-{key}-out AUROC: " + ", ".join(f"{k} {v['auroc']:.3f}" for k, v in res.items()))
     return metrics

@@ -1,0 +1,158 @@
+"""The attack suite (issue 15): seeded and deterministic, each attack changes real
+text, the ones normalization undoes are undone (and only those), nothing breaks on
+empty or tiny input, and `fabscore evaluate --attacks` reports on a small real sample."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fabscore.normalize import normalize
+from fabscore.cli import main as fabscore_main
+from fabscore.training.attacks import ATTACKS, FAMILIES, degenerate, rewrite_sentences, select, synonyms
+
+from conftest import SHARED_DATA, small_sample
+
+FAST_ATTACKS = [a for a in ATTACKS.values() if not a.slow]
+
+
+@pytest.mark.parametrize("attack", FAST_ATTACKS, ids=lambda a: a.name)
+def test_attack_is_deterministic_for_a_seed_and_changes_the_text(attack, seed_texts):
+    text = seed_texts["machine"]
+    once = attack(text, seed=3)
+    assert once == attack(text, seed=3)
+    assert once != text
+    assert attack(text, seed=4) != once  # the seed matters
+
+
+@pytest.mark.parametrize("attack", FAST_ATTACKS, ids=lambda a: a.name)
+def test_undone_by_normalize_flag_is_true_exactly_when_normalize_undoes_it(attack, seed_texts):
+    for text in seed_texts.values():
+        for seed in (0, 1, 2):
+            undone = normalize(attack(text, seed)) == normalize(text)
+            assert undone == attack.undone_by_normalize, (attack.name, seed)
+
+
+@pytest.mark.parametrize("name", ["homoglyphs", "invisible"])
+def test_undone_attacks_leave_sentence_boundaries_alone(name, seed_texts):
+    """Sentences are split on the original text, so normalize() alone was not enough:
+    Cyrillic letters in 'gov.' or 'e.g.' moved pysbd's boundaries in 10 of 100 llmfake articles."""
+    from fabscore.text import prepare
+
+    texts = list(seed_texts.values()) + [r["text"] for r in small_sample(SHARED_DATA / "llmfake.clean.jsonl", 15)]
+    texts.append("Cases rose in Maryland, Gov. Larry Hogan said on Sunday. Tests, e.g. antibody tests, lag behind.")
+    for text in texts:
+        for seed in (0, 1):
+            attacked = ATTACKS[name](text, seed)
+            assert [s.norm for s in prepare(attacked).sentences] == [s.norm for s in prepare(text).sentences]
+            assert all(attacked[s.start:s.end] == s.text for s in prepare(attacked).sentences)
+
+
+def test_the_undone_attacks_are_the_surface_ones():
+    assert {a.name for a in ATTACKS.values() if a.undone_by_normalize} == {"homoglyphs", "invisible"}
+
+
+@pytest.mark.parametrize("attack", FAST_ATTACKS, ids=lambda a: a.name)
+@pytest.mark.parametrize("text", ["", " ", "Hi.", "Word", "One two. Three four!", "\n\n", "12345 678."])
+def test_attack_survives_empty_and_tiny_text(attack, text):
+    out = attack(text, seed=0)
+    assert isinstance(out, str)
+    if not text.strip():
+        assert not out.strip()
+
+
+def test_sentence_attacks_keep_every_kept_sentence_whole(seed_texts):
+    text = " ".join(seed_texts["machine"].split())
+    reordered = ATTACKS["sentence_reorder"](text, 0)
+    assert sorted(reordered.split()) == sorted(text.split())  # same words, other order
+    dropped = ATTACKS["sentence_drop"](text, 0)
+    assert len(dropped) < len(text) and all(w in text.split() for w in dropped.split())
+
+
+def test_synonyms_come_from_the_installed_thesaurus():
+    assert "administration" in synonyms("government")
+    assert synonyms("qzxvbnonword") == ()
+
+
+def test_select_names_attacks_and_families():
+    assert [a.name for a in select("char")] == ["char_typos", "char_spacing"]
+    assert {a.name for a in select("fast")} == {a.name for a in FAST_ATTACKS}
+    assert len(select("all")) == len(ATTACKS) and set(FAMILIES) >= {"char", "word", "sentence", "rewrite"}
+    with pytest.raises(ValueError, match="unknown attack 'bogus'"):
+        select("char,bogus")
+
+
+def test_degenerate_rewrites_are_named():
+    assert degenerate("The mayor spoke on Tuesday.", "") == "empty"
+    assert degenerate("The mayor spoke on Tuesday.", "Sure! Here is the sentence:") == "refusal or preamble"
+    assert degenerate("The R", "The R-R-S-S-S-S-S-S-S-S-S-S") == "repetition"
+    assert degenerate("The mayor spoke on Tuesday.", "On Tuesday, the mayor gave a speech.") is None
+    assert degenerate("Turnout was 1000000 voters.", "There were 1000000 voters.") is None
+
+
+@pytest.mark.slow
+def test_smollm2_rewrites_are_deterministic_and_one_per_sentence():
+    sents = ["The city council approved a new budget for public schools on Tuesday.", "Parents asked for buses."]
+    first = rewrite_sentences(sents, "paraphrase")
+    assert len(first) == 2 and all(isinstance(s, str) for s in first)
+    assert first == rewrite_sentences(sents, "paraphrase")
+
+
+def test_cli_evaluate_attacks_on_a_small_real_sample(tmp_path, feature_cache, capsys):
+    """The shipped default model on 4 human and 4 machine llmfake articles (first 80 words)."""
+    data = tmp_path / "small.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in small_sample(SHARED_DATA / "llmfake.clean.jsonl", 4, "atk")))
+    out = tmp_path / "eval"
+    code = fabscore_main(["evaluate", "--data", str(data), "--out", str(out), "--cache", str(feature_cache.root),
+                     "--workers", "1", "--max-words", "80", "--attacks", "char_typos,homoglyphs,sentence_drop"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "attacks (attacked machine vs unattacked human" in err
+    rep = json.loads((out / "metrics.json").read_text())["attacks"]
+    assert list(rep) == ["char_typos", "homoglyphs", "sentence_drop"]
+    for name, e in rep.items():
+        assert e["n_machine"] == 4 and e["n_failed"] == 0, name
+        assert e["attacked"]["n_machine"] + e["n_machine_abstained"] == 4, name
+        assert e["attacked"]["n_human"] == 4  # every human scored unattacked
+        assert 0.0 <= e["attacked"]["auroc"] <= 1.0
+        assert ("human" in e) == ATTACKS[name].keeps_human
+    # normalization undoes homoglyphs: the model sees the same text
+    assert abs(rep["homoglyphs"]["machine_mean_score_shift"]) < 1e-6
+    assert rep["homoglyphs"]["human"]["mean_score_shift"] == pytest.approx(0.0, abs=1e-6)
+    assert rep["char_typos"]["machine_mean_score_shift"] != 0.0
+
+
+def test_cli_evaluate_unknown_attack_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        fabscore_main(["evaluate", "--data", "x.jsonl", "--attacks", "bogus"])
+    assert exc.value.code == 2 and "unknown attack 'bogus'" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- leave one generator family out
+def test_generator_kinds_of_the_shared_data():
+    from fabscore.training.train import generator_kind
+
+    chat = ["gpt-3.5-turbo", "gpt-3.5-turbo (ChatGPT)", "gpt-3.5-turbo-0613", "llama-2-70b-chat", "vicuna-13b-v1.3",
+            "gpt-4o", "claude-3-haiku-20240307", "mistral-7b-instruct-v0.2"]
+    assert {generator_kind(g) for g in chat} == {"chat model"}
+    assert {generator_kind(g) for g in ("text-davinci-003", "flan-t5-xxl")} == {"completion model"}
+    assert generator_kind("palm-2") == "palm-2"  # neither family: its own name, never silently merged
+
+
+def test_leave_one_family_out_holds_out_each_family():
+    import numpy as np
+
+    from fabscore.training.loo import leave_one_out
+
+    rng = np.random.default_rng(0)
+    n = 240
+    y = np.r_[np.zeros(80), np.ones(160)].astype(int)
+    fam = np.array(["human"] * 80 + ["chat model"] * 80 + ["completion model"] * 80)
+    X = rng.normal(size=(n, 3))
+    X[fam == "chat model", 0] += 3.0  # chat text differs from human on feature 0 only
+    X[fam == "completion model", 1] += 3.0  # completion text on feature 1 only
+    groups = np.array([f"g{i // 2}" for i in range(n)])
+    res = leave_one_out(X, y, groups, fam, C=1.0, seed=0, machine_only=True)
+    assert set(res) == {"held out chat model", "held out completion model"}
+    # a family whose cue training never saw is not detected: the protocol does measure generalization
+    assert res["held out completion model"]["auroc"] < 0.75 and res["held out chat model"]["auroc"] < 0.75
