@@ -74,9 +74,13 @@ def _models(records: list[dict], model: dict | None) -> list[dict]:
 
 def _counts(records: list[dict]) -> dict[str, int]:
     labels = [r.get("label") for r in records]
-    return {"articles": len(records), "scored": sum(map(_is_scored, records)),
-            "flagged": labels.count("fabricated"), "human": labels.count("human"),
-            "abstained": labels.count("abstain"), "errors": labels.count("error")}
+    counts = {"articles": len(records), "scored": sum(map(_is_scored, records)),
+              "flagged": labels.count("fabricated"), "human": labels.count("human"),
+              "abstained": labels.count("abstain"), "errors": labels.count("error")}
+    summaries = [r["evidence_summary"] for r in records if isinstance(r.get("evidence_summary"), dict)]
+    if summaries:  # evidence mode
+        counts["unsupported sentences"] = sum(int(e.get("n_unsupported") or 0) for e in summaries)
+    return counts
 
 
 def _thresholds(records: list[dict]) -> list[tuple[float, float | None]]:
@@ -84,12 +88,53 @@ def _thresholds(records: list[dict]) -> list[tuple[float, float | None]]:
     return sorted(pairs, key=lambda p: (p[0], p[1] if p[1] is not None else -1))
 
 
+STATUS_TEXT = {"supported": "supported by the evidence", "unsupported": "NOT supported by the evidence",
+               "no_evidence": "no relevant evidence found"}
+
+
+def _evidence_tip(s: dict) -> str:
+    """Evidence mode's part of a sentence's tooltip: its status, support and best evidence."""
+    status = s.get("status")
+    if status not in STATUS_TEXT:
+        return ""
+    tip = f"; {STATUS_TEXT[status]}"
+    if s.get("support") is not None:
+        tip += f" (support {float(s['support']):.2f})"
+    best = (s.get("evidence") or [None])[0]
+    if best:
+        where = best.get("path") or best.get("id") or "?"
+        tip += f"; nearest evidence: \u201c{best.get('text', '')}\u201d ({where})"
+    return tip
+
+
+def _pieces(s: dict, text: str) -> list[dict]:
+    """The sentence's text in pieces, unsupported claims (evidence mode) marked by kind."""
+    start = s.get("start") if isinstance(s.get("start"), int) else 0
+    marks = sorted((c["start"] - start, c["end"] - start, str(c.get("kind") or "claim"))
+                   for c in s.get("claims") or [] if c.get("supported") is False
+                   and isinstance(c.get("start"), int) and isinstance(c.get("end"), int))
+    out, pos = [], 0
+    for a, b, kind in marks:
+        if a < pos or not 0 <= a < b <= len(text):
+            continue  # overlapping or outside the sentence
+        if a > pos:
+            out.append({"text": text[pos:a], "claim": None})
+        out.append({"text": text[a:b], "claim": kind})
+        pos = b
+    if pos < len(text) or not out:
+        out.append({"text": text[pos:], "claim": None})
+    return out
+
+
 def _sentence(s: dict) -> dict:
     score = float(s.get("score") or 0.0)
     flagged = bool(s.get("flagged"))
-    return {"text": "" if s.get("text") is None else str(s["text"]), "score": f"{score:.4f}", "flagged": flagged,
-            "tip": f"sentence score {score:.2f}" + (" \u2014 flagged" if flagged else ""),
-            "cls": f"s b{_bucket(score)}" + (" flagged" if flagged else "")}
+    text = "" if s.get("text") is None else str(s["text"])
+    status = s.get("status") if s.get("status") in STATUS_TEXT else None
+    return {"text": text, "pieces": _pieces(s, text), "score": f"{score:.4f}", "flagged": flagged,
+            "status": status,
+            "tip": f"sentence score {score:.2f}" + (" \u2014 flagged" if flagged else "") + _evidence_tip(s),
+            "cls": f"s b{_bucket(score)}" + (" flagged" if flagged else "") + (f" ev-{status}" if status else "")}
 
 
 def _paragraphs(sentences: Iterable[dict]) -> list[list[dict]]:
@@ -110,7 +155,8 @@ def _article(i: int, rec: dict) -> dict:
     sents = rec.get("sentences") or []
     facts = {k: rec.get(k) for k in ("score", "threshold", "sentence_threshold", "target_fpr", "n_words", "model")}
     return {"i": i, "rec": facts, "label": str(rec.get("label")), "where": _where(rec), "n_sentences": len(sents),
-            "n_flagged": sum(bool(s.get("flagged")) for s in sents), "paragraphs": _paragraphs(sents)}
+            "n_flagged": sum(bool(s.get("flagged")) for s in sents), "paragraphs": _paragraphs(sents),
+            "evidence": rec.get("evidence_summary") if isinstance(rec.get("evidence_summary"), dict) else None}
 
 
 def render(records: list[dict], model: dict | None = None) -> str:
@@ -132,7 +178,8 @@ def render(records: list[dict], model: dict | None = None) -> str:
 
     return env.get_template("report.html.j2").render(
         csp=csp, css=Markup(css), js=Markup(js), models=_models(records, model), thresholds=_thresholds(records),
-        counts=_counts(records), rows=rows, articles=[_article(i, records[i]) for i in order if _is_scored(records[i])],
+        counts=_counts(records), rows=rows,
+        evidence=any(isinstance(r.get("evidence_summary"), dict) for r in records), articles=[_article(i, records[i]) for i in order if _is_scored(records[i])],
         problems=problems)
 
 

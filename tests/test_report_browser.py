@@ -313,3 +313,57 @@ def test_cli_html_report_opens_cleanly(driver, tmp_path):
     assert severe_logs(driver) == []
     assert len(driver.find_elements("css selector", SCORE_SPANS)) == len(records) == 2
     assert len(driver.find_elements("css selector", '[data-flagged="true"]')) == flagged_in(records)
+
+
+# ---------------------------------------------------------------- evidence mode
+def evidence_record() -> dict:
+    """A scored article as evidence mode writes it: one unsupported sentence with two
+    unsupported claims (offsets into the file's text), one supported, one without evidence."""
+    rec = _record("news/claims.txt", 0.93, "fabricated", [
+        [("Lavrov sent the court a letter on March 14th.", 0.95),
+         ("The court issued an arrest warrant.", 0.40),
+         ("Rain is expected <b>tomorrow</b>.", 0.20)]])
+    s0, s1, s2 = rec["sentences"]
+    s0.update(support=0.08, status="unsupported", evidence=[
+        {"path": "refs/icc.txt", "id": "refs/icc.txt", "start": 0, "end": 36, "similarity": 0.61,
+         "text": "The court issued an arrest warrant for Putin."}],
+        claims=[{"start": s0["start"], "end": s0["start"] + 6, "text": "Lavrov", "kind": "PERSON", "supported": False},
+                {"start": s0["start"] + 34, "end": s0["start"] + 44, "text": "March 14th", "kind": "DATE",
+                 "supported": False},
+                {"start": s0["start"] + 16, "end": s0["start"] + 21, "text": "court", "kind": "ORG",
+                 "supported": True}])
+    s1.update(support=0.97, status="supported", claims=[], evidence=s0["evidence"])
+    s2.update(support=None, status="no_evidence", claims=[], evidence=[])
+    rec["evidence_summary"] = {"n_sentences_checked": 3, "n_unsupported": 1, "n_no_evidence": 1, "min_support": 0.08}
+    return rec
+
+
+def test_evidence_marks_unsupported_claims_and_shows_the_nearest_source(driver, tmp_path):
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    open_report(driver, tmp_path, [evidence_record(), *handmade_records()[:1]])
+    assert severe_logs(driver) == []
+    marks = driver.find_elements("css selector", ".text mark.claim")
+    assert [(m.text.replace("(unsupported PERSON)", "").replace("(unsupported DATE)", "").strip(),
+             m.get_attribute("data-kind")) for m in marks] == [("Lavrov", "PERSON"), ("March 14th", "DATE")]
+    unsupported = driver.find_element("css selector", '.s[data-status="unsupported"]')
+    shown_text = driver.execute_script(  # what a sighted reader sees: the screen-reader notes taken out
+        "var c=arguments[0].cloneNode(true); c.querySelectorAll('.sr-only').forEach(n=>n.remove()); "
+        "return c.textContent", unsupported)
+    assert shown_text == "Lavrov sent the court a letter on March 14th."  # the marks keep the sentence whole
+    ActionChains(driver).move_to_element(unsupported).perform()
+    shown, text = tooltip(driver)
+    assert shown and "NOT supported by the evidence (support 0.08)" in text
+    assert "The court issued an arrest warrant for Putin." in text and "refs/icc.txt" in text
+    assert driver.find_element("css selector", '.s[data-status="no_evidence"]').text == "Rain is expected <b>tomorrow</b>."
+    count = driver.find_element("css selector", ".evidence-count").text
+    assert count.startswith("1 of 3 sentences not supported") and "1 without relevant evidence" in count
+    counts = driver.find_element("css selector", ".counts").text
+    assert "1unsupported sentences" in counts.replace("\n", "")
+    save_screenshot(driver, tmp_path, "report-evidence.png")
+
+
+def test_report_without_evidence_has_no_evidence_marks(driver, tmp_path):
+    open_report(driver, tmp_path, handmade_records())
+    assert driver.find_elements("css selector", ".text mark.claim, .evidence-count, [data-status], .ev-legend") == []
+    assert "unsupported" not in driver.find_element("css selector", ".counts").text
