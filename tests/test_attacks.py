@@ -98,6 +98,7 @@ def test_smollm2_rewrites_are_deterministic_and_one_per_sentence():
     assert first == rewrite_sentences(sents, "paraphrase")
 
 
+@pytest.mark.slow
 def test_cli_evaluate_attacks_on_a_small_real_sample(tmp_path, feature_cache, capsys):
     """The shipped default model on 4 human and 4 machine llmfake articles (first 80 words)."""
     data = tmp_path / "small.jsonl"
