@@ -97,7 +97,10 @@ def rewrite_stage(work: Path, n_para: int, n_polish: int) -> None:
 
 
 def rewrite_usability(arts: list[dict]) -> dict:
-    rows = [r for a in arts for r in a["rows"]]
+    """Degenerate rewrites are judged by today's attacks.degenerate (the scored texts kept
+    the rewrites that the rule of their run let through: `degenerate_share_as_scored`)."""
+    rows = [dict(r, degenerate=atk.degenerate(r["original"], r["rewrite"]), as_scored=r["degenerate"])
+            for a in arts for r in a["rows"]]
     why = [r["degenerate"] for r in rows]
     ok = [r for r in rows if not r["degenerate"]]
     norm = lambda s: " ".join(s.split()).strip().lower()  # noqa: E731
@@ -109,6 +112,7 @@ def rewrite_usability(arts: list[dict]) -> dict:
     lens = [len(r["rewrite"].split()) / max(len(r["original"].split()), 1) for r in ok]
     return {"articles": len(arts), "sentences": len(rows),
             "degenerate_share": sum(w is not None for w in why) / max(len(rows), 1),
+            "degenerate_share_as_scored": sum(r["as_scored"] is not None for r in rows) / max(len(rows), 1),
             "degenerate_by_reason": {k: why.count(k) for k in sorted({w for w in why if w})},
             "changed_share_of_all": len(changed) / max(len(rows), 1),
             "content_word_recall_mean": float(np.mean(recall)) if recall else None,
@@ -272,6 +276,10 @@ def analyze(work, detector, cache, pairs, report, usability, base_scores, out_pa
 
     stats = load_stats(work / "stats.npz")
     log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    if (work / "rewrites.json").is_file():
+        for mode, blob in json.loads((work / "rewrites.json").read_text()).items():
+            usability[mode] = dict(rewrite_usability(blob["articles"]),
+                                   seconds_per_article=blob["seconds"] / max(len(blob["articles"]), 1))
     examples = [e for e, _ in pairs]
 
     # which LM features invert, and robust aggregates, from the statistics computed above
