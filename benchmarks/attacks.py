@@ -271,7 +271,34 @@ def load_stats(path: Path) -> dict[str, dict[str, np.ndarray]]:
     return out
 
 
-def analyze(work, detector, cache, pairs, report, usability, base_scores, out_path, t0, scale) -> None:
+def feature_inversion(X_lm: dict, X_rob: dict, y: np.ndarray, scope: np.ndarray) -> dict[str, dict]:
+    """Per feature: class means, and its AUROC alone (machine vs unattacked human) before and
+    after each attack; 'inverts' when the attack moves the AUROC to the other side of 0.5."""
+    out = {}
+    for j, fname in enumerate([*lm.LM_FEATURES, *ROBUST_NAMES]):
+        col = {a: np.c_[X_lm[a], X_rob[a]][:, j] for a in X_lm}
+        h0 = col["none"][(y == 0) & scope & ~np.isnan(col["none"])]
+        m0 = col["none"][(y == 1) & scope & ~np.isnan(col["none"])]
+        row = {"human_mean": float(h0.mean()) if len(h0) else None, "machine_mean": float(m0.mean()) if len(m0) else None,
+               "auroc_unattacked": auroc(np.r_[np.zeros(len(h0)), np.ones(len(m0))], np.r_[h0, m0])}
+        for a in [k for k in col if k != "none"]:
+            h = col[a][(y == 0) & scope & ~np.isnan(col[a])]
+            m = col[a][(y == 1) & scope & ~np.isnan(col[a])]
+            row[f"machine_mean_{a}"] = float(m.mean()) if len(m) else None
+            row[f"human_mean_{a}"] = float(h.mean()) if len(h) else None
+            row[f"auroc_{a}"] = auroc(np.r_[np.zeros(len(h0)), np.ones(len(m))], np.r_[h0, m])
+            same = col["none"][(y == 1) & scope & ~np.isnan(col[a])]  # the attacked rows, unattacked
+            row[f"auroc_unattacked_rows_of_{a}"] = before = auroc(np.r_[np.zeros(len(h0)), np.ones(len(same))],
+                                                                 np.r_[h0, same])
+            after = row[f"auroc_{a}"]
+            row[f"inverts_{a}"] = None if before is None or after is None else bool((before - 0.5) * (after - 0.5) < 0)
+        out[fname] = row
+    return out
+
+
+def analyze(work, detector, cache, pairs, report, usability, base_scores, out_path, t0, scale, fill=False) -> None:
+    """fill: compute the token statistics a score run did not record (its features came from the cache)
+    for the unattacked texts and the attacked ones that were scored."""
     from fabscore.training.attack_eval import attack_rows
 
     stats = load_stats(work / "stats.npz")
@@ -296,25 +323,18 @@ def analyze(work, detector, cache, pairs, report, usability, base_scores, out_pa
         for t in tx:
             piece = chunks(cache.prepare(t), detector.chunk_words)[0] if t else None
             st = stats.get(text_key(piece.norm)) if piece is not None else None
+            if st is None and piece is not None and fill and (name == "none" or cache.has("lm", piece)):
+                fc.featurize_kind(piece, "lm")  # recorded by the hook; the features themselves are cached
+                st = stats[text_key(piece.norm)] = STATS[text_key(piece.norm)]
             block = cache.get("lm", piece) if piece is not None else None  # the shipped aggregates, as scored
             lm_rows.append(block["lm"] if block is not None else np.full(len(lm.LM_FEATURES), np.nan))
             rob_rows.append(robust_aggregates(st) if st is not None and len(st["logp"]) else np.full(len(ROBUST_NAMES), np.nan))
         X_lm[name], X_rob[name] = np.array(lm_rows), np.array(rob_rows)
-    inversion = {}
-    for j, fname in enumerate([*lm.LM_FEATURES, *ROBUST_NAMES]):
-        col = {a: np.c_[X_lm[a], X_rob[a]][:, j] for a in X_lm}
-        h0 = col["none"][(y == 0) & ~np.isnan(col["none"])]
-        row = {"human_mean": float(h0.mean()), "machine_mean": float(np.nanmean(col["none"][y == 1])),
-               "human_mean_char_typos": float(np.nanmean(col["char_typos"][y == 0]))}
-        m0 = col["none"][(y == 1) & ~np.isnan(col["none"])]
-        row["auroc_unattacked"] = auroc(np.r_[np.zeros(len(h0)), np.ones(len(m0))], np.r_[h0, m0])
-        for a in ("char_typos", "char_spacing", "word_synonym", "word_delete"):
-            m = col[a][(y == 1) & ~np.isnan(col[a])]
-            row[f"machine_mean_{a}"] = float(m.mean())
-            row[f"auroc_{a}"] = auroc(np.r_[np.zeros(len(h0)), np.ones(len(m))], np.r_[h0, m])
-            before, after = row["auroc_unattacked"], row[f"auroc_{a}"]
-            row[f"inverts_{a}"] = None if before is None or after is None else bool((before - 0.5) * (after - 0.5) < 0)
-        inversion[fname] = row
+    if fill and STATS:
+        save_stats(work / "stats.npz")
+    news = np.array([d in ("llmfake", "politifact_pp") for _, d in pairs])
+    inversion = {"all": feature_inversion(X_lm, X_rob, y, np.ones(len(y), bool)),
+                 "news (llmfake + PolitiFact++ machine vs PolitiFact++ human)": feature_inversion(X_lm, X_rob, y, news)}
     ok = ~np.isnan(X_lm["none"]).any(1) & ~np.isnan(X_rob["none"]).any(1)
     log(f"token statistics found for {int(ok.sum())} of {len(ok)} unattacked articles")
     lr = ({name: grouped_lr_check({a: X[a][ok] for a in X}, y[ok], groups[ok])
@@ -358,9 +378,11 @@ def main(argv=None) -> int:
         from fabscore import model_dir as md
         from fabscore.detector import Detector
 
+        torch.set_num_threads(1)
+        record_token_statistics()
         saved = json.loads((args.work / "scored.json").read_text())
         analyze(args.work, Detector(md.load(args.model)), fc.FeatureCache(args.work / "features"), sample(args.scale),
-                saved["report"], saved["usability"], saved["base_scores"], args.out, time.time(), args.scale)
+                saved["report"], saved["usability"], saved["base_scores"], args.out, time.time(), args.scale, fill=True)
     return 0
 
 
