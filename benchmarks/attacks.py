@@ -97,7 +97,10 @@ def rewrite_stage(work: Path, n_para: int, n_polish: int) -> None:
 
 
 def rewrite_usability(arts: list[dict]) -> dict:
-    rows = [r for a in arts for r in a["rows"]]
+    """Degenerate rewrites are judged by today's attacks.degenerate (the scored texts kept
+    the rewrites that the rule of their run let through: `degenerate_share_as_scored`)."""
+    rows = [dict(r, degenerate=atk.degenerate(r["original"], r["rewrite"]), as_scored=r["degenerate"])
+            for a in arts for r in a["rows"]]
     why = [r["degenerate"] for r in rows]
     ok = [r for r in rows if not r["degenerate"]]
     norm = lambda s: " ".join(s.split()).strip().lower()  # noqa: E731
@@ -109,18 +112,21 @@ def rewrite_usability(arts: list[dict]) -> dict:
     lens = [len(r["rewrite"].split()) / max(len(r["original"].split()), 1) for r in ok]
     return {"articles": len(arts), "sentences": len(rows),
             "degenerate_share": sum(w is not None for w in why) / max(len(rows), 1),
+            "degenerate_share_as_scored": sum(r["as_scored"] is not None for r in rows) / max(len(rows), 1),
             "degenerate_by_reason": {k: why.count(k) for k in sorted({w for w in why if w})},
             "changed_share_of_all": len(changed) / max(len(rows), 1),
             "content_word_recall_mean": float(np.mean(recall)) if recall else None,
             "content_word_recall_below_0.5_share": float(np.mean(np.array(recall) < 0.5)) if recall else None,
             "new_content_word_share_mean": float(np.mean(new)) if new else None,
-            "length_ratio_median": float(np.median(lens)) if lens else None,
-            "examples": [{"original": r["original"], "rewrite": r["rewrite"], "degenerate": r["degenerate"]}
-                         for r in rows[:: max(1, len(rows) // 8)][:8]]}
+            "length_ratio_median": float(np.median(lens)) if lens else None}  # no texts: the data stays out of the repo
 
 
 # ---------------------------------------------------------------- token statistics, kept as they are computed
 STATS: dict[str, dict[str, np.ndarray]] = {}
+
+
+def text_key(norm: str) -> str:
+    return hashlib.sha256(norm.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def record_token_statistics() -> None:
@@ -136,7 +142,7 @@ def record_token_statistics() -> None:
     def fk(article, kind, encoder=None):
         blocks = orig_fk(article, kind, encoder)
         if kind == "lm":
-            STATS[article.norm] = last.pop("st")
+            STATS[text_key(article.norm)] = last.pop("st")
         return blocks
 
     lm.token_statistics, fc.featurize_kind = ts, fk
@@ -178,7 +184,22 @@ def grouped_lr_check(X: dict[str, np.ndarray], y: np.ndarray, groups: np.ndarray
     return out
 
 
-def score_stage(work: Path, model: str | None, out_path: Path, scale: float) -> None:
+def attack_subset(pairs: list[tuple], share: float) -> list[bool]:
+    """The first `share` of each (dataset, label, generator) group of the sample (groups are
+    already in hash order): the rows that get attacked when scoring time is short."""
+    seen: dict[tuple, int] = {}
+    sizes: dict[tuple, int] = {}
+    for e, d in pairs:
+        sizes[(d, e.label, e.generator)] = sizes.get((d, e.label, e.generator), 0) + 1
+    mask = []
+    for e, d in pairs:
+        k = (d, e.label, e.generator)
+        seen[k] = seen.get(k, 0) + 1
+        mask.append(seen[k] <= max(1, round(share * sizes[k])))
+    return mask
+
+
+def score_stage(work: Path, model: str | None, out_path: Path, scale: float, attack_share: float = 1.0) -> None:
     from fabscore import model_dir as md
     from fabscore.detector import Detector
     from fabscore.training.attack_eval import attack_report, attack_rows
@@ -196,7 +217,17 @@ def score_stage(work: Path, model: str | None, out_path: Path, scale: float) -> 
     print(f"base: {len(examples)} articles in {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
     fast = [a for a in atk.ATTACKS.values() if not a.slow]
     log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
-    report = attack_report(detector, examples, keys, base, cache, WORDS, 1, fast, by=("dataset", "generator"), log=log)
+    save_stats(work / "stats.npz")
+    mask = attack_subset(pairs, attack_share)
+    log(f"attacking {int(sum(m and e.label == 1 for m, e in zip(mask, examples)))} machine and "
+        f"{int(sum(m and e.label == 0 for m, e in zip(mask, examples)))} human articles")
+    report = {}
+    for a in fast:  # one at a time, saved as it goes: a stopped run keeps what it measured
+        report.update(attack_report(detector, examples, keys, base, cache, WORDS, 1, [a], by=("dataset", "generator"),
+                                    log=log, attack_rows_mask=mask))
+        save_stats(work / "stats.npz")
+        (work / "scored.json").write_text(json.dumps({"report": report, "usability": {},
+                                                      "base_scores": [r["score"] for r in base]}, default=float))
     rw_path = work / "rewrites.json"
     rewrites = json.loads(rw_path.read_text()) if rw_path.is_file() else {}
     usability = {}
@@ -205,6 +236,7 @@ def score_stage(work: Path, model: str | None, out_path: Path, scale: float) -> 
         usability[mode]["seconds_per_article"] = blob["seconds"] / max(len(blob["articles"]), 1)
         done = {a["text"]: a["attacked"] for a in blob["articles"]}
         keep = [i for i, e in enumerate(examples) if e.label == 0 or cut_text(e.text, WORDS, cache) in done]
+        log(f"{mode}: {sum(examples[i].label == 1 for i in keep)} rewritten machine articles")
         stand_in = atk.Attack(mode, "rewrite", lambda t, s=0, d=done: d[t], undone_by_normalize=False,
                               keeps_human=False, slow=True)
         report.update(attack_report(detector, [examples[i] for i in keep], [keys[i] for i in keep],
@@ -214,22 +246,21 @@ def score_stage(work: Path, model: str | None, out_path: Path, scale: float) -> 
     save_stats(work / "stats.npz")
     (work / "scored.json").write_text(json.dumps({"report": report, "usability": usability,
                                                         "base_scores": [r["score"] for r in base]}, default=float))
-    analyze(work, detector, cache, pairs, report, usability, [r["score"] for r in base], out_path, t0)
+    analyze(work, detector, cache, pairs, report, usability, [r["score"] for r in base], out_path, t0, scale)
 
 
 def save_stats(path: Path) -> None:
     """STATS (merged with what an earlier run saved) as arrays, so the analysis can be re-run without scoring."""
     if path.is_file():
-        STATS.update(load_stats(path))
-    arrays = {}
-    for norm, st in STATS.items():
-        k = hashlib.sha256(norm.encode("utf-8", "surrogatepass")).hexdigest()
-        arrays.update({f"{k}.{name}": v for name, v in st.items()})
-    np.savez(path, **arrays)
+        STATS.update({k: v for k, v in load_stats(path).items() if k not in STATS})
+    arrays = {f"{k}.{name}": v for k, st in STATS.items() for name, v in st.items()}
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
 
 
 def load_stats(path: Path) -> dict[str, dict[str, np.ndarray]]:
-    """Keyed by the sha256 of the normalized text (see stats_of)."""
+    """Keyed by text_key of the normalized text."""
     out: dict[str, dict[str, np.ndarray]] = {}
     with np.load(path, allow_pickle=False) as z:
         for name in z.files:
@@ -238,9 +269,42 @@ def load_stats(path: Path) -> dict[str, dict[str, np.ndarray]]:
     return out
 
 
-def analyze(work, detector, cache, pairs, report, usability, base_scores, out_path, t0) -> None:
+def feature_inversion(X_lm: dict, X_rob: dict, y: np.ndarray, scope: np.ndarray) -> dict[str, dict]:
+    """Per feature: class means, and its AUROC alone (machine vs unattacked human) before and
+    after each attack; 'inverts' when the attack moves the AUROC to the other side of 0.5."""
+    out = {}
+    for j, fname in enumerate([*lm.LM_FEATURES, *ROBUST_NAMES]):
+        col = {a: np.c_[X_lm[a], X_rob[a]][:, j] for a in X_lm}
+        h0 = col["none"][(y == 0) & scope & ~np.isnan(col["none"])]
+        m0 = col["none"][(y == 1) & scope & ~np.isnan(col["none"])]
+        row = {"human_mean": float(h0.mean()) if len(h0) else None, "machine_mean": float(m0.mean()) if len(m0) else None,
+               "auroc_unattacked": auroc(np.r_[np.zeros(len(h0)), np.ones(len(m0))], np.r_[h0, m0])}
+        for a in [k for k in col if k != "none"]:
+            h = col[a][(y == 0) & scope & ~np.isnan(col[a])]
+            m = col[a][(y == 1) & scope & ~np.isnan(col[a])]
+            row[f"machine_mean_{a}"] = float(m.mean()) if len(m) else None
+            row[f"human_mean_{a}"] = float(h.mean()) if len(h) else None
+            row[f"auroc_{a}"] = auroc(np.r_[np.zeros(len(h0)), np.ones(len(m))], np.r_[h0, m])
+            same = col["none"][(y == 1) & scope & ~np.isnan(col[a])]  # the attacked rows, unattacked
+            row[f"auroc_unattacked_rows_of_{a}"] = before = auroc(np.r_[np.zeros(len(h0)), np.ones(len(same))],
+                                                                 np.r_[h0, same])
+            after = row[f"auroc_{a}"]
+            row[f"inverts_{a}"] = None if before is None or after is None else bool((before - 0.5) * (after - 0.5) < 0)
+        out[fname] = row
+    return out
+
+
+def analyze(work, detector, cache, pairs, report, usability, base_scores, out_path, t0, scale, fill=False) -> None:
+    """fill: compute the token statistics a score run did not record (its features came from the cache)
+    for the unattacked texts and the attacked ones that were scored."""
+    from fabscore.training.attack_eval import attack_rows
+
     stats = load_stats(work / "stats.npz")
     log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    if (work / "rewrites.json").is_file():
+        for mode, blob in json.loads((work / "rewrites.json").read_text()).items():
+            usability[mode] = dict(rewrite_usability(blob["articles"]),
+                                   seconds_per_article=blob["seconds"] / max(len(blob["articles"]), 1))
     examples = [e for e, _ in pairs]
 
     # which LM features invert, and robust aggregates, from the statistics computed above
@@ -256,33 +320,27 @@ def analyze(work, detector, cache, pairs, report, usability, base_scores, out_pa
         lm_rows, rob_rows = [], []
         for t in tx:
             piece = chunks(cache.prepare(t), detector.chunk_words)[0] if t else None
-            st = (stats.get(hashlib.sha256(piece.norm.encode("utf-8", "surrogatepass")).hexdigest())
-                  if piece is not None else None)
-            lm_rows.append(lm.aggregate(st) if st is not None else np.full(len(lm.LM_FEATURES), np.nan))
+            st = stats.get(text_key(piece.norm)) if piece is not None else None
+            if st is None and piece is not None and fill and (name == "none" or cache.has("lm", piece)):
+                fc.featurize_kind(piece, "lm")  # recorded by the hook; the features themselves are cached
+                st = stats[text_key(piece.norm)] = STATS[text_key(piece.norm)]
+            block = cache.get("lm", piece) if piece is not None else None  # the shipped aggregates, as scored
+            lm_rows.append(block["lm"] if block is not None else np.full(len(lm.LM_FEATURES), np.nan))
             rob_rows.append(robust_aggregates(st) if st is not None and len(st["logp"]) else np.full(len(ROBUST_NAMES), np.nan))
         X_lm[name], X_rob[name] = np.array(lm_rows), np.array(rob_rows)
-    inversion = {}
-    for j, fname in enumerate([*lm.LM_FEATURES, *ROBUST_NAMES]):
-        col = {a: np.c_[X_lm[a], X_rob[a]][:, j] for a in X_lm}
-        h0 = col["none"][(y == 0) & ~np.isnan(col["none"])]
-        row = {"human_mean": float(h0.mean()), "machine_mean": float(np.nanmean(col["none"][y == 1])),
-               "human_mean_char_typos": float(np.nanmean(col["char_typos"][y == 0]))}
-        m0 = col["none"][(y == 1) & ~np.isnan(col["none"])]
-        row["auroc_unattacked"] = auroc(np.r_[np.zeros(len(h0)), np.ones(len(m0))], np.r_[h0, m0])
-        for a in ("char_typos", "char_spacing", "word_synonym", "word_delete"):
-            m = col[a][(y == 1) & ~np.isnan(col[a])]
-            row[f"machine_mean_{a}"] = float(m.mean())
-            row[f"auroc_{a}"] = auroc(np.r_[np.zeros(len(h0)), np.ones(len(m))], np.r_[h0, m])
-            row[f"inverts_{a}"] = bool((row["auroc_unattacked"] - 0.5) * (row[f"auroc_{a}"] - 0.5) < 0)
-        inversion[fname] = row
-    ok = ~np.isnan(X_lm["none"]).any(1)
+    if fill and STATS:
+        save_stats(work / "stats.npz")
+    news = np.array([d in ("llmfake", "politifact_pp") for _, d in pairs])
+    inversion = {"all": feature_inversion(X_lm, X_rob, y, np.ones(len(y), bool)),
+                 "news (llmfake + PolitiFact++ machine vs PolitiFact++ human)": feature_inversion(X_lm, X_rob, y, news)}
+    ok = ~np.isnan(X_lm["none"]).any(1) & ~np.isnan(X_rob["none"]).any(1)
     log(f"token statistics found for {int(ok.sum())} of {len(ok)} unattacked articles")
-    lr = {name: grouped_lr_check({a: X[a][ok] for a in X}, y[ok], groups[ok])
-          for name, X in (("shipped_lm_aggregates", X_lm), ("robust_aggregates", X_rob),
-                          ("both", {a: np.c_[X_lm[a], X_rob[a]] for a in X_lm}))}
+    lr = ({name: grouped_lr_check({a: X[a][ok] for a in X}, y[ok], groups[ok])
+           for name, X in (("shipped_lm_aggregates", X_lm), ("robust_aggregates", X_rob),
+                           ("both", {a: np.c_[X_lm[a], X_rob[a]] for a in X_lm}))}
+          if min((y[ok] == 0).sum(), (y[ok] == 1).sum()) >= 15 else {"skipped": f"token statistics for {int(ok.sum())} rows"})
     log("\nstory-grouped LR on LM statistics only (fit unattacked, AUROC attacked machine vs unattacked human):")
-    for k, v in lr.items():
-        log(f"  {k}: " + ", ".join(f"{a} {s:.3f}" for a, s in v.items() if s is not None))
+    log(f"  {lr}")
     result = {"model": detector.model_id, "words": WORDS, "scale": scale,
               "sample": {d: {"human": sum(1 for e, dd in pairs if dd == d and e.label == 0),
                              "machine": sum(1 for e, dd in pairs if dd == d and e.label == 1)}
@@ -303,6 +361,8 @@ def main(argv=None) -> int:
     p.add_argument("--model", default=None, help="model directory (default: the shipped default model)")
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "attacks.json")
     p.add_argument("--scale", type=float, default=1.0, help="sample size factor (0.1 for a smoke run)")
+    p.add_argument("--attack-share", type=float, default=1.0,
+                   help="attack only this share of each group (all unattacked humans stay negatives)")
     p.add_argument("--n-paraphrase", type=int, default=20)
     p.add_argument("--n-polish", type=int, default=10)
     args = p.parse_args(argv)
@@ -311,14 +371,16 @@ def main(argv=None) -> int:
         torch.set_num_threads(1)
         rewrite_stage(args.work, args.n_paraphrase, args.n_polish)
     elif args.stage == "score":
-        score_stage(args.work, args.model, args.out, args.scale)
+        score_stage(args.work, args.model, args.out, args.scale, args.attack_share)
     else:
         from fabscore import model_dir as md
         from fabscore.detector import Detector
 
+        torch.set_num_threads(1)
+        record_token_statistics()
         saved = json.loads((args.work / "scored.json").read_text())
         analyze(args.work, Detector(md.load(args.model)), fc.FeatureCache(args.work / "features"), sample(args.scale),
-                saved["report"], saved["usability"], saved["base_scores"], args.out, time.time())
+                saved["report"], saved["usability"], saved["base_scores"], args.out, time.time(), args.scale, fill=True)
     return 0
 
 

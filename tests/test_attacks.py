@@ -86,6 +86,8 @@ def test_degenerate_rewrites_are_named():
     assert degenerate("The mayor spoke on Tuesday.", "") == "empty"
     assert degenerate("The mayor spoke on Tuesday.", "Sure! Here is the sentence:") == "refusal or preamble"
     assert degenerate("The R", "The R-R-S-S-S-S-S-S-S-S-S-S") == "repetition"
+    for meta in ('The sentence is rephrased to: "The mayor spoke', "Rephrasing the sentence for a news article:"):
+        assert degenerate("The mayor spoke on Tuesday about the city budget.", meta) == "refusal or preamble"
     assert degenerate("The mayor spoke on Tuesday.", "On Tuesday, the mayor gave a speech.") is None
     assert degenerate("Turnout was 1000000 voters.", "There were 1000000 voters.") is None
 
@@ -98,6 +100,7 @@ def test_smollm2_rewrites_are_deterministic_and_one_per_sentence():
     assert first == rewrite_sentences(sents, "paraphrase")
 
 
+@pytest.mark.slow
 def test_cli_evaluate_attacks_on_a_small_real_sample(tmp_path, feature_cache, capsys):
     """The shipped default model on 4 human and 4 machine llmfake articles (first 80 words)."""
     data = tmp_path / "small.jsonl"

@@ -39,8 +39,9 @@ def _attack_all(attack: Attack, examples: list[Example], texts: list[str], seed:
 
 def attack_report(detector: Detector, examples: list[Example], keys: list[dict[str, str]], results: list[dict],
                   cache: FeatureCache, max_words: int | None, workers: int, attacks: list[Attack],
-                  by: tuple[str, ...] = (), seed: int = 0, log=print) -> dict[str, dict]:
-    """One entry per attack; `results` are the unattacked scores of `examples`."""
+                  by: tuple[str, ...] = (), seed: int = 0, log=print, attack_rows_mask=None) -> dict[str, dict]:
+    """One entry per attack; `results` are the unattacked scores of `examples`.
+    attack_rows_mask: attack only these rows (every unattacked human stays a negative)."""
     from .evaluate import cut_text, score_examples
 
     thresholds = detector.model.thresholds()
@@ -50,7 +51,8 @@ def attack_report(detector: Detector, examples: list[Example], keys: list[dict[s
     humans = np.flatnonzero((y == 0) & ~np.isnan(base))
     out: dict[str, dict] = {}
     for attack in attacks:
-        targets = [i for i in range(len(examples)) if y[i] == 1 or attack.keeps_human]
+        targets = [i for i in range(len(examples)) if (y[i] == 1 or attack.keeps_human)
+                   and (attack_rows_mask is None or attack_rows_mask[i])]
         idx, attacked, failed = _attack_all(attack, [examples[i] for i in targets], [texts[i] for i in targets], seed)
         idx = [targets[k] for k in idx]
         try:
@@ -71,7 +73,7 @@ def attack_report(detector: Detector, examples: list[Example], keys: list[dict[s
         entry = {
             "family": attack.family, "undone_by_normalize": attack.undone_by_normalize,
             "keeps_human": attack.keeps_human,
-            "n_machine": int((y == 1).sum()), "n_failed": int(sum(failed.values())), "failures": failed,
+            "n_machine": int(sum(y[i] == 1 for i in targets)), "n_failed": int(sum(failed.values())), "failures": failed,
             "n_machine_abstained": int(len(mach) - len(m_ok)),
             "n_machine_abstained_only_when_attacked": int(np.sum(np.isnan(score[mach]) & ~np.isnan(base[mach]))),
             "unattacked_auroc_same_rows": auroc(np.r_[np.zeros(len(humans)), np.ones(len(both))],

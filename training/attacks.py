@@ -211,7 +211,10 @@ PROMPTS = {
     "paraphrase": "Paraphrase this sentence. Reply with the new sentence only.\n\n{s}",
     "polish": "Improve the wording of this sentence for a news article. Reply with the improved sentence only.\n\n{s}",
 }
-_REFUSAL = re.compile(r"^(i'?m sorry|i cannot|i can'?t|as an ai|sure|here is|here's|certainly)", re.I)
+# Refusals and talk about the task ("The sentence is rephrased to: ...", "Rephrasing the sentence for a news
+# article:"), which SmolLM2-135M gives for about 1 sentence in 30.
+_REFUSAL = re.compile(r"^(i'?m sorry|i cannot|i can'?t|as an ai|sure|here is|here's|certainly|the (new |rewritten |"
+                      r"revised |improved )?sentence (is|was|has been|reads)|rephras|paraphras|rewrit)|:$", re.I)
 _STUTTER = re.compile(r"(\D.{0,11}?)\1{4,}")  # 'R-S-S-S-S-S', a unit five times in a row
 MAX_NEW_TOKENS = 80
 
