@@ -382,7 +382,7 @@ def test_cli_evaluate_writes_metrics_and_plots(tiny_model_dir, tiny_data, featur
     assert set(metrics["groups"]) == {"source", "generator"}
     # the tables go to stdout, progress and log lines to stderr; per source = the rows' source column
     assert "| all | 40 |" in printed.out and "by source:" in printed.out
-    assert "| llmfake |" in printed.out and "scoring 40 articles" in printed.err and "| all |" not in printed.err
+    assert "| LLMFake |" in printed.out and "scoring 40 articles" in printed.err and "| all |" not in printed.err
     for name in ("roc.png", "reliability.png", "histogram.png"):
         data = (out / name).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 1000, name
