@@ -202,6 +202,7 @@ def test_pickle_payload_is_live_but_never_loaded(model_copy: Path, tmp_path: Pat
     assert not (model_copy.parent / "PWNED-marker").exists()
 
 
+@pytest.mark.slow  # the tiny model fixture
 def test_save_load_round_trip_scores_identically(tiny_model_dir: Path, tmp_path: Path):
     texts = [p.read_text(encoding="utf-8") for p in SEEDS]
     assert len(texts) == 2
