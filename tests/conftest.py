@@ -57,9 +57,13 @@ def tiny_data(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def feature_cache(tmp_path_factory):
+    """A fresh feature cache per session; FABSCORE_TEST_FEATURE_CACHE names a folder to reuse
+    across sessions instead (entries are keyed by featurizer and backbone versions, so a
+    reused cache gives the same features; it only skips minutes of recomputing them)."""
     from fabscore.training.feature_cache import FeatureCache
 
-    return FeatureCache(tmp_path_factory.mktemp("features"))
+    reuse = os.environ.get("FABSCORE_TEST_FEATURE_CACHE")
+    return FeatureCache(Path(reuse) if reuse else tmp_path_factory.mktemp("features"))
 
 
 @pytest.fixture(scope="session")

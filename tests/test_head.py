@@ -2,7 +2,6 @@
 shipped heads loading as fitted estimators that score exactly as before."""
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pytest

@@ -1,6 +1,6 @@
 """Model directories are untrusted input: every tampering must be refused, with a reason.
 
-Each case copies the real `tiny_model_dir` fixture, damages the copy in one
+Each case copies the real shipped default model, damages the copy in one
 way, and checks both `inference.model_dir.load` (ModelDirError naming the
 problem) and the CLI (exit code 2, the reason on stderr). Cases that edit
 config.json also re-hash it in the manifest where the point is to reach a
@@ -150,9 +150,9 @@ TAMPERINGS = {
 # ---------------------------------------------------------------- fixtures
 
 @pytest.fixture
-def model_copy(tiny_model_dir: Path, tmp_path: Path) -> Path:
-    """A private copy of the tiny model, safe to damage."""
-    return Path(shutil.copytree(tiny_model_dir, tmp_path / "model"))
+def model_copy(tmp_path: Path) -> Path:
+    """A private copy of the shipped default model, safe to damage (no training needed)."""
+    return Path(shutil.copytree(md.SHIPPED / "default", tmp_path / "model"))
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -179,6 +179,7 @@ def test_tampered_model_refused_by_load(model_copy: Path, case: str):
     assert not (model_copy.parent / "PWNED-marker").exists()
 
 
+@pytest.mark.slow  # one fabscore process per case
 @pytest.mark.parametrize("case", CASES)
 def test_tampered_model_refused_by_cli(model_copy: Path, case: str):
     message = TAMPERINGS[case](model_copy)
@@ -201,6 +202,7 @@ def test_pickle_payload_is_live_but_never_loaded(model_copy: Path, tmp_path: Pat
     assert not (model_copy.parent / "PWNED-marker").exists()
 
 
+@pytest.mark.slow  # the tiny model fixture
 def test_save_load_round_trip_scores_identically(tiny_model_dir: Path, tmp_path: Path):
     texts = [p.read_text(encoding="utf-8") for p in SEEDS]
     assert len(texts) == 2
@@ -218,35 +220,28 @@ def test_save_load_round_trip_scores_identically(tiny_model_dir: Path, tmp_path:
 
 
 # ---------------------------------------------------------------- the card is documentation
-@pytest.fixture()
-def shipped_copy(tmp_path: Path) -> Path:
-    copy = tmp_path / "default-copy"
-    shutil.copytree(md.SHIPPED / "default", copy)
-    return copy
-
-
-def test_card_is_outside_the_integrity_check(shipped_copy: Path):
+def test_card_is_outside_the_integrity_check(model_copy: Path):
     """An edited or deleted README.md still loads (it decides no score); the manifest
     covers config and heads; an unexpected file is still refused."""
-    assert md.CARD not in read_manifest(shipped_copy)["files"]
-    assert {md.CONFIG, md.HEAD_FILES["article"]} <= set(read_manifest(shipped_copy)["files"])
-    (shipped_copy / md.CARD).write_text("# my notes on this model\n")
-    assert md.load(shipped_copy).config["name"] == "fabscore-default"
-    (shipped_copy / md.CARD).unlink()
-    assert md.load(shipped_copy).config["name"] == "fabscore-default"
-    (shipped_copy / "notes.txt").write_text("extra")
+    assert md.CARD not in read_manifest(model_copy)["files"]
+    assert {md.CONFIG, md.HEAD_FILES["article"]} <= set(read_manifest(model_copy)["files"])
+    (model_copy / md.CARD).write_text("# my notes on this model\n")
+    assert md.load(model_copy).config["name"] == "fabscore-default"
+    (model_copy / md.CARD).unlink()
+    assert md.load(model_copy).config["name"] == "fabscore-default"
+    (model_copy / "notes.txt").write_text("extra")
     with pytest.raises(md.ModelDirError, match="unexpected file 'notes.txt'"):
-        md.load(shipped_copy)
+        md.load(model_copy)
 
 
-def test_refresh_rerenders_card_and_keeps_weights_and_config(shipped_copy: Path):
+def test_refresh_rerenders_card_and_keeps_weights_and_config(model_copy: Path):
     from fabscore.training.card import refresh
 
-    before = {n: sha256(shipped_copy / n) for n in read_manifest(shipped_copy)["files"]}
-    (shipped_copy / md.CARD).write_text("stale")
-    refresh(shipped_copy)
-    card = (shipped_copy / md.CARD).read_text()
+    before = {n: sha256(model_copy / n) for n in read_manifest(model_copy)["files"]}
+    (model_copy / md.CARD).write_text("stale")
+    refresh(model_copy)
+    card = (model_copy / md.CARD).read_text()
     assert card.startswith("---\nlibrary_name: fabscore\nlanguage: en\n")
     assert "## Thresholds" in card and "| human |" not in card
-    assert {n: sha256(shipped_copy / n) for n in read_manifest(shipped_copy)["files"]} == before
-    assert md.load(shipped_copy).config == json.loads((md.SHIPPED / "default" / md.CONFIG).read_text())
+    assert {n: sha256(model_copy / n) for n in read_manifest(model_copy)["files"]} == before
+    assert md.load(model_copy).config == json.loads((md.SHIPPED / "default" / md.CONFIG).read_text())

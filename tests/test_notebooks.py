@@ -93,7 +93,7 @@ def test_evaluate_notebook_runs(kernel_name, kernel_env, tiny_model_dir, feature
     for seed in ("000_e0349e775a64605f.txt", "002_3ca293cc838cf24e.txt"):
         assert seed in html, f"seed {seed} not shown"
     assert "sentence score" in html, "no shaded sentences in the output"
-    assert "politifact_pp" in html, "no per-source table"
+    assert "PolitiFact++" in html, "no per-source table (the rows' source column)"
 
 
 @pytest.mark.slow

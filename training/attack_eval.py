@@ -91,9 +91,13 @@ def attack_report(detector: Detector, examples: list[Example], keys: list[dict[s
                 **{f"fpr_at_{f:g}": {"attacked": rate_at(score[h_ok], t), "unattacked": rate_at(base[h_ok], t)}
                    for f, t in thresholds.items()}}
         out[attack.name] = entry
-    log("\nattacks (attacked machine vs unattacked human; human FPR: attacked humans, where the attack keeps "
-        "them human-written):\n" + table(attack_rows(out), ROW_COLUMNS))
     return out
+
+
+def attack_text(report: dict[str, dict]) -> str:
+    """The attack table `fabscore evaluate --attacks` prints."""
+    return ("attacks (attacked machine vs unattacked human; human FPR: attacked humans, where the attack keeps "
+            "them human-written):\n" + table(attack_rows(report), ROW_COLUMNS))
 
 
 ROW_COLUMNS = ("undone", "auroc_before", "auroc", "tpr_at_1pct_fpr", "tpr_at_threshold", "human_fpr_before",

@@ -44,10 +44,14 @@ def table(rows: dict[str, dict], cols: tuple[str, ...] = TABLE_COLUMNS) -> str:
     return "\n".join(out)
 
 
-def _fpr_cell(t: dict) -> str:
-    """The held-out FPR of a threshold, marked when too few humans stand behind it."""
-    few = t["n_human"] < 10 / t["target_fpr"]
-    return f"{t['fpr_held_out']:.4f}" + (f" (only {t['n_human']} humans: see warning)" if few else "")
+def _fpr_cell(t: dict, level: str = "article") -> str:
+    """The held-out FPR of a threshold, marked when too few humans stand behind it
+    (fewer than 10 / target FPR: under 10 expected false positives)."""
+    if t["n_human"] >= 10 / t["target_fpr"]:
+        return f"{t['fpr_held_out']:.4f}"
+    if level == "article":
+        return f"{t['fpr_held_out']:.4f} (only {t['n_human']} humans: see warning)"
+    return f"{t['fpr_held_out']:.4f} (only {t['n_human']} human sentences, {round(10 / t['target_fpr'])} needed)"
 
 
 def _environment() -> Environment:

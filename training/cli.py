@@ -80,12 +80,7 @@ def run_evaluate(args) -> int:
     report = evaluate(args.model, args.data, by=args.by, out=args.out, fields=_fields(args), max_words=args.max_words,
                       workers=args.workers, cache_dir=args.cache, max_rows=args.max_rows,
                       exclude=(lambda ex: bool(ex.meta.get(skip))) if skip else None, attacks=args.attacks)
-    if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        from fabscore import model_dir as md
-
-        print(report_text(report, md.load(args.model).thresholds()))
+    print(json.dumps(report, indent=2) if args.json else report_text(report))
     return 0
 
 

@@ -157,6 +157,7 @@ def evaluate(model: str | None, specs: list[str], by: tuple[str, ...] = ("source
     p = np.array([results[i]["score"] for i in scored], dtype=float)
     thresholds = detector.model.thresholds()
     report = {"model": detector.model_id, "data": specs, "max_words": max_words, "max_rows_per_spec": max_rows,
+              "thresholds": {f"{fpr:g}": t for fpr, t in thresholds.items()},
               "n_examples": len(examples), "n_abstained": len(examples) - len(scored),
               "overall": summary(y, p, thresholds), "agreement": agreement(results), "groups": {}}
     for key in by:
@@ -183,20 +184,26 @@ def evaluate(model: str | None, specs: list[str], by: tuple[str, ...] = ("source
     return report
 
 
-def report_text(report: dict, thresholds: dict[float, float]) -> str:
+def report_text(report: dict) -> str:
     """The human-readable tables `fabscore evaluate` prints."""
-    lines = [f"model {report['model']}: {report['n_examples']} articles, {report['n_abstained']} abstained", "",
+    model = report["model"]
+    lines = [f"model {model.get('name')} ({str(model.get('sha256', ''))[:12]}): {report['n_examples']} articles, "
+             f"{report['n_abstained']} abstained", "",
              table({"all": report["overall"]})]
     for key, rows in report["groups"].items():
         lines += ["", f"by {key}:", table(rows)]
     lines += ["", f"article/sentence agreement: {report['agreement']}"]
-    for fpr, t in thresholds.items():
-        a = report["overall"][f"at_threshold_{fpr:g}"]
-        lines.append(f"threshold for target FPR {fpr:g}: {t:.4f} -> FPR {_rate(a['fpr'])}, TPR {_rate(a['tpr'])}")
+    for fpr, t in report["thresholds"].items():
+        a = report["overall"][f"at_threshold_{fpr}"]
+        lines.append(f"threshold for target FPR {fpr}: {t:.4f} -> FPR {_rate(a['fpr'])}, TPR {_rate(a['tpr'])}")
     notes = [f"{m}: needs at least {min_humans(f)} human articles" for m, f in
              (("tpr_at_1pct_fpr", 0.01), ("tpr_at_5pct_fpr", 0.05)) if report["overall"]["n_human"] < min_humans(f)]
     if notes:
         lines += ["", "'-' = not measurable on these rows (" + "; ".join(notes) + "; ece and auroc need both classes)"]
+    if report.get("attacks"):
+        from .attack_eval import attack_text
+
+        lines += ["", attack_text(report["attacks"])]
     return "\n".join(lines)
 
 

@@ -274,6 +274,7 @@ def train(specs: list[str], out: str | Path, settings: TrainSettings | None = No
                 if settings.sentence_head else (None, {}))
         config = model_config(prep, settings, out, cache, art, metrics, sent, encoder_info)
         path = md.save(out, config, art.head, sent[0].head if sent[0] else None, card.render(config), cache.encoder)
+    tpr = metrics["oof"]["tpr_at_1pct_fpr"]  # None below 100 human articles
     log(f"wrote {path} in {time.time() - t0:.0f} s ({t_feat:.0f} s featurizing): held-out AUROC "
-        f"{metrics['oof']['auroc']:.4f}, TPR@1%FPR {metrics['oof']['tpr_at_1pct_fpr']:.3f}")
+        f"{metrics['oof']['auroc']:.4f}, TPR@1%FPR {'-' if tpr is None else format(tpr, '.3f')}")
     return path
