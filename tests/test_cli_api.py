@@ -317,8 +317,9 @@ def test_an_absent_device_is_a_clear_error(device, tmp_path, capsys, monkeypatch
 
 def test_importing_backbones_leaves_the_host_process_alone():
     probe = ("import os, transformers\nfrom transformers.utils import logging\nbefore = logging.get_verbosity()\n"
-             "import fabscore.backbones\nprint(os.environ.get('HF_HUB_OFFLINE'), os.environ.get('TRANSFORMERS_OFFLINE'),"
-             " logging.get_verbosity() == before, logging.is_progress_bar_enabled())")
+             "import fabscore.backbones\nprint(os.environ.get('HF_HUB_OFFLINE'),"
+             " os.environ.get('TRANSFORMERS_OFFLINE'), logging.get_verbosity() == before,"
+             " logging.is_progress_bar_enabled())")
     env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300, env=env)
     assert proc.stdout.split() == ["None", "None", "True", "True"], proc.stderr[-1000:]
