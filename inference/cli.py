@@ -322,7 +322,8 @@ def _open_output(args, fmt: str, det, keep: tuple[str, ...]) -> tuple[IO[str], b
         check_resumable([r for r, _ in found], args.out, det, args.text_field)
         kept = [(r, line) for r, line in found if r.get("label") != "error"]  # errors are tried again
         if len(kept) < len(found):
-            head = [] if fmt != "csv" else [",".join(CSV_COLUMNS + keep) + "\n"]
+            with open(args.out, encoding="utf-8", newline="") as f:
+                head = [f.readline()] if fmt == "csv" else []  # the header exactly as it was written
             _rewrite(args.out, head + [line for _, line in kept])
             print(f"{PROG}: {args.out}: retrying {len(found) - len(kept)} input(s) that failed before",
                   file=sys.stderr)
