@@ -6,8 +6,10 @@ featurizes text and scores it with a saved model directory. It never imports
 the `fabscore[train]` extra.
 
     >>> from fabscore import load_detector
-    >>> det = load_detector()                # the shipped default model
-    >>> det.score(["An article ..."])        # one record per text
+    >>> det = load_detector()                # the shipped default model ("fast": the quicker one)
+    >>> det.score(["An article ..."], fpr=0.05)   # one record per text; a str is one text
+    >>> det.predict_proba(texts)             # (n, 2) [P(human), P(machine)], NaN rows where it abstains
+    >>> det(texts)                           # (n,) P(machine)
 
 Names are imported lazily, so `fabscore --help` does not pay for torch.
 """

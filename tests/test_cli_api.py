@@ -61,6 +61,10 @@ def test_missing_text_field_exits_2_at_once_listing_fields(dataset, capsys):
     assert "no row has the field 'content' (--text-field)" in err
     assert "its fields are: uid, body, source, year" in err
     assert "scored=" not in err, "nothing was scored, not even one error record per row"
+    table = dataset.with_suffix(".csv")
+    table.write_text("uid,body\nu1,some text\n")
+    code, out, err = run([table, "--model", FAST], capsys)
+    assert code == 2 and out == "" and "no row has the field 'text' (--text-field); its fields are: uid, body" in err
 
 
 def test_id_field_and_keep_fields(dataset, capsys):
@@ -107,16 +111,21 @@ def test_resume_retries_errors_and_refuses_a_different_run(dataset, tmp_path, ca
 def test_csv_keeps_fields_as_columns_and_resumes(dataset, tmp_path, capsys):
     import csv
 
-    out = tmp_path / "o.csv"
-    argv = [dataset, "--model", FAST, "--text-field", "body", "--id-field", "uid", "--keep-fields", "source",
+    out, late = tmp_path / "o.csv", tmp_path / "late.txt"  # late.txt is missing on the first run
+    argv = [dataset, late, "--model", FAST, "--text-field", "body", "--id-field", "uid", "--keep-fields", "source",
             "--out", out]
     assert run(argv, capsys)[0] == 0
     with open(out, newline="") as f:
         rows = list(csv.DictReader(f))
-    assert [(r["id"], r["source"], r["text_field"]) for r in rows] == [("u1", "wire", "body"), ("u2", "blog", "body")]
-    assert all(float(r["sentence_threshold"]) > 0 for r in rows)
+    assert [(r["id"], r["source"], r["text_field"]) for r in rows[:2]] == [("u1", "wire", "body"),
+                                                                          ("u2", "blog", "body")]
+    assert all(float(r["sentence_threshold"]) > 0 for r in rows) and rows[2]["label"] == "error"
+    late.write_text(" ".join(SEEDS[1].read_text(encoding="utf-8").split()[:100]))
     code, _, err = run([*argv, "--resume"], capsys)
-    assert code == 0 and "skipped=2" in err
+    assert code == 0 and "skipped=2" in err and "retrying 1 input" in err
+    with open(out, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["id"] for r in rows] == ["u1", "u2", str(late)] and rows[2]["label"] != "error"
     code, _, err = run([*argv[:-4], "--out", out, "--resume"], capsys)  # without --keep-fields: other columns
     assert code == 2 and "not fabscore CSV output with these columns" in err
 
@@ -317,8 +326,9 @@ def test_an_absent_device_is_a_clear_error(device, tmp_path, capsys, monkeypatch
 
 def test_importing_backbones_leaves_the_host_process_alone():
     probe = ("import os, transformers\nfrom transformers.utils import logging\nbefore = logging.get_verbosity()\n"
-             "import fabscore.backbones\nprint(os.environ.get('HF_HUB_OFFLINE'), os.environ.get('TRANSFORMERS_OFFLINE'),"
-             " logging.get_verbosity() == before, logging.is_progress_bar_enabled())")
+             "import fabscore.backbones\nprint(os.environ.get('HF_HUB_OFFLINE'),"
+             " os.environ.get('TRANSFORMERS_OFFLINE'), logging.get_verbosity() == before,"
+             " logging.is_progress_bar_enabled())")
     env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300, env=env)
     assert proc.stdout.split() == ["None", "None", "True", "True"], proc.stderr[-1000:]
