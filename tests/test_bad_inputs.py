@@ -139,7 +139,9 @@ def test_every_file_gets_exactly_one_record(model_dir, tmp_path, capsys, monkeyp
 
     monkeypatch.setattr(Detector, "score_one", delete_midway)
     out = tmp_path / "out.jsonl"
-    code = cli.main(["score", str(folder), "--model", str(model_dir), "--out", str(out)])
+    # One process: the patched score_one must run here (worker processes would not see it), and
+    # files are read one at a time as they are scored, so the deleted file is read after its deletion.
+    code = cli.main(["score", str(folder), "--model", str(model_dir), "--out", str(out), "--workers", "1"])
     err = capsys.readouterr().err
     assert code == 0, err
     records = [json.loads(line) for line in out.read_text().splitlines()]
