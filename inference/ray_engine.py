@@ -19,7 +19,7 @@ import json
 import logging
 import os
 import socket
-import threading
+import warnings
 from typing import Iterable, Iterator
 
 from .engines import EngineError, Plan, available_cores, died_record, init_scorer, score_input
@@ -38,6 +38,13 @@ def _ray():
     except ImportError as e:
         raise EngineError(f"--engine ray needs Ray: pip install 'fabscore[ray]' ({e})") from e
     return ray
+
+
+def _loopback(address: str) -> str | None:
+    """The host of a loopback address (a cluster on this machine only): the driver must
+    then say it is on that address too, or Ray waits for a node on the machine's own IP."""
+    host = address.removeprefix("ray://").rpartition(":")[0]
+    return host if host in ("127.0.0.1", "localhost") else None
 
 
 def _check_reachable(address: str, timeout: float) -> None:
@@ -61,25 +68,12 @@ def _check_reachable(address: str, timeout: float) -> None:
         raise EngineError(f"cannot reach the Ray cluster at {address}: {e.strerror or e}") from e
 
 
-def _init_with_timeout(ray, timeout: float, **kwargs) -> None:
-    """ray.init in a helper thread: a GCS that accepts TCP but never answers gets a
-    clear error after `timeout` seconds, not a hang."""
-    result: list = []
-
-    def target() -> None:
-        try:
-            ray.init(**kwargs)
-            result.append(None)
-        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
-            result.append(e)
-
-    t = threading.Thread(target=target, daemon=True)
-    t.start()
-    t.join(timeout)
-    if not result:
-        raise EngineError(f"Ray did not connect within {timeout:.0f} s ({kwargs.get('address') or 'local'})")
-    if isinstance(result[0], BaseException):
-        e = result[0]
+def _init(ray, **kwargs) -> None:
+    """ray.init in the main thread (Ray installs signal handlers there and exits the
+    process when started from another thread); its failures become usage errors."""
+    try:
+        ray.init(**kwargs)
+    except Exception as e:  # noqa: BLE001 - ConnectionError, RuntimeError, ValueError from Ray
         raise EngineError(f"cannot start or join Ray ({kwargs.get('address') or 'local'}): "
                           f"{type(e).__name__}: {e}") from e
 
@@ -118,17 +112,19 @@ class RayEngine:
                      configure_logging=False)
         if address:
             _check_reachable(address, min(timeout, 10.0))
-            _init_with_timeout(ray, timeout, address=address, **quiet)
+            loop = _loopback(address)
+            _init(ray, address=address, **({"_node_ip_address": "127.0.0.1"} if loop else {}), **quiet)
             cpus = int(ray.cluster_resources().get("CPU", 1))
             # Actors reserve whole CPUs; leave one for Ray Data's own tasks (the read-task deadlock).
             self.actors = plan.workers if (plan.workers and not plan.auto) else max(1, cpus - SPARE_CPUS)
         else:
             self.actors = plan.workers or 1
-            _init_with_timeout(ray, max(timeout, 120.0), num_cpus=self.actors + SPARE_CPUS, **quiet)
+            _init(ray, num_cpus=self.actors + SPARE_CPUS, **quiet)
             self.started_local = True
         self.threads = plan.threads if not plan.auto else 1
         from ray.data import DataContext
 
+        logging.getLogger("ray.data").setLevel(logging.ERROR)  # stderr is for the run's summary and errors
         ctx = DataContext.get_current()
         ctx.enable_progress_bars = False
         ctx.max_errored_blocks = -1  # a block whose actor died RETRIES+1 times: dropped, its input recorded here
@@ -139,11 +135,13 @@ class RayEngine:
 
         items = [{"key": k, "input": json.dumps([i.path, i.id, i.text])} for k, i in chunk]
         ds = from_items(items, override_num_blocks=len(items))  # one input per block: a death costs one
-        return ds.map_batches(
-            RayScorer, fn_constructor_args=(str(self.det.model.path), self.det.fpr, self.threads),
-            batch_size=1, batch_format="numpy", num_cpus=1,
-            compute=ActorPoolStrategy(min_size=1, max_size=min(self.actors, len(items))),
-            max_restarts=-1, max_task_retries=RETRIES)
+        with warnings.catch_warnings():  # Ray 2.60 names no parameter for an actor's restarts and retries yet
+            warnings.simplefilter("ignore")
+            return ds.map_batches(
+                RayScorer, fn_constructor_args=(str(self.det.model.path), self.det.fpr, self.threads),
+                batch_size=1, batch_format="numpy", num_cpus=1,
+                compute=ActorPoolStrategy(min_size=1, max_size=min(self.actors, len(items))),
+                max_restarts=-1, max_task_retries=RETRIES)
 
     def records(self, inputs: Iterable[Input]) -> Iterator[dict]:
         from .cli import _score

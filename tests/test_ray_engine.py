@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from test_engines import ROOT, alive, by_id, children, cli_cmd, jsonl, make_corpus, procs, wait_for_records  # noqa: F401
+from test_engines import ROOT, SEEDS, alive, by_id, children, cli_cmd, jsonl, make_corpus, procs, wait_for_records  # noqa: F401
 
 ray = pytest.importorskip("ray", reason="the ray extra: pip install 'fabscore[ray]'")
 
@@ -47,17 +47,17 @@ def reference(tiny_model_dir, corpus, tmp_path_factory) -> dict[str, dict]:
     return by_id(jsonl(out))
 
 
-def test_unreachable_address_is_a_usage_error_in_bounded_time(tiny_model_dir, corpus, tmp_path):
+def test_unreachable_address_is_a_usage_error_in_bounded_time(tmp_path):
     out = tmp_path / "o.jsonl"
     t = time.monotonic()
-    res = run_cli(corpus, "--model", tiny_model_dir, "--out", out, "--engine", "ray", "--address", "127.0.0.1:9",
+    res = run_cli(*SEEDS, "--model", "fast", "--out", out, "--engine", "ray", "--address", "127.0.0.1:9",
                   timeout=120)
     assert res.returncode == 2 and "cannot reach the Ray cluster at 127.0.0.1:9" in res.stderr, res.stderr
     assert time.monotonic() - t < 60 and not out.exists()
 
 
-def test_address_without_ray_engine_is_a_usage_error(tiny_model_dir, corpus):
-    res = run_cli(corpus, "--model", tiny_model_dir, "--address", "127.0.0.1:6379", timeout=120)
+def test_address_without_ray_engine_is_a_usage_error():
+    res = run_cli(*SEEDS, "--model", "fast", "--address", "127.0.0.1:6379", timeout=120)
     assert res.returncode == 2 and "--address needs --engine ray" in res.stderr
 
 
