@@ -15,6 +15,7 @@ run and the job hangs (measured; /work/shared/FINDINGS.md).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -45,6 +46,21 @@ def _loopback(address: str) -> str | None:
     then say it is on that address too, or Ray waits for a node on the machine's own IP."""
     host = address.removeprefix("ray://").rpartition(":")[0]
     return host if host in ("127.0.0.1", "localhost") else None
+
+
+@contextlib.contextmanager
+def _keep_loopback():
+    """Ray rewrites a loopback --address to this machine's routable IP before it
+    connects, but a cluster started with --node-ip-address 127.0.0.1 listens on the
+    loopback only (measured: the driver then waits forever). Keep the address as given."""
+    from ray._private import services
+
+    rewrite = services.resolve_ip_for_localhost
+    services.resolve_ip_for_localhost = lambda host: host
+    try:
+        yield
+    finally:
+        services.resolve_ip_for_localhost = rewrite
 
 
 def _check_reachable(address: str, timeout: float) -> None:
@@ -112,8 +128,11 @@ class RayEngine:
                      configure_logging=False)
         if address:
             _check_reachable(address, min(timeout, 10.0))
-            loop = _loopback(address)
-            _init(ray, address=address, **({"_node_ip_address": "127.0.0.1"} if loop else {}), **quiet)
+            if _loopback(address):
+                with _keep_loopback():
+                    _init(ray, address=address, _node_ip_address="127.0.0.1", **quiet)
+            else:
+                _init(ray, address=address, **quiet)
             cpus = int(ray.cluster_resources().get("CPU", 1))
             # Actors reserve whole CPUs; leave one for Ray Data's own tasks (the read-task deadlock).
             self.actors = plan.workers if (plan.workers and not plan.auto) else max(1, cpus - SPARE_CPUS)
