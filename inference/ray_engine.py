@@ -6,8 +6,9 @@ and `map_batches` runs them through a pool of actors (ActorPoolStrategy), each o
 which loads the detector once. Every record returns to the driver, whose one
 record writer flushes it: exactly one record per input, because the driver drops a
 record for an input it has already written and writes an error record for an input
-whose every attempt died (the actor is restarted, the block retried RETRIES times,
-then Ray Data drops that block and the run goes on).
+whose every attempt died (the actor is restarted and the block retried RETRIES times,
+then Ray Data drops that block and the run goes on; the driver tries such inputs
+once more in a fresh pass, which is what recovers the blocks queued on a lost node).
 
 Without --address a local Ray instance is started with one logical CPU more than
 the actors reserve: with every CPU held by an actor, Ray Data's other tasks never
@@ -29,7 +30,9 @@ from .reading import Input
 CONNECT_TIMEOUT_S = 30.0  # an unreachable --address fails within this
 CHUNK = 2000  # inputs per Ray Data dataset: the driver never holds more texts than this
 RETRIES = 2  # attempts after an actor dies on a block, before its input gets an error record
-SPARE_CPUS = 1  # logical CPUs beyond the actors' on a local instance (Ray Data's own tasks)
+SPARE_CPUS = 1
+IN_FLIGHT = 2  # inputs queued per actor: one scored, one waiting; a lost node loses no more than that
+PASSES = 2  # an input whose every attempt died in one pass is tried once more in a fresh pass  # logical CPUs beyond the actors' on a local instance (Ray Data's own tasks)
 
 
 def _ray():
@@ -159,7 +162,8 @@ class RayEngine:
             return ds.map_batches(
                 RayScorer, fn_constructor_args=(str(self.det.model.path), self.det.fpr, self.threads),
                 batch_size=1, batch_format="numpy", num_cpus=1,
-                compute=ActorPoolStrategy(min_size=1, max_size=min(self.actors, len(items))),
+                compute=ActorPoolStrategy(min_size=1, max_size=min(self.actors, len(items)),
+                                          max_tasks_in_flight_per_actor=IN_FLIGHT),
                 max_restarts=-1, max_task_retries=RETRIES)
 
     def records(self, inputs: Iterable[Input]) -> Iterator[dict]:
@@ -182,13 +186,16 @@ class RayEngine:
                 if not chunk:
                     return
                 waiting = dict(chunk)
-                for row in self._dataset(chunk).iter_rows():
-                    inp = waiting.pop(int(row["key"]), None)
-                    if inp is not None:  # a retried block's second answer is dropped
-                        yield json.loads(row["record"])
-                for inp in waiting.values():  # every attempt's actor died
+                for _ in range(PASSES):  # a lost node fails the blocks queued on it: the next pass redoes them
+                    for row in self._dataset(list(waiting.items())).iter_rows():
+                        inp = waiting.pop(int(row["key"]), None)
+                        if inp is not None:  # a retried block's second answer is dropped
+                            yield json.loads(row["record"])
+                    if not waiting:
+                        break
+                for inp in waiting.values():  # its actor died on every attempt, in every pass
                     yield died_record(inp, self.det, WorkerDied(
-                        f"the Ray actor scoring it died {RETRIES + 1} times"))
+                        f"the Ray actor scoring it died {PASSES * (RETRIES + 1)} times"))
         finally:
             self.close()
 
