@@ -6,8 +6,9 @@ and `map_batches` runs them through a pool of actors (ActorPoolStrategy), each o
 which loads the detector once. Every record returns to the driver, whose one
 record writer flushes it: exactly one record per input, because the driver drops a
 record for an input it has already written and writes an error record for an input
-whose every attempt died (the actor is restarted, the block retried RETRIES times,
-then Ray Data drops that block and the run goes on).
+whose every attempt died (the actor is restarted and the block retried RETRIES times,
+then Ray Data drops that block and the run goes on; the driver tries such inputs
+once more in a fresh pass, which is what recovers the blocks queued on a lost node).
 
 Without --address a local Ray instance is started with one logical CPU more than
 the actors reserve: with every CPU held by an actor, Ray Data's other tasks never
@@ -15,11 +16,12 @@ run and the job hangs (measured; /work/shared/FINDINGS.md).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import socket
-import threading
+import warnings
 from typing import Iterable, Iterator
 
 from .engines import EngineError, Plan, available_cores, died_record, init_scorer, input_record, score_input
@@ -28,7 +30,9 @@ from .reading import Input
 CONNECT_TIMEOUT_S = 30.0  # an unreachable --address fails within this
 CHUNK = 2000  # inputs per Ray Data dataset: the driver never holds more texts than this
 RETRIES = 2  # attempts after an actor dies on a block, before its input gets an error record
-SPARE_CPUS = 1  # logical CPUs beyond the actors' on a local instance (Ray Data's own tasks)
+SPARE_CPUS = 1
+IN_FLIGHT = 2  # inputs queued per actor: one scored, one waiting; a lost node loses no more than that
+PASSES = 2  # an input whose every attempt died in one pass is tried once more in a fresh pass  # logical CPUs beyond the actors' on a local instance (Ray Data's own tasks)
 
 
 def _ray():
@@ -38,6 +42,28 @@ def _ray():
     except ImportError as e:
         raise EngineError(f"--engine ray needs Ray: pip install 'fabscore[ray]' ({e})") from e
     return ray
+
+
+def _loopback(address: str) -> str | None:
+    """The host of a loopback address (a cluster on this machine only): the driver must
+    then say it is on that address too, or Ray waits for a node on the machine's own IP."""
+    host = address.removeprefix("ray://").rpartition(":")[0]
+    return host if host in ("127.0.0.1", "localhost") else None
+
+
+@contextlib.contextmanager
+def _keep_loopback():
+    """Ray rewrites a loopback --address to this machine's routable IP before it
+    connects, but a cluster started with --node-ip-address 127.0.0.1 listens on the
+    loopback only (measured: the driver then waits forever). Keep the address as given."""
+    from ray._private import services
+
+    rewrite = services.resolve_ip_for_localhost
+    services.resolve_ip_for_localhost = lambda host: host
+    try:
+        yield
+    finally:
+        services.resolve_ip_for_localhost = rewrite
 
 
 def _check_reachable(address: str, timeout: float) -> None:
@@ -61,25 +87,12 @@ def _check_reachable(address: str, timeout: float) -> None:
         raise EngineError(f"cannot reach the Ray cluster at {address}: {e.strerror or e}") from e
 
 
-def _init_with_timeout(ray, timeout: float, **kwargs) -> None:
-    """ray.init in a helper thread: a GCS that accepts TCP but never answers gets a
-    clear error after `timeout` seconds, not a hang."""
-    result: list = []
-
-    def target() -> None:
-        try:
-            ray.init(**kwargs)
-            result.append(None)
-        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
-            result.append(e)
-
-    t = threading.Thread(target=target, daemon=True)
-    t.start()
-    t.join(timeout)
-    if not result:
-        raise EngineError(f"Ray did not connect within {timeout:.0f} s ({kwargs.get('address') or 'local'})")
-    if isinstance(result[0], BaseException):
-        e = result[0]
+def _init(ray, **kwargs) -> None:
+    """ray.init in the main thread (Ray installs signal handlers there and exits the
+    process when started from another thread); its failures become usage errors."""
+    try:
+        ray.init(**kwargs)
+    except Exception as e:  # noqa: BLE001 - ConnectionError, RuntimeError, ValueError from Ray
         raise EngineError(f"cannot start or join Ray ({kwargs.get('address') or 'local'}): "
                           f"{type(e).__name__}: {e}") from e
 
@@ -119,17 +132,22 @@ class RayEngine:
                      configure_logging=False)
         if address:
             _check_reachable(address, min(timeout, 10.0))
-            _init_with_timeout(ray, timeout, address=address, **quiet)
+            if _loopback(address):
+                with _keep_loopback():
+                    _init(ray, address=address, _node_ip_address="127.0.0.1", **quiet)
+            else:
+                _init(ray, address=address, **quiet)
             cpus = int(ray.cluster_resources().get("CPU", 1))
             # Actors reserve whole CPUs; leave one for Ray Data's own tasks (the read-task deadlock).
             self.actors = plan.workers if (plan.workers and not plan.auto) else max(1, cpus - SPARE_CPUS)
         else:
             self.actors = plan.workers or 1
-            _init_with_timeout(ray, max(timeout, 120.0), num_cpus=self.actors + SPARE_CPUS, **quiet)
+            _init(ray, num_cpus=self.actors + SPARE_CPUS, **quiet)
             self.started_local = True
         self.threads = plan.threads if not plan.auto else 1
         from ray.data import DataContext
 
+        logging.getLogger("ray.data").setLevel(logging.ERROR)  # stderr is for the run's summary and errors
         ctx = DataContext.get_current()
         ctx.enable_progress_bars = False
         ctx.max_errored_blocks = -1  # a block whose actor died RETRIES+1 times: dropped, its input recorded here
@@ -140,11 +158,14 @@ class RayEngine:
 
         items = [{"key": k, "input": json.dumps([i.path, i.id, i.text, i.text_field, i.fields])} for k, i in chunk]
         ds = from_items(items, override_num_blocks=len(items))  # one input per block: a death costs one
-        return ds.map_batches(
-            RayScorer, fn_constructor_args=(str(self.det.model.path), self.det.fpr, self.threads, self.keep),
-            batch_size=1, batch_format="numpy", num_cpus=1,
-            compute=ActorPoolStrategy(min_size=1, max_size=min(self.actors, len(items))),
-            max_restarts=-1, max_task_retries=RETRIES)
+        with warnings.catch_warnings():  # Ray 2.60 names no parameter for an actor's restarts and retries yet
+            warnings.simplefilter("ignore")
+            return ds.map_batches(
+                RayScorer, fn_constructor_args=(str(self.det.model.path), self.det.fpr, self.threads, self.keep),
+                batch_size=1, batch_format="numpy", num_cpus=1,
+                compute=ActorPoolStrategy(min_size=1, max_size=min(self.actors, len(items)),
+                                          max_tasks_in_flight_per_actor=IN_FLIGHT),
+                max_restarts=-1, max_task_retries=RETRIES)
 
     def records(self, inputs: Iterable[Input]) -> Iterator[dict]:
         from .pool import WorkerDied
@@ -165,13 +186,16 @@ class RayEngine:
                 if not chunk:
                     return
                 waiting = dict(chunk)
-                for row in self._dataset(chunk).iter_rows():
-                    inp = waiting.pop(int(row["key"]), None)
-                    if inp is not None:  # a retried block's second answer is dropped
-                        yield json.loads(row["record"])
-                for inp in waiting.values():  # every attempt's actor died
+                for _ in range(PASSES):  # a lost node fails the blocks queued on it: the next pass redoes them
+                    for row in self._dataset(list(waiting.items())).iter_rows():
+                        inp = waiting.pop(int(row["key"]), None)
+                        if inp is not None:  # a retried block's second answer is dropped
+                            yield json.loads(row["record"])
+                    if not waiting:
+                        break
+                for inp in waiting.values():  # its actor died on every attempt, in every pass
                     yield died_record(inp, self.det, WorkerDied(
-                        f"the Ray actor scoring it died {RETRIES + 1} times"), self.keep)
+                        f"the Ray actor scoring it died {PASSES * (RETRIES + 1)} times"), self.keep)
         finally:
             self.close()
 

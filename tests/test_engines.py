@@ -209,3 +209,25 @@ def test_killed_worker_costs_one_record_and_ctrl_c_resumes(tiny_model_dir, tmp_p
     final = by_id(jsonl(out))  # asserts one record per input
     assert len(final) == 14 and {k: final[k] for k in first} == first
     assert sum(r["label"] == "error" for r in final.values()) == 1
+
+
+@pytest.mark.slow
+def test_training_featurizes_through_the_same_pool(tmp_path):
+    """training.feature_cache.fill with workers > 1 runs in WorkerPool and caches exactly
+    what one process computes."""
+    import numpy as np
+
+    from fabscore.features.featurize import featurize_kind
+    from fabscore.text import prepare
+    from fabscore.training.feature_cache import FeatureCache, fill
+
+    texts = [p.read_text(encoding="utf-8") for p in sorted(make_corpus(tmp_path / "t", 6).glob("*.txt"))]
+    articles = [prepare(t) for t in texts]
+    cache = FeatureCache(tmp_path / "cache")
+    done: list[int] = []
+    fill(articles, ("style",), cache, workers=2, progress=done.append)
+    assert sum(done) == 6
+    for a in articles:
+        cached, direct = cache.get("style", a), featurize_kind(a, "style")
+        assert cached is not None and set(cached) == set(direct)
+        assert all(np.array_equal(cached[k], direct[k]) for k in direct)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from test_engines import ROOT, alive, by_id, children, cli_cmd, jsonl, make_corpus, procs, wait_for_records  # noqa: F401
+from test_engines import ROOT, SEEDS, alive, by_id, children, cli_cmd, jsonl, make_corpus, procs, wait_for_records  # noqa: F401
 
 ray = pytest.importorskip("ray", reason="the ray extra: pip install 'fabscore[ray]'")
 
@@ -47,17 +47,17 @@ def reference(tiny_model_dir, corpus, tmp_path_factory) -> dict[str, dict]:
     return by_id(jsonl(out))
 
 
-def test_unreachable_address_is_a_usage_error_in_bounded_time(tiny_model_dir, corpus, tmp_path):
+def test_unreachable_address_is_a_usage_error_in_bounded_time(tmp_path):
     out = tmp_path / "o.jsonl"
     t = time.monotonic()
-    res = run_cli(corpus, "--model", tiny_model_dir, "--out", out, "--engine", "ray", "--address", "127.0.0.1:9",
+    res = run_cli(*SEEDS, "--model", "fast", "--out", out, "--engine", "ray", "--address", "127.0.0.1:9",
                   timeout=120)
     assert res.returncode == 2 and "cannot reach the Ray cluster at 127.0.0.1:9" in res.stderr, res.stderr
     assert time.monotonic() - t < 60 and not out.exists()
 
 
-def test_address_without_ray_engine_is_a_usage_error(tiny_model_dir, corpus):
-    res = run_cli(corpus, "--model", tiny_model_dir, "--address", "127.0.0.1:6379", timeout=120)
+def test_address_without_ray_engine_is_a_usage_error():
+    res = run_cli(*SEEDS, "--model", "fast", "--address", "127.0.0.1:6379", timeout=120)
     assert res.returncode == 2 and "--address needs --engine ray" in res.stderr
 
 
@@ -129,12 +129,11 @@ def loopback_cluster():
 
 
 @pytest.mark.slow
-def test_two_node_cluster_scores_40_files_once_while_losing_a_node(tiny_model_dir, tmp_path, procs,
-                                                                  loopback_cluster):
+def test_two_node_cluster_scores_40_files_once_while_losing_a_node(tmp_path, procs, loopback_cluster):
     cluster, second, pids = loopback_cluster
-    corpus = make_corpus(tmp_path / "c40", 40, words=70)
-    out = tmp_path / "o.jsonl"
-    proc = subprocess.Popen(cli_cmd(corpus, "--model", tiny_model_dir, "--out", out, "--engine", "ray",
+    corpus = make_corpus(tmp_path / "c40", 40, words=120)
+    out = tmp_path / "o.jsonl"  # the shipped fast model (MiniLM, style): real, and quick to load on 4 actors
+    proc = subprocess.Popen(cli_cmd(corpus, "--model", "fast", "--out", out, "--engine", "ray",
                                     "--address", cluster.address), cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     procs.append(proc)
@@ -145,6 +144,6 @@ def test_two_node_cluster_scores_40_files_once_while_losing_a_node(tiny_model_di
     assert proc.wait(900) == 0, proc.stderr.read().decode()[-3000:]
     records = by_id(jsonl(out))  # one record per file
     assert len(records) == 40
-    failed = [r for r in records.values() if r["label"] == "error"]
-    assert all("Ray actor" in r["error"] for r in failed)  # a lost node may cost an input, never a duplicate
-    assert len(failed) <= 4
+    # the inputs queued on the lost node are redone on the head: none fails, none is written twice
+    assert [r["error"] for r in records.values() if r["label"] == "error"] == []
+    assert {r["label"] for r in records.values()} <= {"human", "fabricated", "abstain"}
