@@ -17,7 +17,7 @@ from fabscore.reading import read_document
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = sorted((ROOT / "seeds").glob("*.txt"))
 FIELDS = ["path", "id", "score", "label", "threshold", "sentence_threshold", "target_fpr", "n_words", "reason",
-          "sentences", "text_field", "model", "error"]
+          "sentences", "evidence_summary", "text_field", "model", "error"]
 
 
 @pytest.fixture(scope="module")
