@@ -299,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     te_pool, te_pairs, te_checked = splits["test"]
     y = np.array([p.label for p in tr_pairs])
     fit = fit_head(tr_checked.X, y, np.array([p.story for p in tr_pairs]), seed=args.seed, fprs=())
-    support = fit.head.predict_proba(te_checked.X)
+    support = fit.head.predict_proba(te_checked.X)[:, 1]
     metrics = evaluate(te_pairs, support, te_checked)
     metrics["train_cv_auroc"] = fit.cv_auroc
     metrics["C"] = fit.C
@@ -312,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     kinds = np.array([p.kind for p in te_pairs])
     rel["related_restated_below_cut"] = float((te_checked.sims[kinds == "restated", 0] < cut).mean())
     metrics["relevance"] = rel
-    metrics["coef"] = dict(zip(FEATURES, map(float, fit.head.coef)))
+    metrics["coef"] = dict(zip(FEATURES, map(float, fit.head.tensors()["coef"])))
     metrics["sizes"] = {k: {"pool_sentences": len(v[0]), "pairs": len(v[1]),
                             "by_kind": {t: int(sum(p.kind == t for p in v[1])) for t in set(p.kind for p in v[1])}}
                         for k, v in splits.items()}

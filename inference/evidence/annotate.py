@@ -82,7 +82,7 @@ def annotate(record: dict, article: Article | None, index: EvidenceIndex | None,
                                       "min_support": None}
         return record
     checked = check_sentences([s.text for _, s in pairs], index, checker.top_k)
-    support = checker.head.predict_proba(checked.X)
+    support = checker.head.predict_proba(checked.X)[:, 1]
     for n, (rec, sent) in enumerate(pairs):
         sims, idx = checked.sims[n], checked.idx[n]
         relevant = len(sims) > 0 and sims[0] >= checker.relevance_cut

@@ -56,8 +56,8 @@ def load_checker(model: ModelDir | str | Path | None = None) -> Checker:
     if tuple(config.get("features") or ()) != FEATURES or config.get("features_version") != FEATURES_VERSION:
         raise EvidenceError(f"{path}: the consistency head was trained on features {config.get('features_version')!r} "
                             f"{config.get('features')}, this fabscore computes {FEATURES_VERSION!r} (re-train it)")
-    if head.coef.shape[0] != len(FEATURES):
-        raise EvidenceError(f"{path}: consistency head has {head.coef.shape[0]} weights for {len(FEATURES)} features")
+    if head.n_features_in_ != len(FEATURES):
+        raise EvidenceError(f"{path}: consistency head has {head.n_features_in_} weights for {len(FEATURES)} features")
     info = {k: v for k, v in config.items()
             if k not in ("features", "features_version", "top_k", "relevance_cut", "support_cut")}
     return Checker(head, float(config["relevance_cut"]), int(config.get("top_k", TOP_K)), info)
