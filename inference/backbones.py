@@ -18,7 +18,7 @@ import os
 import shutil
 import tempfile
 import threading
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import lru_cache, wraps
 from pathlib import Path
 
@@ -77,8 +77,7 @@ class BackboneInfo:
     weights_sha256: str
 
     def as_dict(self) -> dict:
-        return {"name": self.name, "package": self.package, "version": self.version,
-                "weights_sha256": self.weights_sha256}
+        return asdict(self)
 
 
 @lru_cache(maxsize=None)
