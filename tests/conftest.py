@@ -80,3 +80,15 @@ def tiny_model_dir(tmp_path_factory, tiny_data, feature_cache) -> Path:
 @pytest.fixture(scope="session")
 def seed_texts() -> dict[str, str]:
     return {"human": SEED_HUMAN.read_text(encoding="utf-8"), "machine": SEED_MACHINE.read_text(encoding="utf-8")}
+
+
+# Fixtures whose first use costs minutes: training the suite's own model (SmolLM2 and MiniLM over
+# 40 articles), starting headless Chromium, or loading SmolLM2 in fp32 beside bf16. Every test that uses one is slow, whatever its marks,
+# so `pytest -m "not slow"` stays the quick subset.
+SLOW_FIXTURES = frozenset({"tiny_model_dir", "driver", "lm_dir", "lm_fp32"})
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

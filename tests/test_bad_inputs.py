@@ -183,6 +183,7 @@ def make_articles(folder: Path, n_files: int, n_words: int) -> list[str]:
     return names
 
 
+@pytest.mark.slow
 def test_kill_9_then_resume_gives_every_file_once(model_dir, tmp_path):
     n_words = max(60, min_words(model_dir) + 5)
     names = make_articles(tmp_path / "articles", 200, n_words)

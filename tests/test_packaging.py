@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = sorted((REPO / "seeds").glob("*.txt"))
 
@@ -41,6 +43,7 @@ def test_help_does_not_import_torch_or_the_training_extra(tmp_path):
     assert proc.stdout.strip().splitlines()[-1] == "HEAVY []"
 
 
+@pytest.mark.slow
 def test_scoring_needs_no_training_extra_and_train_says_how_to_install_it(tmp_path):
     """A scoring-only install (no datasets, matplotlib, pandas) scores the seeds with the
     shipped model, and `fabscore train` names the extra instead of failing on an import."""

@@ -193,6 +193,7 @@ def long_article(n_words: int) -> str:
     return "\n\n".join(parts)
 
 
+@pytest.mark.slow
 def test_long_article_every_sentence_scored_within_2_gib(tiny_model_dir, tmp_path):
     """A ~20,000-word article is scored in 200-word chunks with every sentence
     scored; the scoring process (a fresh one, holding only the detector) peaks
