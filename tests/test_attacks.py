@@ -108,9 +108,9 @@ def test_cli_evaluate_attacks_on_a_small_real_sample(tmp_path, feature_cache, ca
     out = tmp_path / "eval"
     code = fabscore_main(["evaluate", "--data", str(data), "--out", str(out), "--cache", str(feature_cache.root),
                      "--workers", "1", "--max-words", "80", "--attacks", "char_typos,homoglyphs,sentence_drop"])
-    err = capsys.readouterr().err
-    assert code == 0, err
-    assert "attacks (attacked machine vs unattacked human" in err
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "attacks (attacked machine vs unattacked human" in captured.out  # with the other tables, on stdout
     rep = json.loads((out / "metrics.json").read_text())["attacks"]
     assert list(rep) == ["char_typos", "homoglyphs", "sentence_drop"]
     for name, e in rep.items():
