@@ -207,8 +207,9 @@ def test_killed_worker_costs_one_record_and_ctrl_c_resumes(tiny_model_dir, tmp_p
                           cwd=ROOT, capture_output=True, timeout=600).returncode
     assert code == 0
     final = by_id(jsonl(out))  # asserts one record per input
-    assert len(final) == 14 and {k: final[k] for k in first} == first
-    assert sum(r["label"] == "error" for r in final.values()) == 1
+    kept = {k: r for k, r in first.items() if r["label"] != "error"}
+    assert len(final) == 14 and {k: final[k] for k in kept} == kept
+    assert sum(r["label"] == "error" for r in final.values()) == 0  # --resume retried the killed worker's input
 
 
 @pytest.mark.slow
@@ -224,9 +225,8 @@ def test_training_featurizes_through_the_same_pool(tmp_path):
     texts = [p.read_text(encoding="utf-8") for p in sorted(make_corpus(tmp_path / "t", 6).glob("*.txt"))]
     articles = [prepare(t) for t in texts]
     cache = FeatureCache(tmp_path / "cache")
-    done: list[int] = []
-    fill(articles, ("style",), cache, workers=2, progress=done.append)
-    assert sum(done) == 6
+    fill(articles, ("style",), cache, workers=2)
+    assert all(cache.has("style", a) for a in articles)
     for a in articles:
         cached, direct = cache.get("style", a), featurize_kind(a, "style")
         assert cached is not None and set(cached) == set(direct)
