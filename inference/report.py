@@ -18,7 +18,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
 
-N_BUCKETS = 10  # sentence-score colours .b0 ... .b9 in templates/report.css
+# Sentence-score colours: a light sequential ramp (white -> warm orange) that dark text stays
+# readable on (contrast >= 6:1) and that luminance alone orders for colour-blind readers.
+# The page's .b0 ... .b9 rules and the notebooks' shading both come from here.
+PALETTE = ("#ffffff", "#fff6dd", "#ffebbd", "#ffdf9f", "#ffd084",
+           "#ffbf6d", "#ffac5d", "#fd9754", "#f9814f", "#f0694d")
+N_BUCKETS = len(PALETTE)
 LABEL_RANK = {"fabricated": 0, "human": 1, "abstain": 2, "error": 3}
 FLAG = "\u2691"  # ⚑
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -51,6 +56,11 @@ def _pct(fpr: float | None) -> str:
 
 def _bucket(score: float) -> int:
     return min(N_BUCKETS - 1, max(0, int(score * N_BUCKETS)))
+
+
+def shade(score: float) -> str:
+    """The colour of a sentence with this score (the report's and the notebooks' shading)."""
+    return PALETTE[_bucket(score)]
 
 
 def _is_scored(rec: dict) -> bool:
@@ -162,7 +172,8 @@ def _article(i: int, rec: dict) -> dict:
 def render(records: list[dict], model: dict | None = None) -> str:
     """The whole page as one string."""
     env = _environment()
-    css = (TEMPLATES / "report.css").read_text(encoding="utf-8")
+    css = (TEMPLATES / "report.css").read_text(encoding="utf-8") + "".join(
+        f".b{i}{{background:{c}}}" for i, c in enumerate(PALETTE))
     js = (TEMPLATES / "report.js").read_text(encoding="utf-8")
     csp = (f"default-src 'none'; style-src {_csp_hash(css)}; script-src {_csp_hash(js)}; img-src data:; "
            "base-uri 'none'; form-action 'none'")

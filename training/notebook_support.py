@@ -18,7 +18,7 @@ import pandas as pd
 
 from fabscore import model_dir as md
 from fabscore.detector import Detector
-from fabscore.report import N_BUCKETS, PALETTE
+from fabscore.report import shade
 
 from .data import Example, Fields, cap_rows, load
 from .evaluate import detector_for, group_keys, score_examples  # noqa: F401 - detector_for is for the notebooks
@@ -163,10 +163,6 @@ def worst(df: pd.DataFrame, kind: str, n: int = 3) -> pd.DataFrame:
     raise ValueError(f"kind must be 'fp' or 'fn', not {kind!r}")
 
 
-def _shade(score: float) -> str:
-    return PALETTE[min(N_BUCKETS - 1, max(0, int(score * N_BUCKETS)))]
-
-
 def shaded_html(result: dict, title: str = "") -> str:
     """One article's sentences shaded by score (the report's palette), flagged ones
     underlined, every string escaped: article text is untrusted input."""
@@ -179,7 +175,7 @@ def shaded_html(result: dict, title: str = "") -> str:
              f'color:#1b1f24;background:#fff"><p style="margin:.2em 0 .5em">{head}</p><p style="line-height:1.7">']
     for s in result.get("sentences", []):
         deco = "text-decoration:underline 2px #5c0a0d;" if s["flagged"] else ""
-        parts.append(f'<span title="sentence score {s["score"]:.2f}" style="background:{_shade(s["score"])};'
+        parts.append(f'<span title="sentence score {s["score"]:.2f}" style="background:{shade(s["score"])};'
                      f'{deco}">{escape(s["text"])}</span> ')
     if not result.get("sentences"):
         parts.append("<i>no per-sentence scores (abstained, or the model has no sentence head)</i>")
