@@ -355,7 +355,7 @@ def test_report_is_autoescaped_and_its_csp_hashes_its_own_blocks():
     import hashlib
     import re
 
-    from fabscore.report import TEMPLATES, render
+    from fabscore.report import PALETTE, TEMPLATES, render
 
     page = render(_report_records())
     assert "<script>window.__pwned" not in page and "&lt;script&gt;" in page
@@ -363,7 +363,10 @@ def test_report_is_autoescaped_and_its_csp_hashes_its_own_blocks():
     csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', page).group(1)
     for tag, name in (("style", "report.css"), ("script", "report.js")):
         block = re.search(rf"<{tag}>(.*?)</{tag}>", page, re.S).group(1)
-        assert block == (TEMPLATES / name).read_text(encoding="utf-8")
+        expected = (TEMPLATES / name).read_text(encoding="utf-8")
+        if tag == "style":  # the file, then one rule per sentence-score colour
+            expected += "".join(f".b{i}{{background:{c}}}" for i, c in enumerate(PALETTE))
+        assert block == expected
         digest = base64.b64encode(hashlib.sha256(block.encode()).digest()).decode()
         assert f"&#39;sha256-{digest}&#39;" in csp
 
