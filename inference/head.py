@@ -92,13 +92,16 @@ class LinearHead(ClassifierMixin, BaseEstimator):
         return tags
 
     # ------------------------------------------------------------ fitting
-    def fit(self, X, y, groups=None, holdout=None):
+    def fit(self, X, y, groups=None, holdout=None, augmented=None):
         """Choose C by (grouped) CV AUROC, fit the pipeline, Platt-scale its out-of-fold decisions.
 
         groups: story keys; rows sharing one are never split between folds.
         holdout: boolean mask of rows kept out of everything but calibration (for
         features that already saw the other rows' labels, e.g. a fine-tuned encoder):
         C and the pipeline come from the other rows, Platt scaling and oof_* from these.
+        augmented: boolean mask of synthetic rows (attacked copies sharing their
+        original's group): fitted on and given out-of-fold scores, but never used for
+        Platt scaling, and not in held_, so calibration and thresholds describe real text.
         """
         X, y = validate_data(self, X, y, dtype=np.float64)
         check_classification_targets(y)
@@ -110,6 +113,7 @@ class LinearHead(ClassifierMixin, BaseEstimator):
         groups = None if groups is None else np.asarray(groups)
         fit_rows = np.ones(len(y), dtype=bool) if holdout is None else ~np.asarray(holdout, dtype=bool)
         cal_rows = fit_rows if holdout is None else ~fit_rows
+        synthetic = np.zeros(len(y), dtype=bool) if augmented is None else np.asarray(augmented, dtype=bool)
         for rows, what in ((fit_rows, "fitted on"), (cal_rows, "held out")):
             if len(np.unique(target[rows])) < 2:
                 raise ValueError(f"the rows {what} must hold both classes")
@@ -130,12 +134,15 @@ class LinearHead(ClassifierMixin, BaseEstimator):
             self.n_iter_ = self.pipeline_[-1].n_iter_
             if holdout is not None:
                 cal_decision = self.pipeline_.decision_function(X[cal_rows])
-        platt = LogisticRegression(C=1e4, class_weight="balanced", max_iter=1000).fit(cal_decision[:, None],
-                                                                                      target[cal_rows])
-        self.calibration_ = (float(platt.coef_[0, 0]), float(platt.intercept_[0]))
-        self.held_ = cal_rows
         self.oof_decision_ = np.full(len(y), np.nan)
         self.oof_decision_[cal_rows] = cal_decision
+        real = cal_rows & ~synthetic
+        if len(np.unique(target[real])) < 2:
+            raise ValueError("the calibration rows must hold both classes of real (not augmented) text")
+        platt = LogisticRegression(C=1e4, class_weight="balanced", max_iter=1000).fit(
+            self.oof_decision_[real][:, None], target[real])
+        self.calibration_ = (float(platt.coef_[0, 0]), float(platt.intercept_[0]))
+        self.held_ = real
         self.oof_proba_ = self.calibrate(self.oof_decision_)
         return self
 

@@ -159,3 +159,97 @@ def test_leave_one_family_out_holds_out_each_family():
     assert set(res) == {"held out chat model", "held out completion model"}
     # a family whose cue training never saw is not detected: the protocol does measure generalization
     assert res["held out completion model"]["auroc"] < 0.75 and res["held out chat model"]["auroc"] < 0.75
+
+
+# ---------------------------------------------------------------- training on attacked copies
+def _examples(n_each: int = 30):
+    return [load_row(r) for r in small_sample(SHARED_DATA / "llmfake.clean.jsonl", n_each, "aug")]
+
+
+def load_row(r: dict):
+    from fabscore.training.data import Example
+
+    label = int(r["label"] == "machine")
+    return Example(id=r["id"], text=r["text"], label=label, group=(r.get("pair_id") or r["id"]) if label else r["id"],
+                   generator=r.get("generator") or "")
+
+
+def test_attacked_copies_keep_label_and_story_and_spare_humans_the_spinner():
+    from fabscore.training.augment import DEFAULT_AUGMENT, attacked_copies, attacks_for
+
+    if not (SHARED_DATA / "llmfake.clean.jsonl").is_file():
+        pytest.skip("../shared/data/llmfake.clean.jsonl not found")
+    exs = _examples()
+    attacks = attacks_for("default")
+    assert [a.name for a in attacks] == list(DEFAULT_AUGMENT)
+    copies = attacked_copies(exs, attacks, share=0.5, seed=0)
+    assert copies == attacked_copies(exs, attacks, share=0.5, seed=0)  # hash-chosen: stable
+    assert 0.3 * len(exs) < len(copies) < 0.7 * len(exs)
+    used = set()
+    for i, c in copies:
+        orig = exs[i]
+        name = c.meta["attack"]
+        used.add(name)
+        assert c.id == f"{orig.id}~{name}" and c.label == orig.label and c.group == orig.group
+        assert c.text != orig.text and c.text == ATTACKS[name](orig.text, 0)
+        if orig.label == 0:
+            assert ATTACKS[name].keeps_human, f"a human article got {name}, which does not keep it human-written"
+    assert used == set(DEFAULT_AUGMENT)
+
+
+def test_augment_refuses_rewrites_and_drops_attacks_normalization_undoes():
+    from fabscore.training.augment import attacks_for
+
+    with pytest.raises(ValueError, match="too slow"):
+        attacks_for("paraphrase")
+    assert [a.name for a in attacks_for("char,surface")] == ["char_typos", "char_spacing"]
+    assert attacks_for(()) == ()
+
+
+def test_head_fits_on_attacked_copies_but_calibrates_and_thresholds_on_real_rows():
+    import numpy as np
+
+    from fabscore.training.fit import fit_head
+
+    rng = np.random.default_rng(0)
+    n = 400
+    y = np.r_[np.zeros(n // 2), np.ones(n // 2)].astype(int)
+    X = rng.normal(size=(n, 2)) + y[:, None] * 2.0
+    groups = np.array([f"g{i % 100}" for i in range(n)])
+    aug = np.zeros(n, bool)
+    aug[::4] = True
+    X[aug & (y == 1)] -= 2.0  # the attack makes machine copies look human
+    fit = fit_head(X, y, groups, augmented=aug)
+    assert np.array_equal(fit.held, ~aug)
+    assert fit.thresholds[0]["n_human"] == int(((y == 0) & ~aug).sum())
+    assert np.isfinite(fit.oof[aug]).all()  # copies are scored out of fold too, for the card's attack table
+    plain = fit_head(X[~aug], y[~aug], groups[~aug])
+    assert fit.head.n_features_in_ == plain.head.n_features_in_
+    assert not np.allclose(fit.head.calibration_, plain.head.calibration_)  # the copies did change the fit
+
+
+def test_train_with_augmentation_reports_attacked_copies_apart(tmp_path):
+    """style features only (no backbone pass), real llmfake rows: the card lists the copies,
+    the headline metrics count only real articles, and an attack table is written."""
+    from fabscore.training.feature_cache import FeatureCache
+    from fabscore.training.train import train
+
+    if not (SHARED_DATA / "llmfake.clean.jsonl").is_file():
+        pytest.skip("../shared/data/llmfake.clean.jsonl not found")
+    data = tmp_path / "rows.jsonl"
+    rows = small_sample(SHARED_DATA / "llmfake.clean.jsonl", 40, "aug-train")
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = train([str(data)], tmp_path / "m", cache=FeatureCache(tmp_path / "c"), log=lambda m: None,
+                kinds=("style",), sentence_head=False, augment=("default",), augment_share=0.5, loo=("attack",))
+    config = json.loads((out / "config.json").read_text())
+    td = config["training_data"]
+    assert td["n"] == 80 and td["n_human"] == 40 and td["n_machine"] == 40
+    copies = td["augmented"]["copies"]
+    assert set(copies) <= set(ATTACKS) and sum(c["human"] + c["machine"] for c in copies.values()) > 20
+    assert config["thresholds"]["article"][0]["n_human"] == 40
+    assert config["metrics"]["oof"]["n"] == 80
+    assert set(config["metrics"]["attacked_copies"]) == set(copies)
+    loo = config["metrics"]["leave_one_out"]
+    assert loo and all(k.startswith("attack: held out ") for k in loo)
+    card = (out / "README.md").read_text()
+    assert "### Attacked copies (out of fold)" in card and "attacked copies added to training" in card

@@ -111,11 +111,11 @@ def test_vocab_statistics_match_a_float64_reference(lm_fp32, seed_texts):
     mu = (p * logp).sum(-1)
     want = {"logp": logp.gather(1, target[:, None])[:, 0],
             "rank": (x > x.gather(1, target[:, None])).sum(-1).double() + 1,
-            "mu": mu, "var": (p * (logp - mu[:, None]) ** 2).sum(-1)}
+            "mu": mu, "var": (p * (logp - mu[:, None]) ** 2).sum(-1), "lpmax": logp.max(-1).values}
     assert set(got) == set(want)
     assert torch.equal(got["rank"].double(), want["rank"]), "ranks are counts: they must be exact"
     assert (want["rank"] == 1).any() and (want["rank"] > 100).any()  # both ends of the rank range occur
-    for key in ("logp", "mu", "var"):
+    for key in ("logp", "mu", "var", "lpmax"):
         err = (got[key].double() - want[key]).abs().max().item()
         assert err < 2e-5, f"{key}: max abs difference {err} from float64"
 

@@ -75,3 +75,20 @@ def test_minilm_windows_cover_the_tokens_and_cut_between_sentences(n, sentence_l
             pos = max(t for t in starts if t <= pos + step)
             packed += 1
         assert len(parts) <= packed + 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.floats(-30, 0), st.floats(0, 10), st.integers(1, 49152), st.floats(-20, 0),
+                          st.floats(0, 50), st.floats(-20, 0)), min_size=1, max_size=40))
+def test_lm_aggregates_are_finite_for_any_token_count(tokens):
+    """Sentence features pool as few as one token: every aggregate (quantiles, trimmed
+    means, top-k shares) must stay finite, or the sentence head sees NaN."""
+    from fabscore.features import lm
+
+    cols = list(zip(*tokens))
+    stats = {k: np.array(cols[i], dtype=np.float64) for i, k in enumerate(lm.TOKEN_STATS)}
+    out = lm.aggregate(stats)
+    assert out.shape == (len(lm.LM_FEATURES),) and np.isfinite(out).all()
+    names = dict(zip(lm.LM_FEATURES, out))
+    assert names["lm_q25_logp"] <= names["lm_q50_logp"] <= names["lm_q75_logp"]
+    assert 0.0 <= names["lm_top1"] <= names["lm_top3"] <= names["lm_top10"] <= 1.0

@@ -44,6 +44,12 @@ def table(rows: dict[str, dict], cols: tuple[str, ...] = TABLE_COLUMNS) -> str:
     return "\n".join(out)
 
 
+def attack_table(rows: dict[str, dict]) -> str:
+    """`table` for attacked copies: FPR@t is the flagged share of the attack's human copies."""
+    return table({name: dict(m, **{"at_threshold_0.01": {"fpr": m.get("fpr_attacked_human_at_1pct")}})
+                  for name, m in rows.items()})
+
+
 def _fpr_cell(t: dict, level: str = "article") -> str:
     """The held-out FPR of a threshold, marked when too few humans stand behind it
     (fewer than 10 / target FPR: under 10 expected false positives)."""
@@ -65,7 +71,7 @@ def render(config: dict) -> str:
     m = config["metrics"]
     return _environment().get_template(TEMPLATE).render(
         config=config, m=m, data=config["training_data"], enc=config.get("encoder"),
-        sent=config.get("sentence_head"), table=table, fmt=_fmt, fpr_cell=_fpr_cell,
+        sent=config.get("sentence_head"), table=table, attack_table=attack_table, fmt=_fmt, fpr_cell=_fpr_cell,
         front_metrics=FRONT_METRICS, near=NEAR_MODEL, close=close_cues(m.get("shortcuts") or {}),
         by_generator={k: v for k, v in (m.get("by_generator") or {}).items() if k != "human"},
         cv_auroc=json.dumps({str(k): round(v, 4) for k, v in config["article_head"]["cv_auroc"].items()}))

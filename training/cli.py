@@ -65,6 +65,7 @@ def run_train(args) -> int:
     settings = TrainSettings(kinds=args.features, seed=args.seed, fields=_fields(args), max_machine=args.max_machine,
                              max_rows=args.max_rows, chunk_words=args.chunk_words, min_words=args.min_words,
                              workers=args.workers, name=args.name, loo=args.loo, finetune=finetune,
+                             augment=args.augment, augment_share=args.augment_share,
                              command="fabscore " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
     train(args.data, args.out, settings, cache=FeatureCache(args.cache) if args.cache else None,
           log=lambda m: print(m, file=sys.stderr))
@@ -111,8 +112,13 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
     t.add_argument("--min-words", type=int, default=40, help="shorter articles are left out (and abstained on)")
     t.add_argument("--name", default=None, help="model name in config and card (None = the --out folder's name)")
     t.add_argument("--loo", default=(), type=_csv,
-                   help="leave-one-out evaluations to put in the card: any of source,generator,dataset,family "
-                        "(family: chat model vs completion model)")
+                   help="leave-one-out evaluations to put in the card: any of source,generator,dataset,family,"
+                        "attack (family: chat model vs completion model; attack: train without one attack's "
+                        "copies, test on them)")
+    t.add_argument("--augment", default=(), type=_csv, metavar="LIST",
+                   help="add attacked copies (label and story kept) of a share of the rows: attack names, "
+                        "families, 'fast' or 'default' (char_typos,char_spacing,word_synonym,word_delete)")
+    t.add_argument("--augment-share", type=float, default=0.3, help="share of rows given one attacked copy")
     add_data_arguments(t)
     t.set_defaults(func=_guarded(run_train))
     return t

@@ -61,12 +61,17 @@ def thresholds_for(p: np.ndarray, y: np.ndarray, fprs: tuple[float, ...], chosen
 
 
 def fit_head(X: np.ndarray, y: np.ndarray, groups: np.ndarray, seed: int = 0, n_splits: int = 5,
-             Cs: tuple[float, ...] = C_GRID, fprs: tuple[float, ...] = TARGET_FPRS) -> HeadFit:
+             Cs: tuple[float, ...] = C_GRID, fprs: tuple[float, ...] = TARGET_FPRS,
+             augmented: np.ndarray | None = None) -> HeadFit:
     """Choose C by grouped CV AUROC, calibrate on out-of-fold decisions, set thresholds
-    on out-of-fold human scores, then fit the final head on everything."""
+    on out-of-fold human scores, then fit the final head on everything.
+    augmented: rows that are attacked copies; fitted on, but calibration and
+    thresholds come from the real rows only (LinearHead.fit)."""
     y = np.asarray(y, dtype=int)
-    head = LinearHead(Cs=Cs, n_splits=n_splits, random_state=seed).fit(X, y, groups=np.asarray(groups))
-    return HeadFit(head, thresholds_for(head.oof_proba_, y, fprs,
+    head = LinearHead(Cs=Cs, n_splits=n_splits, random_state=seed).fit(X, y, groups=np.asarray(groups),
+                                                                         augmented=augmented)
+    held = head.held_
+    return HeadFit(head, thresholds_for(head.oof_proba_[held], y[held], fprs,
                                         "out-of-fold scores of the training data's human rows"))
 
 

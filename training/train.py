@@ -16,11 +16,12 @@ from fabscore.normalize import NORMALIZATION_VERSION
 from fabscore.text import Article
 
 from . import card
+from .augment import attacked_copies, attacks_for
 from .data import Example, Fields, cap_machine, cap_rows, fingerprint, load
 from .feature_cache import FeatureCache, fill
 from .finetune import FinetuneSettings, finetune_encoder
 from .fit import HeadFit, fit_head, fit_head_on_holdout, folds
-from .loo import leave_one_out
+from .loo import leave_one_attack_out, leave_one_out
 from .metrics import group_summaries, summary
 from .sentence_labels import label_example
 from .shortcuts import shortcut_audit
@@ -64,7 +65,9 @@ class TrainSettings:
     sentence_head: bool = True
     name: str | None = None
     command: str | None = None
-    loo: tuple[str, ...] = ()  # leave-one-out evaluations: source, generator, dataset, family
+    loo: tuple[str, ...] = ()  # leave-one-out evaluations: source, generator, dataset, family, attack
+    augment: tuple[str, ...] = ()  # attacks whose copies are added to training (training.augment)
+    augment_share: float = 0.3  # share of rows that get one attacked copy
     finetune: FinetuneSettings | None = None
 
 
@@ -88,6 +91,12 @@ class Prepared:
     examples: list[Example]
     articles: list[Article]  # the first chunk of each example
     dataset: list[str]
+    attack: list[str] = field(default_factory=list)  # per row: the attack of an attacked copy, "" for real text
+
+    @property
+    def augmented(self) -> np.ndarray:
+        """Rows that are attacked copies (fitted on, never calibrated or reported on as real text)."""
+        return np.array([bool(a) for a in self.attack]) if self.attack else np.zeros(len(self.examples), bool)
 
     @property
     def y(self) -> np.ndarray:
@@ -126,7 +135,15 @@ def prepare_examples(specs: list[str], settings: TrainSettings, cache: FeatureCa
     if len({e.label for e in exs}) < 2:
         raise ValueError("training needs both human and machine articles of at least "
                          f"{settings.min_words} words; got labels {sorted({e.label for e in exs})}")
-    return Prepared(exs, arts, names)
+    attack = [""] * len(exs)
+    for i, copy in attacked_copies(exs[:], attacks_for(settings.augment), settings.augment_share, settings.seed):
+        art = cache.prepare(copy.text, settings.chunk_words)
+        if art.n_words >= settings.min_words:
+            exs.append(copy)
+            arts.append(art)
+            names.append(names[i])
+            attack.append(copy.meta["attack"])
+    return Prepared(exs, arts, names, attack)
 
 
 def feature_matrices(prep: Prepared, kinds: tuple[str, ...], cache: FeatureCache, workers: int
@@ -157,7 +174,7 @@ def evaluate_article_head(prep: Prepared, X: np.ndarray, art: HeadFit, settings:
                           finetuned: bool, log) -> dict:
     """Held-out metrics overall, per source and generator, the shortcut audit and the
     leave-one-out runs asked for, all on rows whose scores are honest."""
-    y, groups, ev = prep.y, prep.groups, art.held
+    y, groups, ev = prep.y, prep.groups, art.held  # held: real rows only, never attacked copies
     thresholds = md.threshold_map(art.thresholds)
     src, gen = prep.keys("source"), prep.keys("generator")
     metrics = {"oof": summary(y[ev], art.oof[ev], thresholds),
@@ -165,6 +182,8 @@ def evaluate_article_head(prep: Prepared, X: np.ndarray, art: HeadFit, settings:
                "by_generator": group_summaries(list(gen[ev]), y[ev], art.oof[ev], thresholds),
                "shortcuts": shortcut_audit([e.text for e, k in zip(prep.examples, ev) if k], y[ev], art.oof[ev],
                                            groups[ev], settings.seed)}
+    if prep.augmented.any():
+        metrics["attacked_copies"] = attacked_copy_metrics(prep, art, thresholds)
     loo = settings.loo
     if loo and finetuned:
         log("leave-one-out skipped: the fine-tuned encoder saw every source and generator")
@@ -172,10 +191,33 @@ def evaluate_article_head(prep: Prepared, X: np.ndarray, art: HeadFit, settings:
     if loo:
         metrics["leave_one_out"] = {}
         for key in loo:
-            res = leave_one_out(X, y, groups, prep.keys(key), art.C, settings.seed, machine_only=(key in ("generator", "family")))
+            if key == "attack":
+                res = leave_one_attack_out(X, y, groups, np.array(prep.attack), art.C, settings.seed)
+            else:
+                res = leave_one_out(X, y, groups, prep.keys(key), art.C, settings.seed,
+                                    machine_only=(key in ("generator", "family")), augmented=prep.augmented)
             metrics["leave_one_out"].update({f"{key}: {k}": v for k, v in res.items()})
             log(f"leave-one-{key}-out AUROC: " + ", ".join(f"{k} {v['auroc']:.3f}" for k, v in res.items()))
     return metrics
+
+
+def attacked_copy_metrics(prep: Prepared, art: HeadFit, thresholds: dict) -> dict:
+    """Per attack, out of fold: its attacked machine copies against the real human rows
+    (AUROC, TPR at the thresholds), and the false-positive rate of its attacked human copies."""
+    y, attack, real = prep.y, np.array(prep.attack), ~prep.augmented
+    humans = real & (y == 0)
+    out = {}
+    for name in sorted(set(attack[~real].tolist())):
+        rows = attack == name
+        m = rows & (y == 1)
+        res = summary(np.r_[np.zeros(humans.sum()), np.ones(m.sum())], np.r_[art.oof[humans], art.oof[m]], thresholds)
+        res["n_attacked_machine"] = int(m.sum())
+        h = rows & (y == 0)
+        res["n_attacked_human"] = int(h.sum())
+        t = thresholds.get(0.01)
+        res["fpr_attacked_human_at_1pct"] = float((art.oof[h] >= t).mean()) if h.any() and t is not None else None
+        out[name] = res
+    return out
 
 
 def fit_sentence_head(prep: Prepared, X_sent: list[np.ndarray], cache: FeatureCache, groups: np.ndarray,
@@ -186,7 +228,10 @@ def fit_sentence_head(prep: Prepared, X_sent: list[np.ndarray], cache: FeatureCa
     emb = [cache.features(a, ("sentence_embed",))["sentence_embed"] for a in prep.articles]
     sources = {ex.id: (ex.text, e) for ex, e in zip(prep.examples, emb) if ex.label == 0}
     rows, labels, sgroups, held = [], [], [], []
+    synthetic = prep.augmented  # attacked copies have no sentence labels: left out of the sentence head
     for k, (ex, a, xs, e) in enumerate(zip(prep.examples, prep.articles, X_sent, emb)):
+        if synthetic[k]:
+            continue
         lab = label_example(ex, [s.norm for s in a.sentences], e, sources)
         keep = lab >= 0
         rows.append(xs[keep])
@@ -208,7 +253,8 @@ def fit_sentence_head(prep: Prepared, X_sent: list[np.ndarray], cache: FeatureCa
 def model_config(prep: Prepared, settings: TrainSettings, out: Path, cache: FeatureCache, art: HeadFit,
                  metrics: dict, sent: tuple[HeadFit | None, dict], encoder_info: dict | None) -> dict:
     """config.json: what the model computes, how it was trained, and what it measured."""
-    y, dataset = prep.y, np.array(prep.dataset)
+    real = ~prep.augmented  # counts describe real articles; attacked copies are listed apart
+    y, dataset = prep.y[real], np.array(prep.dataset)[real]
     kinds = settings.kinds
     config = {
         "name": settings.name or out.name,
@@ -234,6 +280,15 @@ def model_config(prep: Prepared, settings: TrainSettings, out: Path, cache: Feat
     }
     if settings.max_rows:
         config["training_data"]["max_rows_per_spec"] = settings.max_rows
+    if prep.augmented.any():
+        aug, y = np.array(prep.attack), prep.y
+        config["training_data"]["augmented"] = {
+            "share": settings.augment_share, "attacks": list(settings.augment),
+            "note": "attacked copies keep their original's label and story group; fitted on, never used for "
+                    "calibration, thresholds or the real-text metrics",
+            "copies": {a: {"human": int(((aug == a) & (y == 0)).sum()), "machine": int(((aug == a) & (y == 1)).sum())}
+                       for a in sorted(set(aug.tolist()) - {""})}}
+
     if encoder_info is not None:
         config["encoder"] = dict(encoder_info, file=md.ENCODER_FILE)
     sent_fit, sent_info = sent
@@ -255,6 +310,9 @@ def train(specs: list[str], out: str | Path, settings: TrainSettings | None = No
     groups; the heads are fitted on those too, and calibration, thresholds and every
     metric come from the other 20%, which neither the encoder nor the heads saw."""
     settings = replace(settings or TrainSettings(), **overrides)
+    if settings.augment and settings.finetune is not None:
+        raise ValueError("--augment and --finetune together are not supported: the fine-tuned encoder's "
+                         "held-out part would need its own attacked copies")
     out, t0 = Path(out), time.time()
     cache = cache or FeatureCache()
     prep = prepare_examples(specs, settings, cache)
@@ -267,7 +325,7 @@ def train(specs: list[str], out: str | Path, settings: TrainSettings | None = No
         X, X_sent = feature_matrices(prep, settings.kinds, cache, settings.workers)
         t_feat = time.time() - t0
         log("fitting the article head (C by grouped CV, Platt scaling on out-of-fold decisions)")
-        art = (fit_head(X, y, groups, seed=settings.seed) if holdout is None
+        art = (fit_head(X, y, groups, seed=settings.seed, augmented=prep.augmented) if holdout is None
                else fit_head_on_holdout(X, y, groups, holdout, settings.seed))
         metrics = evaluate_article_head(prep, X, art, settings, holdout is not None, log)
         sent = (fit_sentence_head(prep, X_sent, cache, groups, settings.seed, settings.workers, holdout)

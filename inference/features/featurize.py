@@ -17,7 +17,8 @@ from . import KINDS
 # Per kind, so changing one featurizer invalidates only its own cached features and models.
 # embed 2: sentence vectors pool the article pass's token states (was: each sentence encoded alone).
 # embed 3: windows cut at sentence starts, one batch, token-weighted pooling (was: 254-token windows, window mean).
-FEATURIZER_VERSIONS = {"embed": "3", "lm": "1", "style": "1", "sentence_embed": "1"}
+# lm 2: robust aggregates and lpmax added (issue 15); per-token statistics stored with the aggregates.
+FEATURIZER_VERSIONS = {"embed": "3", "lm": "2", "style": "1", "sentence_embed": "1"}
 
 
 def feature_names(kinds: tuple[str, ...], level: str) -> list[str]:
@@ -93,7 +94,9 @@ def featurize_kind(article: Article, kind: str, encoder: str | None = None,
         sent = np.zeros((len(sents), 2 * len(lm.LM_FEATURES)))
         for j in range(len(sents)):
             sent[j] = np.concatenate([lm.aggregate(stats, np.flatnonzero(owner == j)), art])
-        return {"lm": art, "sent_lm": sent, "lm_tokens": np.array([len(enc["input_ids"])])}
+        return {"lm": art, "sent_lm": sent, "lm_tokens": np.array([len(enc["input_ids"])]),
+                "lm_token_stats": np.stack([stats[k] for k in lm.TOKEN_STATS]).astype(np.float32),
+                "lm_token_owner": owner.astype(np.int32)}
     raise ValueError(f"unknown feature kind {kind!r}; expected some of {', '.join(KINDS)}")
 
 
