@@ -1,0 +1,136 @@
+"""Generalization of a model to text it never trained on (issue 15).
+
+    .venv/bin/python benchmarks/generalization.py --model inference/models/default [--record]
+
+1. PolitiFact++ stories that are not in llmfake (an outlet crawl and a generator setup no shipped
+   model trained on), first 200 words: AUROC, TPR at 1% FPR, FPR at the model's 1% threshold,
+   through `fabscore evaluate` exactly.
+2. The same articles (at most --attack-rows per label) after every fast attack: attacked machine
+   vs unattacked human AUROC, and the FPR of attacked humans for attacks that keep a text human.
+3. The seeds: the real seed 000 after every attack that keeps it human-written must stay under the
+   1% threshold; the fabricated seed 002 is scored too.
+
+Writes benchmarks/generalization.json (one entry per model). With --record, the PolitiFact++ and
+attack tables also go into the model's config.json under "evaluations" and its card is re-rendered
+(the manifest is rewritten; heads and weights are untouched).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+for _var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
+    os.environ.setdefault(_var, "1")
+
+from fabscore import model_dir as md  # noqa: E402
+from fabscore.training import attacks as atk  # noqa: E402
+from fabscore.training.evaluate import detector_for, evaluate  # noqa: E402
+from fabscore.training.feature_cache import FeatureCache  # noqa: E402
+
+SHARED = REPO.parent / "shared" / "data"
+SEEDS = {"real": REPO / "seeds" / "000_e0349e775a64605f.txt", "fabricated": REPO / "seeds" / "002_3ca293cc838cf24e.txt"}
+
+
+def in_llmfake(ex) -> bool:
+    return bool(ex.meta.get("in_llmfake"))
+
+
+def politifact(model: str, workers: int, attack_rows: int, log) -> dict:
+    spec = [str(SHARED / "politifact_pp.clean.jsonl")]
+    full = evaluate(model, spec, by=("generator",), max_words=200, workers=workers, exclude=in_llmfake, log=log)
+    attacked = evaluate(model, spec, by=("generator",), max_words=200, workers=workers, exclude=in_llmfake,
+                        max_rows=attack_rows, attacks=atk.select("fast"), log=log)
+    return {"unattacked": full["overall"], "n_abstained": full["n_abstained"],
+            "attacks_sample": {"max_rows": attack_rows, "overall_unattacked": attacked["overall"],
+                               "attacks": {name: {"auroc": a["attacked"].get("auroc"),
+                                                  "tpr_at_1pct_threshold": (a["attacked"].get("at_threshold_0.01") or {}).get("tpr"),
+                                                  "n_machine": a["attacked"].get("n_machine"),
+                                                  "n_human": a["attacked"].get("n_human"),
+                                                  "human_fpr_at_1pct": ((a.get("human") or {}).get("fpr_at_0.01") or {}).get("attacked"),
+                                                  "n_machine_abstained": a.get("n_machine_abstained"),
+                                                  "n_failed": a.get("n_failed"), "raw": a}
+                                           for name, a in attacked["attacks"].items()}}}
+
+
+def seeds(model: str) -> dict:
+    det = detector_for(model, FeatureCache())
+    t = det.model.threshold(0.01)
+    real = SEEDS["real"].read_text()
+    out = {"threshold_1pct": t, "fabricated": det.score_one(SEEDS["fabricated"].read_text()).score,
+           "real": det.score_one(real).score, "real_attacked": {}}
+    for a in atk.ATTACKS.values():
+        if a.keeps_human and not a.slow:
+            s = det.score_one(a(real, 0)).score
+            out["real_attacked"][a.name] = {"score": s, "under_threshold": s is not None and s < t}
+    out["real_stays_under_threshold_with_every_human_keeping_attack"] = all(
+        v["under_threshold"] for v in out["real_attacked"].values()) and out["real"] < t
+    return out
+
+
+def record(model: str, res: dict) -> None:
+    """The PolitiFact++ rows and the attack rows into config['evaluations']; card re-rendered."""
+    from fabscore.training.card import render
+
+    path = Path(model)
+    config = json.loads((path / md.CONFIG).read_text())
+    pf = res["politifact_pp"]
+    att = {"unattacked (same rows)": pf["attacks_sample"]["overall_unattacked"]}
+    for name, a in pf["attacks_sample"]["attacks"].items():
+        row = dict(a["raw"]["attacked"])
+        row["at_threshold_0.01"] = {"fpr": a["human_fpr_at_1pct"]}
+        att[name] = row
+    config["evaluations"] = {
+        "PolitiFact++ (stories not in llmfake; never trained on), first 200 words": {
+            "note": "`fabscore evaluate --data politifact_pp.clean.jsonl --exclude-meta in_llmfake --max-words 200`",
+            "rows": {"all": pf["unattacked"]}},
+        "PolitiFact++ after attacks (attacked machine vs unattacked human)": {
+            "note": (f"At most {pf['attacks_sample']['max_rows']} articles per label, first 200 words; FPR@t(1%) is the "
+                     "share of attacked **human** articles flagged, for attacks that keep a text human-written "
+                     "('-' for the others). `benchmarks/generalization.py`"),
+            "rows": att}}
+    (path / md.CONFIG).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    (path / md.CARD).write_text(render(config))
+    md.write_manifest(path)
+    md.load(path)  # the rewritten manifest checks
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", action="append", required=True)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--attack-rows", type=int, default=100, help="articles per label in the attack sample")
+    ap.add_argument("--out", default=str(REPO / "benchmarks" / "generalization.json"))
+    ap.add_argument("--record", action="store_true", help="write the tables into the model's config and card")
+    args = ap.parse_args()
+    log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    out_path = Path(args.out)
+    results = json.loads(out_path.read_text()) if out_path.is_file() else {}
+    for model in args.model:
+        t0 = time.time()
+        name = md.load(model).name
+        res = {"model": model, "politifact_pp": politifact(model, args.workers, args.attack_rows, log),
+               "seeds": seeds(model), "load_average_end": os.getloadavg()}
+        res["seconds"] = round(time.time() - t0, 1)
+        results[name] = res
+        pf = res["politifact_pp"]["unattacked"]
+        print(f"{name}: PolitiFact++ AUROC {pf['auroc']:.3f}, TPR@1%FPR {pf['tpr_at_1pct_fpr']}, "
+              f"FPR at 1% threshold {pf['at_threshold_0.01']['fpr']:.3f}")
+        for a, v in res["politifact_pp"]["attacks_sample"]["attacks"].items():
+            print(f"  {a:18s} AUROC {v['auroc'] if v['auroc'] is None else round(v['auroc'], 3)}  "
+                  f"human FPR {v['human_fpr_at_1pct']}")
+        print(f"  seeds: real {res['seeds']['real']:.3f}, fabricated {res['seeds']['fabricated']:.3f}, real under "
+              f"threshold after every human-keeping attack: "
+              f"{res['seeds']['real_stays_under_threshold_with_every_human_keeping_attack']}")
+        out_path.write_text(json.dumps(results, indent=2, default=float) + "\n")
+        if args.record:
+            record(model, res)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
