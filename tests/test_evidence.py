@@ -93,6 +93,93 @@ def test_tampered_or_foreign_index_refused(seed_index, tmp_path, case):
         load(d)
 
 
+# ---------------------------------------------------------------- the stored IVF structure
+@pytest.fixture(scope="module")
+def ivf_index():
+    """Seed 000 and 10 unrelated articles (real MiniLM vectors), its IVF structure computed."""
+    from fabscore.evidence import build_from_texts
+
+    index = build_from_texts([SEED_HUMAN.read_text(), *unrelated_news(10)])
+    index.search(index.vectors[:1], 1)  # small: exact search, no IVF yet
+    assert index.ivf is None
+    return index
+
+
+def test_index_stores_the_ivf_structure_and_loads_it_without_clustering(ivf_index, tmp_path):
+    from fabscore.evidence import index as ix
+
+    d = ivf_index.save(tmp_path / "idx", ivf=True)
+    assert "ivf.safetensors" in json.loads((d / "MANIFEST.json").read_text())["files"]
+    cfg = json.loads((d / "index.json").read_text())["ivf"]
+    assert cfg["nlist"] == ivf_index.ivf.nlist >= 16 and cfg["nprobe"] == ix.FAISS_NPROBE
+    again = load(d)
+    assert np.array_equal(again.ivf.assign, ivf_index.ivf.assign)
+    assert np.array_equal(again.ivf.centroids, ivf_index.ivf.centroids)
+    q = ivf_index.vectors[::5]
+    sims, idx = again.search(q, 3)  # through FAISS: the index has an IVF structure
+    assert again._faiss is not None and again._faiss.ntotal == len(ivf_index)
+    exact_sims, _ = ix.exact_search(ivf_index.vectors, q, 3)
+    assert np.allclose(sims[:, 0], exact_sims[:, 0], atol=1e-5) and (sims[:, 0] > 0.999).all()  # finds itself
+    import faiss  # the same neighbours as FAISS's own IVF over these centroids, assigning the vectors itself
+
+    quantizer = faiss.IndexFlatIP(q.shape[1])
+    quantizer.add(ivf_index.ivf.centroids)
+    ref = faiss.IndexIVFFlat(quantizer, q.shape[1], ivf_index.ivf.nlist, faiss.METRIC_INNER_PRODUCT)
+    ref.add(ivf_index.vectors)
+    ref.nprobe = ix.FAISS_NPROBE
+    assert np.array_equal(idx, ref.search(q, 3)[1])
+    plain = load(ivf_index.save(tmp_path / "plain", ivf=False))  # small indexes store none by default
+    assert plain.ivf is None and not (tmp_path / "plain" / "ivf.safetensors").exists()
+
+
+def _ivf_arrays(change):
+    def tamper(d: Path) -> str:
+        from safetensors.numpy import load_file, save_file
+
+        arrays = load_file(str(d / "ivf.safetensors"))
+        message = change(arrays)
+        save_file(arrays, str(d / "ivf.safetensors"))
+        write_manifest(d)  # a consistent manifest: only the check against the vectors stands in the way
+        return message
+    return tamper
+
+
+def _moved(a: dict) -> str:
+    a["assign"] = (a["assign"] + 1) % len(a["centroids"])  # every sentence in a list that is not its nearest
+    return r"not made for these vectors"
+
+
+def _out_of_range(a: dict) -> str:
+    a["assign"][3] = len(a["centroids"])
+    return r"assigns .* list numbers"
+
+
+def _ivf_unnamed(d: Path) -> str:
+    cfg = json.loads((d / "index.json").read_text())
+    cfg["ivf"] = None
+    (d / "index.json").write_text(json.dumps(cfg))
+    write_manifest(d)
+    return r"names no IVF structure"
+
+
+def _ivf_removed(d: Path) -> str:
+    (d / "ivf.safetensors").unlink()
+    write_manifest(d)
+    return r"ivf\.safetensors is missing"
+
+
+IVF_TAMPERINGS = {"moved": _ivf_arrays(_moved), "out-of-range": _ivf_arrays(_out_of_range),
+                  "unnamed": _ivf_unnamed, "removed": _ivf_removed}
+
+
+@pytest.mark.parametrize("case", list(IVF_TAMPERINGS))
+def test_tampered_ivf_structure_refused(ivf_index, tmp_path, case):
+    d = ivf_index.save(tmp_path / "idx", ivf=True)
+    message = IVF_TAMPERINGS[case](d)
+    with pytest.raises(EvidenceError, match=message):
+        load(d)
+
+
 def test_index_cli_skips_unreadable_and_refuses_empty(tmp_path, capsys):
     refs = tmp_path / "refs"
     refs.mkdir()
