@@ -24,8 +24,7 @@ install: $(VENV)/.installed
 demo: install
 	@mkdir -p runs
 	$(BIN)/fabscore score seeds/*.txt --format table --html runs/demo.html
-	$(BIN)/fabscore score seeds/002_3ca293cc838cf24e.txt --evidence seeds/000_e0349e775a64605f.txt --out runs/demo-evidence.jsonl --overwrite
-	@$(BIN)/python -c "import json; r = json.loads(open('runs/demo-evidence.jsonl').readline()); print(r['path'], 'checked against seeds/000:', r['evidence_summary']); [print(f\"  {s['status']:>12} (support {s['support'] if s['support'] is None else round(s['support'], 2)}): {s['text'][:100]}\") for s in sorted(r['sentences'], key=lambda s: -1 if s['support'] is None else s['support']) if s['status'] != 'supported']"
+	$(BIN)/fabscore score seeds/002_3ca293cc838cf24e.txt --evidence seeds/000_e0349e775a64605f.txt --format table --html runs/demo-evidence.html
 
 test: install
 	bash tests/browser_setup.sh

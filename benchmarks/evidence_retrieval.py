@@ -8,6 +8,12 @@ top-5 each. For each index size: milliseconds per article of exact search
 (fabscore.evidence.index.exact_search) and of the FAISS IVF index the evidence
 index switches to (build_faiss), FAISS's recall@5 against exact, and its build
 time. Prints a table and writes JSON. Targets are reported, never asserted.
+
+`load` (sizes of --load-sizes): an index directory of that many synthetic sentences
+(texts of about 130 characters) saved with and without its IVF structure, each then
+opened by `fabscore.evidence.load` (manifest hashes, JSON, safetensors, checks) and
+searched once, in a fresh child process: the time from load to the first result, and
+that child's peak RSS. `--load-only` measures only that and keeps the JSON's other keys.
 """
 from __future__ import annotations
 
@@ -54,12 +60,77 @@ def per_article_ms(search, q: np.ndarray, n_articles: int) -> float:
     return 1000 * (time.perf_counter() - t) / n_articles
 
 
+def _first_search(path: str) -> None:
+    """In a child process: open the index directory, search one article; print the timings."""
+    from fabscore.evidence import load
+
+    t = time.perf_counter()
+    index = load(path)
+    t_load = time.perf_counter() - t
+    q = queries(index.vectors, 1, np.random.default_rng(1))
+    t = time.perf_counter()
+    index.search(q, K)
+    t_search = time.perf_counter() - t
+    print(json.dumps({"load_s": round(t_load, 2), "first_search_s": round(t_search, 2),
+                      "load_and_first_search_s": round(t_load + t_search, 2), "ivf_stored": index.ivf is not None
+                      and (Path(path) / "ivf.safetensors").is_file(),
+                      "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 3)}))
+
+
+def load_times(n: int, rng, work: Path) -> dict:
+    """Save a synthetic index of n sentences with and without its IVF structure and time, in a
+    fresh process each, loading it and searching once (what a `fabscore score --evidence DIR` pays)."""
+    import shutil
+    import subprocess
+
+    from fabscore.evidence.index import EvidenceIndex, EvidenceSentence
+
+    v = synthetic(n, rng)
+    filler = "x" * 110
+    sentences = [EvidenceSentence("synthetic.jsonl", str(i // 30), 0, 130, f"sentence {i:>9} {filler}")
+                 for i in range(n)]
+    out = {"n_sentences": n}
+    for name, ivf in (("without_ivf", False), ("with_ivf", True)):
+        d = work / name
+        t = time.perf_counter()
+        EvidenceIndex(sentences, v).save(d, ivf=ivf)
+        out[name] = {"save_s": round(time.perf_counter() - t, 2)}
+        child = subprocess.run([sys.executable, __file__, "--first-search", str(d)], capture_output=True, text=True,
+                               check=True)
+        out[name].update(json.loads(child.stdout.strip().splitlines()[-1]))
+        shutil.rmtree(d)
+        print(f"{n:>10} {name:>12}: {out[name]}", flush=True)
+    out["speedup"] = round(out["without_ivf"]["load_and_first_search_s"] / out["with_ivf"]["load_and_first_search_s"],
+                           2)
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="10000,30000,100000,300000,1000000")
+    ap.add_argument("--load-sizes", default="1000000", help="sizes whose load + first search is timed ('' = none)")
+    ap.add_argument("--load-only", action="store_true", help="only the load timings, kept with the JSON's other keys")
+    ap.add_argument("--first-search", default=None, help=argparse.SUPPRESS)  # the child process
     ap.add_argument("--articles", type=int, default=20)
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "evidence_retrieval.json"))
     args = ap.parse_args()
+    if args.first_search:
+        _first_search(args.first_search)
+        return 0
+    import os
+    import tempfile
+
+    def loads() -> list[dict]:
+        with tempfile.TemporaryDirectory(prefix="fabscore-retrieval-") as work:
+            return [load_times(n, np.random.default_rng(n), Path(work)) for n in map(int, filter(None,
+                    args.load_sizes.split(",")))]
+
+    if args.load_only:
+        res = json.loads(Path(args.out).read_text()) if Path(args.out).is_file() else {}
+        res["load"] = loads()
+        res["load_load_average"] = os.getloadavg()
+        Path(args.out).write_text(json.dumps(res, indent=2) + "\n")
+        return 0
     import faiss
 
     rng = np.random.default_rng(0)
@@ -92,6 +163,8 @@ def main() -> int:
            "largest_n": big["n_sentences"], "ms_per_article_at_largest_with_switch": used,
            "target_ms_per_article_at_1M": TARGET_MS_PER_ARTICLE_AT_1M,
            "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 3)}
+    res["load"] = loads()
+    res["load_load_average"] = os.getloadavg()
     print(json.dumps({k: v for k, v in res.items() if k != "rows"}, indent=2))
     Path(args.out).write_text(json.dumps(res, indent=2) + "\n")
     return 0

@@ -30,38 +30,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 SHARED = REPO.parent / "shared" / "data"
-SEED_HUMAN = REPO / "seeds" / "000_e0349e775a64605f.txt"
-SEED_MACHINE = REPO / "seeds" / "002_3ca293cc838cf24e.txt"
-INVENTED = ("Lavrov", "Eboe-Osuji", "March 14th", "March 15th", "Borrell", "Blinken", "Dutch security forces")
 GiB = 2 ** 30
 
 
 def rows(name: str) -> list[dict]:
     return [json.loads(line) for line in (SHARED / name).open()]
-
-
-def unrelated(n: int) -> list[str]:
-    story = ("ICC", "Criminal Court", "Putin", "Medvedev", "Hague")
-    return [r["text"] for r in rows("usnews_mar2023_human.clean.jsonl") if not any(w in r["text"] for w in story)][:n]
-
-
-def seeds(det) -> dict:
-    from fabscore.evidence import build
-
-    idx = build([str(SEED_HUMAN)])
-    rec = det.score(SEED_MACHINE.read_text(), evidence=idx)[0]
-    ranked = sorted(rec["sentences"], key=lambda s: (s["support"] is None, s["support"] or 0))
-    lowest = [{"support": s["support"], "status": s["status"], "text": s["text"],
-               "invented": [w for w in INVENTED if w in s["text"]]} for s in ranked[:3]]
-    own = det.score(SEED_HUMAN.read_text(), evidence=idx)[0]
-    far = det.score(SEED_HUMAN.read_text(), evidence=unrelated(50))[0]
-    st = lambda r: {k: sum(s["status"] == k for s in r["sentences"]) for k in ("supported", "unsupported", "no_evidence")}  # noqa: E731
-    return {"002_vs_000": {"three_lowest": lowest, "met": all(x["invented"] for x in lowest), "statuses": st(rec),
-                           "all": [(round(s["support"], 3) if s["support"] is not None else None, s["status"],
-                                    s["text"][:80]) for s in rec["sentences"]]},
-            "000_vs_000": {"statuses": st(own), "met": st(own)["supported"] == len(own["sentences"])},
-            "000_vs_50_unrelated": {"statuses": st(far), "met": st(far)["unsupported"] == 0,
-                                    "max_similarity": max(s["evidence"][0]["similarity"] for s in far["sentences"])}}
 
 
 def indexing(texts: list[str]) -> dict:
@@ -167,11 +140,12 @@ def main() -> int:
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "evidence_targets.json"))
     args = ap.parse_args()
     from fabscore import load_detector
+    from fabscore.training.evidence_eval import seed_checks
 
     say = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
     det = load_detector()
     res = {"load_average_start": os.getloadavg()}
-    res["seeds"] = seeds(det)
+    res["seeds"] = seed_checks(det, REPO / "seeds", SHARED)  # the same checks as `fabscore evaluate --evidence`
     say(json.dumps(res["seeds"], indent=1))
     pool = [r["text"] for r in rows("llmfake.clean.jsonl") if r["label"] == "human"][:args.pool]
     res["indexing"], index = indexing(pool)

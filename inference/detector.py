@@ -61,6 +61,7 @@ class ArticleScore:
     sentences: list[SentenceScore] = field(default_factory=list)
     reason: str | None = None  # why the detector abstained
     sentence_threshold: float | None = None
+    article: Article | None = field(default=None, repr=False, compare=False)  # the prepared text (not in the record)
 
     def as_dict(self) -> dict:
         return {"score": round6(self.score), "label": self.label, "threshold": round6(self.threshold),
@@ -76,6 +77,7 @@ class _Scored:
     reason: str | None
     score: float | None
     sentences: tuple[tuple[int, int, str, float], ...] = ()
+    article: Article | None = field(default=None, repr=False, compare=False)  # kept for evidence mode
 
 
 def _one_text(texts) -> bool:
@@ -134,13 +136,14 @@ class Detector:
         words = article.n_words
         not_english = english_reason(article.norm)
         if not_english and "script" in not_english:  # say so before "too short": CJK has no spaces
-            return _Scored(words, not_english, None)
+            return _Scored(words, not_english, None, article=article)
         if words < self.min_words:
-            return _Scored(words, f"too short: {words} words, at least {self.min_words} needed", None)
+            return _Scored(words, f"too short: {words} words, at least {self.min_words} needed", None,
+                           article=article)
         if not_english:
-            return _Scored(words, not_english, None)
+            return _Scored(words, not_english, None, article=article)
         score, sentences = self._score_chunks(chunks(article, self.chunk_words))
-        return _Scored(words, None, score, tuple(sentences))
+        return _Scored(words, None, score, tuple(sentences), article)
 
     def _score_chunks(self, pieces: list[Article]) -> tuple[float, list[tuple[int, int, str, float]]]:
         """Word-weighted mean of the chunks' head decisions, calibrated once;
@@ -162,7 +165,8 @@ class Detector:
         fpr = self.fpr if fpr is None else float(fpr)
         threshold, sent_threshold = self.thresholds(fpr)
         s = self._scored(text)
-        common = dict(threshold=threshold, sentence_threshold=sent_threshold, target_fpr=fpr, n_words=s.n_words)
+        common = dict(threshold=threshold, sentence_threshold=sent_threshold, target_fpr=fpr, n_words=s.n_words,
+                      article=s.article)
         if s.score is None:
             return ArticleScore(score=None, label="abstain", reason=s.reason, **common)
         sentences = [SentenceScore(a, b, t, p, sent_threshold is not None and p >= sent_threshold)
@@ -183,9 +187,10 @@ class Detector:
         result = None
         if error is None:
             try:
-                result = self.score_one(text, fpr).as_dict()
-                if check is not None:
-                    result = check(result, self.preparer(text))
+                scored = self.score_one(text, fpr)
+                result = scored.as_dict()
+                if check is not None:  # the Article the score was computed from: not prepared twice
+                    result = check(result, scored.article if scored.article is not None else self.preparer(text))
             except Exception as e:  # noqa: BLE001 - MemoryError, a featurizer bug: this input fails, the batch goes on
                 error = f"scoring failed: {type(e).__name__}: {e}"
         if result is None:

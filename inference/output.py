@@ -135,13 +135,58 @@ def rewrite(path: str, lines: list[str]) -> None:
 
 
 # ---------------------------------------------------------------- writers
+TABLE_TEXT_CHARS = 100  # a sentence is cut to this many characters in the table
+
+
+def _where(path, iid) -> str:
+    return str(path) if path == iid or iid is None else f"{path} [{iid}]"
+
+
+def _cut(text: str, n: int = TABLE_TEXT_CHARS) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[:n - 3].rstrip() + "..."
+
+
+def _evidence_lines(rec: dict) -> list[str]:
+    """Evidence mode in the table: the article's counts, then every sentence the evidence does
+    not back (unsupported, lowest support first, then no_evidence), each with its support, the
+    claims not found and its best evidence sentence's source and similarity."""
+    summary = rec.get("evidence_summary")
+    if not summary:
+        return []
+    sentences = rec.get("sentences") or []
+    n_sup = sum(s.get("status") == "supported" for s in sentences)
+    low = summary["min_support"]
+    lines = [f"{'':11}evidence: {summary['n_sentences_checked']} sentences checked, {n_sup} supported, "
+             f"{summary['n_unsupported']} unsupported, {summary['n_no_evidence']} no_evidence"
+             + ("" if low is None else f", min support {low:.3f}")]
+    rank = {"unsupported": 0, "no_evidence": 1}
+    shown = sorted((s for s in sentences if s.get("status") in rank),
+                   key=lambda s: (rank[s["status"]], s["support"] if s["support"] is not None else 0.0, s["start"]))
+    for s in shown:
+        support = "-" if s["support"] is None else f"{s['support']:.3f}"
+        lines.append(f"{'':11}{s['status']:<11} {support:>5}  {_cut(s['text'])}")
+        missing = [c["text"] for c in s.get("claims") or [] if c.get("supported") is False]
+        unchecked = [c["text"] for c in s.get("claims") or [] if c.get("supported") is None]
+        if missing:
+            lines.append(f"{'':30}not found: {_cut('; '.join(missing))}")
+        if unchecked:
+            lines.append(f"{'':30}unchecked: {_cut('; '.join(unchecked))}")
+        if s.get("evidence"):
+            ev = s["evidence"][0]
+            lines.append(f"{'':30}nearest ({ev['similarity']:.2f}): {_where(ev['path'], ev['id'])} "
+                         f"{ev['start']}-{ev['end']} \"{_cut(ev['text'], 60)}\"")
+    return lines
+
+
 def _table_line(rec: dict) -> str:
+    """One line per article; in evidence mode, its evidence counts and unbacked sentences below it."""
     sentences = rec.get("sentences") or []
     score = "" if rec["score"] is None else f"{rec['score']:.3f}"
     flagged = f"{sum(bool(s.get('flagged')) for s in sentences)}/{len(sentences)}" if sentences else ""
     why = rec["error"] or rec["reason"] or ""
-    where = rec["path"] if rec["path"] == rec["id"] else f"{rec['path']} [{rec['id']}]"
-    return f"{rec['label']:<10} {score:>6} {flagged:>7}  {where}" + (f"  ({why})" if why else "")
+    line = f"{rec['label']:<10} {score:>6} {flagged:>7}  {_where(rec['path'], rec['id'])}" + (f"  ({why})" if why else "")
+    return "\n".join([line, *_evidence_lines(rec)])
 
 
 TABLE_HEADER = f"{'label':<10} {'score':>6} {'flagged':>7}  path"

@@ -8,7 +8,12 @@ record writer flushes it: exactly one record per input, because the driver drops
 record for an input it has already written and writes an error record for an input
 whose every attempt died (the actor is restarted and the block retried RETRIES times,
 then Ray Data drops that block and the run goes on; the driver tries such inputs
-once more in a fresh pass, which is what recovers the blocks queued on a lost node).
+once more in a fresh pass, one input per block, which is what recovers the blocks
+queued on a lost node and confines an input that kills its actor to its own record).
+
+Actors get blocks of up to BLOCK inputs per call (RayRunner.block_size), so Ray
+Data's per-block work (a task, an object-store round trip, Arrow conversion) is paid
+once per block rather than once per input.
 
 Without --address a local Ray instance is started with one logical CPU more than
 the actors reserve: with every CPU held by an actor, Ray Data's other tasks never
@@ -19,20 +24,21 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import socket
 import warnings
 from typing import Iterable, Iterator
 
-from .engines import EngineError, Plan, available_cores, died_record, init_scorer, input_record, score_input
+from .engines import EngineError, Plan, died_record, init_scorer, input_record, score_input
 from .reading import Input
 
 CONNECT_TIMEOUT_S = 30.0  # an unreachable --address fails within this
 CHUNK = 2000  # inputs per Ray Data dataset: the driver never holds more texts than this
-RETRIES = 2  # attempts after an actor dies on a block, before its input gets an error record
-SPARE_CPUS = 1
-IN_FLIGHT = 2  # inputs queued per actor: one scored, one waiting; a lost node loses no more than that
-PASSES = 2  # an input whose every attempt died in one pass is tried once more in a fresh pass  # logical CPUs beyond the actors' on a local instance (Ray Data's own tasks)
+RETRIES = 2  # attempts after an actor dies on a block, before its inputs go to the next pass
+SPARE_CPUS = 1  # logical CPUs beyond the actors' on a local instance (Ray Data's own tasks)
+IN_FLIGHT = 2  # blocks queued per actor: one worked on, one waiting; a lost node loses no more than that
+PASSES = 2  # inputs whose every attempt died in one pass are tried once more, one per block, in a fresh pass
+BLOCK = 8  # inputs per block (one map_batches call) in the first pass: fewer per-block round trips
+MIN_BLOCKS_PER_ACTOR = 4  # below this many blocks per actor, blocks shrink (a balanced end of the run)
 
 
 def _ray():
@@ -97,15 +103,20 @@ def _init(ray, **kwargs) -> None:
                           f"{type(e).__name__}: {e}") from e
 
 
+def set_threads(threads: int) -> None:
+    """An actor's torch threads (one per reserved CPU by default)."""
+    import torch
+
+    torch.set_num_threads(threads)
+
+
 class RayScorer:
     """A Ray Data actor: the detector loaded once, then batches of inputs -> records.
     Inputs and records travel as JSON text (Arrow strings must be valid UTF-8; JSON
     escapes the lone surrogates that undecodable bytes become)."""
 
-    def __init__(self, model_path: str, fpr: float, threads: int, keep: tuple[str, ...] = ()):
-        import torch
-
-        torch.set_num_threads(threads)
+    def __init__(self, threads: int, model_path: str, fpr: float, keep: tuple[str, ...] = ()):
+        set_threads(threads)
         init_scorer(model_path, fpr, keep)
 
     def __call__(self, batch: dict) -> dict:
@@ -115,17 +126,23 @@ class RayScorer:
         for payload in batch["input"]:
             path, iid, text, text_field, fields = json.loads(payload)
             records.append(json.dumps(score_input(Input(path, iid, text=text, text_field=text_field, fields=fields))))
-        return {"key": batch["key"], "record": np.array(records, dtype=object)}
+        return {"key": batch["key"], "output": np.array(records, dtype=object)}
 
 
-class RayEngine:
-    """Ray Data map_batches over an actor pool; the driver writes every record."""
+class RayRunner:
+    """A Ray connection (a local instance, or a cluster at `address`) and `map`: payloads
+    through an actor pool of any actor class, each key answered at most once.
 
-    name = "ray"
+    This is the generic hook other packages use (fabscore.training featurizes through it
+    with its own actor class): an actor class takes `threads` as its first constructor
+    argument, and its `__call__` maps a numpy batch {"key", "input"} to {"key", "output"}.
 
-    def __init__(self, det, plan: Plan, address: str | None, timeout: float = CONNECT_TIMEOUT_S,
-                 keep: tuple[str, ...] = ()):
-        self.det, self.address, self.keep = det, address, tuple(keep)
+    actors: the pool's size (None: every CPU of the cluster but SPARE_CPUS; 1 on a local
+    instance, which gets actors + SPARE_CPUS logical CPUs); threads: torch threads per actor
+    (each actor reserves one CPU)."""
+
+    def __init__(self, actors: int | None, threads: int, address: str | None, timeout: float = CONNECT_TIMEOUT_S):
+        self.address, self.threads = address, threads
         ray = _ray()
         self.ray, self.started_local = ray, False
         quiet = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING,
@@ -139,65 +156,53 @@ class RayEngine:
                 _init(ray, address=address, **quiet)
             cpus = int(ray.cluster_resources().get("CPU", 1))
             # Actors reserve whole CPUs; leave one for Ray Data's own tasks (the read-task deadlock).
-            self.actors = plan.workers if (plan.workers and not plan.auto) else max(1, cpus - SPARE_CPUS)
+            self.actors = actors or max(1, cpus - SPARE_CPUS)
         else:
-            self.actors = plan.workers or 1
+            self.actors = actors or 1
             _init(ray, num_cpus=self.actors + SPARE_CPUS, **quiet)
             self.started_local = True
-        self.threads = plan.threads if not plan.auto else 1
         from ray.data import DataContext
 
         logging.getLogger("ray.data").setLevel(logging.ERROR)  # stderr is for the run's summary and errors
         ctx = DataContext.get_current()
         ctx.enable_progress_bars = False
-        ctx.max_errored_blocks = -1  # a block whose actor died RETRIES+1 times: dropped, its input recorded here
+        ctx.max_errored_blocks = -1  # a block whose actor died RETRIES+1 times: dropped, its inputs retried or recorded here
         ctx.print_on_execution_start = False
 
-    def _dataset(self, chunk: list[tuple[int, Input]]):
+    def block_size(self, n: int) -> int:
+        """Inputs per block (per map_batches call): up to BLOCK, fewer when there are too few
+        inputs to give every actor MIN_BLOCKS_PER_ACTOR blocks (so the pool stays balanced at the end)."""
+        return max(1, min(BLOCK, n // (self.actors * MIN_BLOCKS_PER_ACTOR)))
+
+    def _dataset(self, actor_cls, ctor_args: tuple, items: list[tuple[int, object]], block: int):
         from ray.data import ActorPoolStrategy, from_items
 
-        items = [{"key": k, "input": json.dumps([i.path, i.id, i.text, i.text_field, i.fields])} for k, i in chunk]
-        ds = from_items(items, override_num_blocks=len(items))  # one input per block: a death costs one
+        size = min(self.actors, -(-len(items) // block))
+        ds = from_items([{"key": k, "input": v} for k, v in items], override_num_blocks=-(-len(items) // block))
         with warnings.catch_warnings():  # Ray 2.60 names no parameter for an actor's restarts and retries yet
             warnings.simplefilter("ignore")
             return ds.map_batches(
-                RayScorer, fn_constructor_args=(str(self.det.model.path), self.det.fpr, self.threads, self.keep),
-                batch_size=1, batch_format="numpy", num_cpus=1,
-                compute=ActorPoolStrategy(min_size=1, max_size=min(self.actors, len(items)),
-                                          max_tasks_in_flight_per_actor=IN_FLIGHT),
+                actor_cls, fn_constructor_args=(self.threads, *ctor_args),
+                batch_size=block, batch_format="numpy", num_cpus=1,
+                compute=ActorPoolStrategy(size=size, max_tasks_in_flight_per_actor=IN_FLIGHT),
                 max_restarts=-1, max_task_retries=RETRIES)
 
-    def records(self, inputs: Iterable[Input]) -> Iterator[dict]:
-        from .pool import WorkerDied
-
-        source = iter(inputs)
-        key = 0
-        try:
-            while True:
-                chunk: list[tuple[int, Input]] = []
-                for inp in source:
-                    if inp.error is not None:
-                        yield input_record(inp, self.det, self.keep)  # unreadable: no actor needed
-                        continue
-                    chunk.append((key, inp))
-                    key += 1
-                    if len(chunk) >= CHUNK:
-                        break
-                if not chunk:
-                    return
-                waiting = dict(chunk)
-                for _ in range(PASSES):  # a lost node fails the blocks queued on it: the next pass redoes them
-                    for row in self._dataset(list(waiting.items())).iter_rows():
-                        inp = waiting.pop(int(row["key"]), None)
-                        if inp is not None:  # a retried block's second answer is dropped
-                            yield json.loads(row["record"])
-                    if not waiting:
-                        break
-                for inp in waiting.values():  # its actor died on every attempt, in every pass
-                    yield died_record(inp, self.det, WorkerDied(
-                        f"the Ray actor scoring it died {PASSES * (RETRIES + 1)} times"), self.keep)
-        finally:
-            self.close()
+    def map(self, actor_cls, ctor_args: tuple, items: list[tuple[int, object]]) -> Iterator[tuple[int, object]]:
+        """(key, output) for every item, in completion order; output None for an item whose
+        actor died on every attempt in every pass. The first pass hands actors blocks of
+        block_size inputs; later passes (what a lost node or a dying block left) one input
+        per block, so an input that kills its actor costs only its own output."""
+        waiting = dict(items)
+        block = self.block_size(len(items))
+        for _ in range(PASSES):  # a lost node fails the blocks queued on it: the next pass redoes them
+            for row in self._dataset(actor_cls, ctor_args, list(waiting.items()), block).iter_rows():
+                if waiting.pop(int(row["key"]), None) is not None:  # a retried block's second answer is dropped
+                    yield int(row["key"]), row["output"]
+            if not waiting:
+                return
+            block = 1
+        for key in waiting:
+            yield key, None
 
     def close(self) -> None:
         if self.ray.is_initialized():
@@ -206,3 +211,50 @@ class RayEngine:
     def describe(self) -> str:
         where = self.address or "a local Ray instance"
         return f"up to {self.actors} Ray actors x {self.threads} thread on {where}"
+
+
+class RayEngine:
+    """Ray Data map_batches over an actor pool; the driver writes every record."""
+
+    name = "ray"
+
+    def __init__(self, det, plan: Plan, address: str | None, timeout: float = CONNECT_TIMEOUT_S,
+                 keep: tuple[str, ...] = ()):
+        self.det, self.address, self.keep = det, address, tuple(keep)
+        explicit = plan.workers if (plan.workers and not plan.auto) else None
+        self.runner = RayRunner(explicit if address else (plan.workers or 1), 1 if plan.auto else plan.threads,
+                                address, timeout)
+        self.actors, self.threads = self.runner.actors, self.runner.threads
+
+    def records(self, inputs: Iterable[Input]) -> Iterator[dict]:
+        from .pool import WorkerDied
+
+        source = iter(inputs)
+        args = (str(self.det.model.path), self.det.fpr, self.keep)
+        try:
+            while True:
+                chunk: dict[int, Input] = {}
+                for inp in source:
+                    if inp.error is not None:
+                        yield input_record(inp, self.det, self.keep)  # unreadable: no actor needed
+                        continue
+                    chunk[len(chunk)] = inp
+                    if len(chunk) >= CHUNK:
+                        break
+                if not chunk:
+                    return
+                payloads = [(k, json.dumps([i.path, i.id, i.text, i.text_field, i.fields])) for k, i in chunk.items()]
+                for key, record in self.runner.map(RayScorer, args, payloads):
+                    if record is None:  # its actor died on every attempt, in every pass
+                        yield died_record(chunk[key], self.det, WorkerDied(
+                            f"the Ray actor scoring it died {PASSES * (RETRIES + 1)} times"), self.keep)
+                    else:
+                        yield json.loads(record)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self.runner.close()
+
+    def describe(self) -> str:
+        return self.runner.describe()

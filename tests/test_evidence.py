@@ -15,15 +15,13 @@ from fabscore import cli
 from fabscore.evidence import EvidenceError, build, load
 from fabscore.evidence.claims import extract
 from fabscore.model_dir import write_manifest
-
-INVENTED = ("Lavrov", "Eboe-Osuji", "March 14th", "March 15th", "Borrell", "Blinken", "Dutch security forces")
+from fabscore.training.evidence_eval import INVENTED
 
 
 def unrelated_news(n: int) -> list[str]:
-    """n human articles from usnews_mar2023 (22-26 March 2023) that do not mention the ICC story."""
-    rows = [json.loads(line) for line in (SHARED_DATA / "usnews_mar2023_human.clean.jsonl").open()]
-    story = ("ICC", "Criminal Court", "Putin", "Medvedev", "Hague")
-    return [r["text"] for r in rows if not any(w in r["text"] for w in story)][:n]
+    from fabscore.training.evidence_eval import unrelated_news
+
+    return unrelated_news(n, SHARED_DATA)
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +89,93 @@ def test_tampered_or_foreign_index_refused(seed_index, tmp_path, case):
     d = seed_index.save(tmp_path / "idx")
     load(d)  # the control: untouched, it loads
     message = TAMPERINGS[case](d)
+    with pytest.raises(EvidenceError, match=message):
+        load(d)
+
+
+# ---------------------------------------------------------------- the stored IVF structure
+@pytest.fixture(scope="module")
+def ivf_index():
+    """Seed 000 and 10 unrelated articles (real MiniLM vectors), its IVF structure computed."""
+    from fabscore.evidence import build_from_texts
+
+    index = build_from_texts([SEED_HUMAN.read_text(), *unrelated_news(10)])
+    index.search(index.vectors[:1], 1)  # small: exact search, no IVF yet
+    assert index.ivf is None
+    return index
+
+
+def test_index_stores_the_ivf_structure_and_loads_it_without_clustering(ivf_index, tmp_path):
+    from fabscore.evidence import index as ix
+
+    d = ivf_index.save(tmp_path / "idx", ivf=True)
+    assert "ivf.safetensors" in json.loads((d / "MANIFEST.json").read_text())["files"]
+    cfg = json.loads((d / "index.json").read_text())["ivf"]
+    assert cfg["nlist"] == ivf_index.ivf.nlist >= 16 and cfg["nprobe"] == ix.FAISS_NPROBE
+    again = load(d)
+    assert np.array_equal(again.ivf.assign, ivf_index.ivf.assign)
+    assert np.array_equal(again.ivf.centroids, ivf_index.ivf.centroids)
+    q = ivf_index.vectors[::5]
+    sims, idx = again.search(q, 3)  # through FAISS: the index has an IVF structure
+    assert again._faiss is not None and again._faiss.ntotal == len(ivf_index)
+    exact_sims, _ = ix.exact_search(ivf_index.vectors, q, 3)
+    assert np.allclose(sims[:, 0], exact_sims[:, 0], atol=1e-5) and (sims[:, 0] > 0.999).all()  # finds itself
+    import faiss  # the same neighbours as FAISS's own IVF over these centroids, assigning the vectors itself
+
+    quantizer = faiss.IndexFlatIP(q.shape[1])
+    quantizer.add(ivf_index.ivf.centroids)
+    ref = faiss.IndexIVFFlat(quantizer, q.shape[1], ivf_index.ivf.nlist, faiss.METRIC_INNER_PRODUCT)
+    ref.add(ivf_index.vectors)
+    ref.nprobe = ix.FAISS_NPROBE
+    assert np.array_equal(idx, ref.search(q, 3)[1])
+    plain = load(ivf_index.save(tmp_path / "plain", ivf=False))  # small indexes store none by default
+    assert plain.ivf is None and not (tmp_path / "plain" / "ivf.safetensors").exists()
+
+
+def _ivf_arrays(change):
+    def tamper(d: Path) -> str:
+        from safetensors.numpy import load_file, save_file
+
+        arrays = load_file(str(d / "ivf.safetensors"))
+        message = change(arrays)
+        save_file(arrays, str(d / "ivf.safetensors"))
+        write_manifest(d)  # a consistent manifest: only the check against the vectors stands in the way
+        return message
+    return tamper
+
+
+def _moved(a: dict) -> str:
+    a["assign"] = (a["assign"] + 1) % len(a["centroids"])  # every sentence in a list that is not its nearest
+    return r"not made for these vectors"
+
+
+def _out_of_range(a: dict) -> str:
+    a["assign"][3] = len(a["centroids"])
+    return r"assigns .* list numbers"
+
+
+def _ivf_unnamed(d: Path) -> str:
+    cfg = json.loads((d / "index.json").read_text())
+    cfg["ivf"] = None
+    (d / "index.json").write_text(json.dumps(cfg))
+    write_manifest(d)
+    return r"names no IVF structure"
+
+
+def _ivf_removed(d: Path) -> str:
+    (d / "ivf.safetensors").unlink()
+    write_manifest(d)
+    return r"ivf\.safetensors is missing"
+
+
+IVF_TAMPERINGS = {"moved": _ivf_arrays(_moved), "out-of-range": _ivf_arrays(_out_of_range),
+                  "unnamed": _ivf_unnamed, "removed": _ivf_removed}
+
+
+@pytest.mark.parametrize("case", list(IVF_TAMPERINGS))
+def test_tampered_ivf_structure_refused(ivf_index, tmp_path, case):
+    d = ivf_index.save(tmp_path / "idx", ivf=True)
+    message = IVF_TAMPERINGS[case](d)
     with pytest.raises(EvidenceError, match=message):
         load(d)
 
@@ -176,6 +261,55 @@ def test_cli_score_with_evidence_and_resume(tmp_path, capsys):
     assert "no evidence" in err and "missing-dir" in err
 
 
+@pytest.mark.slow
+def test_table_shows_evidence_counts_and_unbacked_sentences(capsys):
+    """--format table with --evidence: the counts, then every unsupported sentence (lowest support
+    first) and every no_evidence one, with the claims not found and the nearest source."""
+    import re
+
+    assert cli.main(["score", str(SEED_MACHINE), "--evidence", str(SEED_HUMAN), "--format", "table"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["label", "score", "flagged", "path"]
+    assert lines[1].split()[0] == "fabricated" and lines[1].endswith(str(SEED_MACHINE))
+    m = re.fullmatch(r" +evidence: (\d+) sentences checked, (\d+) supported, (\d+) unsupported, (\d+) no_evidence, "
+                     r"min support (0\.\d+)", lines[2])
+    assert m, lines[2]
+    n, sup, uns, none = map(int, m.groups()[:4])
+    assert n == sup + uns + none and uns >= 3 and n >= 15
+    rows = [line.split() for line in lines[3:] if line.split()[0] in ("supported", "unsupported", "no_evidence")]
+    assert [r[0] for r in rows] == ["unsupported"] * uns + ["no_evidence"] * none
+    supports = [float(r[1]) for r in rows[:uns]]
+    assert supports == sorted(supports) and supports[0] == float(m.group(5))
+    assert all(r[1] == "-" for r in rows[uns:])
+    assert "Eboe-Osuji" in lines[3] and "not found:" in lines[4] and "Chile Eboe-Osuji" in lines[4]
+    nearest = [line for line in lines if line.strip().startswith("nearest (")]
+    assert len(nearest) == uns + none and all(str(SEED_HUMAN) in line for line in nearest)
+
+
+@pytest.mark.slow
+def test_evidence_reuses_the_article_scoring_prepared():
+    """Detector.record hands the evidence check the Article the writing score was computed from:
+    each text is prepared once (the fast model and the default model's consistency head)."""
+    from fabscore import model_dir as md
+    from fabscore.detector import Detector
+    from fabscore.evidence import resolve_evidence
+    from fabscore.text import prepare
+
+    prepared = []
+
+    def counting(text):
+        prepared.append(text)
+        return prepare(text)
+
+    det = Detector(md.load("fast"), preparer=counting)
+    check = resolve_evidence([str(SEED_HUMAN)], md.load("default"))
+    rec = det.score([SEED_HUMAN.read_text(), "Too short."], evidence=check)
+    assert len(prepared) == 2
+    assert rec[0]["evidence_summary"]["n_sentences_checked"] == len(rec[0]["sentences"]) > 10
+    assert all(s["status"] == "supported" for s in rec[0]["sentences"])
+    assert rec[1]["label"] == "abstain" and rec[1]["evidence_summary"]["n_sentences_checked"] == 0
+
+
 # ---------------------------------------------------------------- a consistency head trained here
 @pytest.mark.slow
 def test_small_consistency_head_trained_on_real_pairs(tmp_path):
@@ -203,3 +337,57 @@ def test_small_consistency_head_trained_on_real_pairs(tmp_path):
     write_manifest(model)
     again = load_checker(model)
     assert np.allclose(again.head.predict_proba(checked.X), fit.head.predict_proba(checked.X))
+
+
+# ---------------------------------------------------------------- fabscore evaluate --evidence
+@pytest.mark.slow
+def test_cli_evaluate_evidence_on_held_out_stories(shared_data, feature_cache, tmp_path, capsys):
+    """The shipped default model's consistency head on 8 held-out stories (real pairs, real models)."""
+    from fabscore.training.evidence_eval import TYPE_NAMES
+
+    out = tmp_path / "ev"
+    code = cli.main(["evaluate", "--evidence", "--evidence-stories", "8", "--evidence-rewrites", "8",
+                     "--cache", str(feature_cache.root), "--out", str(out)])
+    assert code == 0
+    text = capsys.readouterr().out
+    rep = json.loads((out / "metrics.json").read_text())["evidence"]
+    assert rep["settings"]["n_stories"] == 8 and rep["settings"]["pool_sentences"] > 50
+    rows = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| ")}
+    for kind in ("entity", "negation", "insert"):  # types every sample of 8 stories has
+        assert rep["corruption_auroc"][kind]["n"] > 0
+    for kind, m in rep["corruption_auroc"].items():
+        assert 0.0 <= m["share_unsupported"] <= 1.0
+        assert m["auroc"] is None or 0.0 <= m["auroc"] <= 1.0
+        assert f"| {m['auroc']:.3f} |" in rows[TYPE_NAMES[kind]]  # the table shows the JSON's number
+    assert rep["corruption_auroc"]["entity"]["auroc"] > 0.8 and rep["corruption_auroc"]["insert"]["auroc"] > 0.8
+    nat = rep["natural_n"]
+    assert nat["inserted"] > 0 and nat["restated"] > 0 and 0.5 < rep["natural_auroc"] <= 1.0
+    assert f"| {rep['natural_auroc']:.3f} |" in rows[f"natural: inserted ({nat['inserted']}) vs restated ({nat['restated']})"]
+    c = rep["claim_level"]
+    assert c["n_corrupted_claims"] > 0 and c["n_original_claims"] > 0
+    assert c["recall_at_precision"]["precision"] is None or c["recall_at_precision"]["precision"] >= 0.9
+    assert 0.0 <= c["recall"] <= 1.0 and (c["precision"] is None or 0.0 <= c["precision"] <= 1.0)
+    for name in ("as shipped: words not in the evidence", "best recall at precision >= 0.9", "best F1"):
+        assert name in rows
+    assert rep["seeds"]["000_vs_000"]["met"] and "000 vs 000" in rows
+
+
+def test_claim_scores_rank_missing_claims_then_doubted_sentences():
+    """claim_scores on hand-made checks: the shipped rule, recall at precision and best F1."""
+    from types import SimpleNamespace
+
+    from fabscore.evidence.claims import Claim
+    from fabscore.training.consistency import Pair, claim_scores
+
+    c = Claim(0, 4, "Paris", "entity", "GPE")
+    pairs = [Pair("o1", 1, "original", "a"), Pair("o2", 1, "original", "b"),
+             Pair("e1", 0, "entity", "a", (0, 4)), Pair("e2", 0, "entity", "b", (0, 4)),
+             Pair("n1", 0, "number", "a", (10, 12))]  # its changed span is not a claim: never recalled
+    checked = SimpleNamespace(claims=[[c], [c], [c], [c], [c]],
+                              supported=[[True], [False], [False], [True], [True]])
+    support = np.array([0.9, 0.95, 0.1, 0.2, 0.3])
+    got = claim_scores(pairs, checked, support)
+    assert (got["recall"], got["precision"], got["n_corrupted_claims"], got["n_not_extracted"]) == (1 / 3, 0.5, 3, 1)
+    at = got["recall_at_precision"]  # ranked: e1 (1.9), o2 (1.05), e2 (0.8), o1 (0.1)
+    assert at["recall"] == 1 / 3 and at["precision"] == 1.0 and at["threshold"] == pytest.approx(1.9)
+    assert got["best_f1"]["recall"] == 2 / 3 and got["best_f1"]["precision"] == pytest.approx(2 / 3)

@@ -62,10 +62,13 @@ def run_train(args) -> int:
 
     finetune = (FinetuneSettings(epochs=args.finetune_epochs, lr=args.finetune_lr, batch=args.finetune_batch,
                                  seed=args.seed) if args.finetune else None)
+    if args.address and args.engine != "ray":
+        raise ValueError("--address needs --engine ray")
+    workers = args.workers if args.workers is not None else (0 if args.engine == "ray" else 2)
     settings = TrainSettings(kinds=args.features, seed=args.seed, fields=_fields(args), max_machine=args.max_machine,
                              max_rows=args.max_rows, chunk_words=args.chunk_words, min_words=args.min_words,
-                             workers=args.workers, name=args.name, loo=args.loo, finetune=finetune,
-                             augment=args.augment, augment_share=args.augment_share,
+                             workers=workers, engine=args.engine, address=args.address, name=args.name,
+                             loo=args.loo, finetune=finetune, augment=args.augment, augment_share=args.augment_share,
                              command="fabscore " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
     train(args.data, args.out, settings, cache=FeatureCache(args.cache) if args.cache else None,
           log=lambda m: print(m, file=sys.stderr))
@@ -77,10 +80,15 @@ def run_evaluate(args) -> int:
 
     from .evaluate import evaluate, report_text
 
+    if not args.data and not args.evidence:
+        raise ValueError("evaluate needs --data SPEC..., --evidence, or both")
     skip = args.exclude_meta
-    report = evaluate(args.model, args.data, by=args.by, out=args.out, fields=_fields(args), max_words=args.max_words,
-                      workers=args.workers, cache_dir=args.cache, max_rows=args.max_rows,
-                      exclude=(lambda ex: bool(ex.meta.get(skip))) if skip else None, attacks=args.attacks)
+    evidence = None if not args.evidence else {
+        "n_stories": args.evidence_stories, "rewrites": args.evidence_rewrites, "data_dir": args.evidence_data}
+    report = evaluate(args.model, args.data or [], by=args.by, out=args.out, fields=_fields(args),
+                      max_words=args.max_words, workers=args.workers, cache_dir=args.cache, max_rows=args.max_rows,
+                      exclude=(lambda ex: bool(ex.meta.get(skip))) if skip else None, attacks=args.attacks,
+                      evidence=evidence)
     print(json.dumps(report, indent=2) if args.json else report_text(report))
     return 0
 
@@ -120,6 +128,15 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
                         "families, 'fast' or 'default' (char_typos,char_spacing,word_synonym,word_delete)")
     t.add_argument("--augment-share", type=float, default=0.3, help="share of rows given one attacked copy")
     add_data_arguments(t)
+    workers = next(a for a in t._actions if a.dest == "workers")
+    workers.default = None  # 2 processes locally; with --engine ray, as many actors as there are CPUs
+    workers.help = ("featurizing processes, one thread each (None = 2); with --engine ray, Ray actors (None = one "
+                    "per CPU of a local instance, or every CPU of the --address cluster but one)")
+    t.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="where featurizing runs: local processes, or Ray actors (needs fabscore[ray]); features "
+                        "are written to the feature cache on this machine either way")
+    t.add_argument("--address", default=None, metavar="ADDR",
+                   help="with --engine ray: the cluster's address (host:port); None = start Ray locally")
     t.set_defaults(func=_guarded(run_train))
     return t
 
@@ -130,8 +147,9 @@ def add_evaluate_parser(sub) -> argparse.ArgumentParser:
                        description="Score labelled articles exactly as `fabscore score` does and print metrics per "
                                    "group to stdout (progress and warnings go to stderr).")
     e.add_argument("--model", default=None, help="model directory or shipped name (None = default)")
-    e.add_argument("--data", nargs="+", required=True, metavar="SPEC",
-                   help="folder with human/ and machine/ subfolders, JSONL/CSV file, or datasets folder/name")
+    e.add_argument("--data", nargs="+", default=None, metavar="SPEC",
+                   help="folder with human/ and machine/ subfolders, JSONL/CSV file, or datasets folder/name "
+                        "(may be left out with --evidence)")
     e.add_argument("--by", default="source,generator", type=_csv,
                    help="group tables: any of source (the rows' source column, else the data set), dataset, "
                         "subset, generator, method")
@@ -143,6 +161,15 @@ def add_evaluate_parser(sub) -> argparse.ArgumentParser:
     e.add_argument("--attacks", default=None, type=_attacks, metavar="LIST",
                    help="also score attacked copies: comma list of attacks or families (char, surface, word, "
                         "sentence, rewrite), 'fast' (all but the slow SmolLM2 rewrites) or 'all'")
+    e.add_argument("--evidence", action="store_true",
+                   help="also measure evidence mode (the model's consistency head) on held-out stories: AUROC per "
+                        "corruption type, claim recall/precision, natural rewrites, the seeds")
+    e.add_argument("--evidence-stories", type=int, default=160, metavar="N",
+                   help="--evidence: at most N held-out stories (their originals are the evidence pool)")
+    e.add_argument("--evidence-rewrites", type=int, default=250, metavar="N",
+                   help="--evidence: at most N llmfake machine rewrites of those stories (natural pairs)")
+    e.add_argument("--evidence-data", default=None, metavar="DIR",
+                   help="--evidence: the shared data folder (None = ../shared/data beside the repository)")
     add_data_arguments(e)
     e.set_defaults(func=_guarded(run_evaluate))
     return e

@@ -62,8 +62,8 @@ def _hash(s: str, salt: str = "evidence") -> int:
     return int(hashlib.sha256(f"{salt}:{s}".encode()).hexdigest()[:12], 16)
 
 
-def read(name: str) -> list[dict]:
-    return [json.loads(line) for line in (DATA / name).open()]
+def read(name: str, data_dir: Path | None = None) -> list[dict]:
+    return [json.loads(line) for line in ((data_dir or DATA) / name).open()]
 
 
 def is_test(story: str, test_share: float) -> bool:
@@ -206,28 +206,74 @@ def build_split(humans: list[dict], machines: list[dict], outside: list[dict], r
     return pool, pairs, {}
 
 
-def claim_scores(pairs: list[Pair], checked) -> dict:
-    """Claim-level recall and precision of `supported: false`: positives are the claims over
-    a corrupted span (entity, number, date, speaker), negatives every claim of an original."""
-    tp = fn = fp = tn = 0
+CLAIM_KINDS = ("entity", "number", "date", "speaker")  # corruptions that change one claim
+MIN_PRECISION = 0.9  # claim level: recall is reported at this precision or more
+
+
+def claim_rows(pairs: list[Pair], checked, support: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """(labels, scores, not found, positives never extracted) of the claims evidence mode judges.
+    Positives: a corrupted pair's claim over the changed characters (entity, number, date,
+    speaker); negatives: every claim of an original. A claim's score of being unsupported is
+    lexicographic: its key tokens not found in the evidence (1) or found (0), plus its
+    sentence's 1 - support, so a claim whose words occur in the evidence still ranks high
+    when the consistency head doubts its sentence. A changed span spaCy does not extract as a
+    claim has no score: it counts as a positive never recalled."""
+    y, lost, doubts, missed = [], [], [], 0
     for n, p in enumerate(pairs):
+        doubt = 1.0 - float(support[n])
         if p.kind == "original":
             for ok in checked.supported[n]:
-                fp += not ok
-                tn += ok
-        elif p.kind in ("entity", "number", "date", "speaker") and p.span:
+                y.append(0)
+                lost.append(not ok)
+                doubts.append(doubt)
+        elif p.kind in CLAIM_KINDS and p.span:
             hit = [ok for c, ok in zip(checked.claims[n], checked.supported[n])
                    if c.start < p.span[1] and p.span[0] < c.end]
             if hit:
-                tp += not all(hit)
-                fn += all(hit)
+                y.append(1)
+                lost.append(not all(hit))
+                doubts.append(doubt)
             else:
-                fn += 1  # the changed claim was not even extracted
-    return {"recall": tp / max(tp + fn, 1), "precision": tp / max(tp + fp, 1), "n_corrupted_claims": tp + fn,
-            "n_original_claims": fp + tn, "false_flags_on_originals": fp}
+                missed += 1
+    lost = np.array(lost, dtype=bool)
+    return np.array(y, dtype=int), lost + np.array(doubts, dtype=float), lost, missed
+
+
+def claim_scores(pairs: list[Pair], checked, support: np.ndarray, min_precision: float = MIN_PRECISION) -> dict:
+    """Claim-level recall and precision of finding the changed claims (see claim_rows): as
+    shipped (a claim is `supported: false` when its words are not in the evidence), the highest
+    recall at precision >= min_precision over thresholds of the claim score, and the threshold
+    of best F1. Recall counts the changed claims spaCy did not extract as misses."""
+    y, score, lost, missed = claim_rows(pairs, checked, support)
+    n_pos = int(y.sum()) + missed
+
+    def at(flag: np.ndarray, threshold: float | None = None) -> dict:
+        tp, fp = int((flag & (y == 1)).sum()), int((flag & (y == 0)).sum())
+        out = {"recall": tp / max(n_pos, 1), "precision": tp / (tp + fp) if tp + fp else None,
+               "false_flags_on_originals": fp}
+        return out if threshold is None else {"threshold": threshold, **out}
+
+    shipped = at(lost)  # not found, whatever the sentence's support
+    best_f1, at_precision = None, None
+    for t in np.unique(score)[::-1]:  # every distinct threshold, strictest first
+        r = at(score >= t, float(t))
+        if r["precision"] is None:
+            continue
+        f1 = 2 * r["precision"] * r["recall"] / (r["precision"] + r["recall"]) if r["recall"] else 0.0
+        if best_f1 is None or f1 > best_f1["f1"]:
+            best_f1 = {**r, "f1": f1}
+        if r["precision"] >= min_precision and (at_precision is None or r["recall"] > at_precision["recall"]):
+            at_precision = r
+    return {**shipped, "min_precision": min_precision,
+            "recall_at_precision": at_precision or {"threshold": None, "recall": 0.0, "precision": None},
+            "best_f1": best_f1, "n_corrupted_claims": n_pos, "n_not_extracted": missed,
+            "n_original_claims": int((y == 0).sum())}
 
 
 def evaluate(pairs: list[Pair], support: np.ndarray, checked) -> dict:
+    """The held-out evidence metrics: per corruption type the sentence-level AUROC of support
+    (that type vs the originals) and its share below the support cut, the natural rewrites'
+    AUROC (inserted vs restated sentences) and the claim-level scores."""
     y = np.array([p.label for p in pairs])
     kinds = np.array([p.kind for p in pairs])
     orig = kinds == "original"
@@ -240,10 +286,52 @@ def evaluate(pairs: list[Pair], support: np.ndarray, checked) -> dict:
                            "share_unsupported": float((support[m] < 0.5).mean())}
     nat = np.isin(kinds, ["inserted", "restated"])
     return {"corruption_auroc": per_type, "n_originals": int(orig.sum()),
-            "originals_share_supported": float((support[orig] >= 0.5).mean()),
+            "originals_share_supported": float((support[orig] >= 0.5).mean()) if orig.any() else None,
             "natural_auroc": auroc(y[nat], support[nat]),
             "natural_n": {"inserted": int((kinds == "inserted").sum()), "restated": int((kinds == "restated").sum())},
-            "claim_level": claim_scores(pairs, checked)}
+            "claim_level": claim_scores(pairs, checked, support)}
+
+
+# ---------------------------------------------------------------- the data
+@dataclass
+class Sources:
+    """The articles pairs are made from: human news with a story id, llmfake's machine
+    rewrites (`pair_id` = their source), and human news from other data sets for insertions."""
+
+    humans: list[dict]
+    machines: list[dict]
+    outside: list[dict]
+
+    @classmethod
+    def read(cls, data_dir: Path | None = None) -> "Sources":
+        """From the shared data folder: llmfake human articles that have machine rewrites and
+        usnews_mar2023, 120-1,500 words; outside: iu_news and aiclf_news human articles."""
+        llm = read("llmfake.clean.jsonl", data_dir)
+        has_rewrite = {r["pair_id"] for r in llm if r["label"] == "machine" and r.get("pair_id")}
+        humans = [r for r in llm if r["label"] == "human" and r["id"] in has_rewrite]
+        humans += [r for r in read("usnews_mar2023_human.clean.jsonl", data_dir) if r["label"] == "human"]
+        humans = [r for r in humans if 120 <= len(r["text"].split()) <= 1500]
+        outside = [r for name in ("iu_news.clean.jsonl", "aiclf_news.clean.jsonl") for r in read(name, data_dir)
+                   if r["label"] == "human" and 120 <= len(r["text"].split()) <= 1500]
+        return cls(humans, [r for r in llm if r["label"] == "machine"], outside)
+
+
+SPLIT_STREAMS = {"train": 0, "test": 1}  # each split draws from its own random stream, so the held-out
+# pairs are the same whether training or `fabscore evaluate --evidence` builds them
+
+
+def split(name: str, src: Sources, n_stories: int, test_share: float = 0.3, seed: int = 0, per_article: int = 3,
+          rewrites: int = 250, n_outside: int = 25, log=lambda m: None) -> tuple[object, list[Pair]]:
+    """(evidence pool, pairs) of the training or held-out ("test") stories: at most n_stories
+    drawn among the stories whose id hash puts them in that split, insertions from the first
+    n_outside articles of that split of the outside data sets."""
+    rng = np.random.default_rng([seed, SPLIT_STREAMS[name]])
+    want = name == "test"
+    rows = [r for r in src.humans if is_test(r["id"], test_share) == want]
+    rows = [rows[i] for i in sorted(rng.choice(len(rows), size=min(n_stories, len(rows)), replace=False))]
+    out = [r for r in src.outside if is_test(r["id"], test_share) == want][:n_outside]
+    pool, pairs, _ = build_split(rows, src.machines, out, rng, per_article, rewrites, log)
+    return pool, pairs
 
 
 # ---------------------------------------------------------------- relevance cut
@@ -270,26 +358,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--test-share", type=float, default=0.3)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
-    rng = np.random.default_rng(args.seed)
     log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
     started = time.monotonic()
 
-    llm = read("llmfake.clean.jsonl")
-    has_rewrite = {r["pair_id"] for r in llm if r["label"] == "machine" and r.get("pair_id")}
-    humans = [r for r in llm if r["label"] == "human" and r["id"] in has_rewrite]
-    humans += [r for r in read("usnews_mar2023_human.clean.jsonl") if r["label"] == "human"]
-    humans = [r for r in humans if 120 <= len(r["text"].split()) <= 1500]
-    machines = [r for r in llm if r["label"] == "machine"]
-    outside = [r for name in ("iu_news.clean.jsonl", "aiclf_news.clean.jsonl") for r in read(name)
-               if r["label"] == "human" and 120 <= len(r["text"].split()) <= 1500]
+    src = Sources.read()
     splits = {}
     for name, n in (("train", args.n_train), ("test", args.n_test)):
-        want = name == "test"
-        rows = [r for r in humans if is_test(r["id"], args.test_share) == want]
-        rows = [rows[i] for i in sorted(rng.choice(len(rows), size=min(n, len(rows)), replace=False))]
-        out = [r for r in outside if is_test(r["id"], args.test_share) == want][:25]
         log(f"{name}: building pairs")
-        pool, pairs, _ = build_split(rows, machines, out, rng, args.per_article, args.rewrites, log)
+        pool, pairs = split(name, src, n, args.test_share, args.seed, args.per_article, args.rewrites, log=log)
         t = time.monotonic()
         checked = check_sentences([p.text for p in pairs], pool, TOP_K)
         log(f"  {len(pairs)} pairs featurized ({time.monotonic() - t:.0f} s)")

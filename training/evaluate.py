@@ -138,12 +138,18 @@ def fpr_warnings(report: dict, thresholds: dict[float, float], factor: float = 2
 def evaluate(model: str | None, specs: list[str], by: tuple[str, ...] = ("source", "generator"),
              out: str | None = None, fields: Fields = Fields(), max_words: int | None = None, workers: int = 1,
              cache_dir: str | None = None, exclude=None, max_rows: int | None = None,
-             log=lambda m: print(m, file=sys.stderr), attacks: list | None = None) -> dict:
+             log=lambda m: print(m, file=sys.stderr), attacks: list | None = None,
+             evidence: dict | None = None) -> dict:
     """Metrics of `model` on `specs` (at most max_rows per SPEC, half of each label where
     possible, hash-chosen); `exclude(example)` drops rows (e.g. stories trained on);
-    `attacks` (training.attacks.Attack) adds a table on attacked copies (see attack_eval)."""
+    `attacks` (training.attacks.Attack) adds a table on attacked copies (see attack_eval);
+    `evidence` (settings of evidence_eval.evidence_report, {} for its defaults) adds evidence
+    mode's metrics on held-out stories. With no specs, only the evidence metrics."""
     cache = FeatureCache(cache_dir) if cache_dir else FeatureCache()
     detector = detector_for(model, cache)
+    if not specs:
+        report = {"model": detector.model_id, "data": []}
+        return _finish(report, detector, evidence, out, log)
     examples, keys = [], []
     for spec in specs:
         kept = [ex for ex in load(spec, fields) if exclude is None or not exclude(ex)]
@@ -175,11 +181,23 @@ def evaluate(model: str | None, specs: list[str], by: tuple[str, ...] = ("source
         outp.mkdir(parents=True, exist_ok=True)
         if len(set(y.tolist())) == 2:
             report["plots"] = plots(y, p, detector.model.config["thresholds"]["article"], outp)
-        (outp / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
         with (outp / "scores.jsonl").open("w") as f:
             for ex, k, r in zip(examples, keys, results):
                 f.write(json.dumps({"id": ex.id, "label": ex.label, "score": r["score"], "result": r["label"],
                                     "reason": r["reason"], **k}) + "\n")
+    return _finish(report, detector, evidence, out, log)
+
+
+def _finish(report: dict, detector: Detector, evidence: dict | None, out: str | None, log) -> dict:
+    """Add the evidence metrics (when asked for) and write metrics.json (when `out`)."""
+    if evidence is not None:  # --evidence: the consistency head on held-out stories (see evidence_eval)
+        from .evidence_eval import evidence_report
+
+        report["evidence"] = evidence_report(detector.model, detector=detector, log=log, **evidence)
+    if out:
+        outp = Path(out)
+        outp.mkdir(parents=True, exist_ok=True)
+        (outp / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
         log(f"wrote {outp / 'metrics.json'}")
     return report
 
@@ -187,6 +205,11 @@ def evaluate(model: str | None, specs: list[str], by: tuple[str, ...] = ("source
 def report_text(report: dict) -> str:
     """The human-readable tables `fabscore evaluate` prints."""
     model = report["model"]
+    if "overall" not in report:  # evidence metrics only
+        from .evidence_eval import evidence_text
+
+        return (f"model {model.get('name')} ({str(model.get('sha256', ''))[:12]})\n\n"
+                + evidence_text(report["evidence"]))
     lines = [f"model {model.get('name')} ({str(model.get('sha256', ''))[:12]}): {report['n_examples']} articles, "
              f"{report['n_abstained']} abstained", "",
              table({"all": report["overall"]})]
@@ -204,6 +227,10 @@ def report_text(report: dict) -> str:
         from .attack_eval import attack_text
 
         lines += ["", attack_text(report["attacks"])]
+    if report.get("evidence"):
+        from .evidence_eval import evidence_text
+
+        lines += ["", evidence_text(report["evidence"])]
     return "\n".join(lines)
 
 

@@ -115,15 +115,27 @@ def _fill_one(args: tuple[str, str | None, Article, tuple[str, ...]]) -> int:
 
 
 def fill(articles: Iterable[Article], kinds: tuple[str, ...], cache: FeatureCache, workers: int = 1,
-         desc: str | None = None) -> None:
+         desc: str | None = None, engine: str = "local", address: str | None = None) -> None:
     """Featurize everything not yet cached; with workers > 1, in the scoring engine's
     WorkerPool, one thread per process (on 2 cores two single-threaded processes
     out-run one two-threaded one; see fabscore.engines).
+    engine "ray": on Ray actors (training.ray_featurize; a local instance, or the cluster at
+    `address`), `workers` actors (0: all the cluster's CPUs but one); Ray starts only when
+    something is missing from the cache.
     desc: show progress on stderr under this name (see training.progress)."""
     from .progress import progress_bar
 
+    if engine not in ("local", "ray"):
+        raise ValueError(f"engine must be local or ray, got {engine!r}")
+    if address and engine != "ray":
+        raise ValueError("--address needs --engine ray")
     todo = [a for a in articles if not all(cache.has(k, a) for k in kinds)]
     with progress_bar(desc, len(todo) if desc else 0) as advance:
+        if engine == "ray" and todo:
+            from .ray_featurize import fill_on_ray
+
+            fill_on_ray(todo, kinds, cache, workers, address, advance)
+            return
         if workers <= 1:
             for a in todo:
                 cache.features(a, kinds)

@@ -62,6 +62,8 @@ class TrainSettings:
     chunk_words: int = CHUNK_WORDS
     min_words: int = MIN_WORDS
     workers: int = 1
+    engine: str = "local"  # where featurizing runs: local (processes) or ray (training.ray_featurize)
+    address: str | None = None  # with engine ray: the cluster (host:port); None starts Ray locally
     sentence_head: bool = True
     name: str | None = None
     command: str | None = None
@@ -146,10 +148,11 @@ def prepare_examples(specs: list[str], settings: TrainSettings, cache: FeatureCa
     return Prepared(exs, arts, names, attack)
 
 
-def feature_matrices(prep: Prepared, kinds: tuple[str, ...], cache: FeatureCache, workers: int
+def feature_matrices(prep: Prepared, kinds: tuple[str, ...], cache: FeatureCache, workers: int,
+                     engine: str = "local", address: str | None = None
                      ) -> tuple[np.ndarray, list[np.ndarray]]:
     """Article features (one row per example) and sentence features (one matrix per example)."""
-    fill(prep.articles, kinds, cache, workers=workers, desc="featurizing")
+    fill(prep.articles, kinds, cache, workers=workers, desc="featurizing", engine=engine, address=address)
     stacked = [stack(cache.features(a, kinds), kinds) for a in prep.articles]
     return np.stack([s[0] for s in stacked]), [s[1] for s in stacked]
 
@@ -221,10 +224,12 @@ def attacked_copy_metrics(prep: Prepared, art: HeadFit, thresholds: dict) -> dic
 
 
 def fit_sentence_head(prep: Prepared, X_sent: list[np.ndarray], cache: FeatureCache, groups: np.ndarray,
-                      seed: int, workers: int = 1, holdout: np.ndarray | None = None) -> tuple[HeadFit | None, dict]:
+                      seed: int, workers: int = 1, holdout: np.ndarray | None = None, engine: str = "local",
+                      address: str | None = None) -> tuple[HeadFit | None, dict]:
     """Sentence labels come from aligning isolated-sentence embeddings (fp32, so labels
     do not depend on the CPU) with the human source, whatever features the head uses."""
-    fill(prep.articles, ("sentence_embed",), cache, workers=workers, desc="sentence labels")
+    fill(prep.articles, ("sentence_embed",), cache, workers=workers, desc="sentence labels", engine=engine,
+         address=address)
     emb = [cache.features(a, ("sentence_embed",))["sentence_embed"] for a in prep.articles]
     sources = {ex.id: (ex.text, e) for ex, e in zip(prep.examples, emb) if ex.label == 0}
     rows, labels, sgroups, held = [], [], [], []
@@ -322,13 +327,14 @@ def train(specs: list[str], out: str | Path, settings: TrainSettings | None = No
         holdout, encoder_info = None, None
         if settings.finetune is not None:
             holdout, encoder_info, cache = finetune_on_training_part(prep, settings, cache, Path(workdir), log)
-        X, X_sent = feature_matrices(prep, settings.kinds, cache, settings.workers)
+        X, X_sent = feature_matrices(prep, settings.kinds, cache, settings.workers, settings.engine, settings.address)
         t_feat = time.time() - t0
         log("fitting the article head (C by grouped CV, Platt scaling on out-of-fold decisions)")
         art = (fit_head(X, y, groups, seed=settings.seed, augmented=prep.augmented) if holdout is None
                else fit_head_on_holdout(X, y, groups, holdout, settings.seed))
         metrics = evaluate_article_head(prep, X, art, settings, holdout is not None, log)
-        sent = (fit_sentence_head(prep, X_sent, cache, groups, settings.seed, settings.workers, holdout)
+        sent = (fit_sentence_head(prep, X_sent, cache, groups, settings.seed, settings.workers, holdout,
+                                  settings.engine, settings.address)
                 if settings.sentence_head else (None, {}))
         config = model_config(prep, settings, out, cache, art, metrics, sent, encoder_info)
         path = md.save(out, config, art.head, sent[0].head if sent[0] else None, card.render(config), cache.encoder)

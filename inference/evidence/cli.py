@@ -27,8 +27,9 @@ def run_index(args: argparse.Namespace) -> int:
         print(f"{PROG}: error: cannot write the index to {args.out}: {e.strerror or e}", file=sys.stderr)
         return 2
     n_articles = len({s.id for s in index.sentences})
+    ivf = "" if index.ivf is None else f"; FAISS IVF structure stored: {index.ivf.nlist} lists"
     print(f"{PROG}: indexed {len(index)} sentences from {n_articles} articles into {args.out} "
-          f"(skipped {len(index.errors)} inputs)", file=sys.stderr)
+          f"(skipped {len(index.errors)} inputs{ivf})", file=sys.stderr)
     return 0
 
 
