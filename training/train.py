@@ -228,12 +228,13 @@ def fit_sentence_head(prep: Prepared, X_sent: list[np.ndarray], cache: FeatureCa
                       address: str | None = None) -> tuple[HeadFit | None, dict]:
     """Sentence labels come from aligning isolated-sentence embeddings (fp32, so labels
     do not depend on the CPU) with the human source, whatever features the head uses."""
-    fill(prep.articles, ("sentence_embed",), cache, workers=workers, desc="sentence labels", engine=engine,
-         address=address)
-    emb = [cache.features(a, ("sentence_embed",))["sentence_embed"] for a in prep.articles]
-    sources = {ex.id: (ex.text, e) for ex, e in zip(prep.examples, emb) if ex.label == 0}
-    rows, labels, sgroups, held = [], [], [], []
     synthetic = prep.augmented  # attacked copies have no sentence labels: left out of the sentence head
+    real = [a for a, syn in zip(prep.articles, synthetic) if not syn]
+    fill(real, ("sentence_embed",), cache, workers=workers, desc="sentence labels", engine=engine, address=address)
+    emb = [None if syn else cache.features(a, ("sentence_embed",))["sentence_embed"]
+           for a, syn in zip(prep.articles, synthetic)]
+    sources = {ex.id: (ex.text, e) for ex, e, syn in zip(prep.examples, emb, synthetic) if ex.label == 0 and not syn}
+    rows, labels, sgroups, held = [], [], [], []
     for k, (ex, a, xs, e) in enumerate(zip(prep.examples, prep.articles, X_sent, emb)):
         if synthetic[k]:
             continue
