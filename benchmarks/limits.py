@@ -246,7 +246,12 @@ def ray_comparison(folder: Path, tmp: Path, n: int, workers: str, rounds: int, s
     for r in range(rounds):
         local = cli_rate(folder, tmp / f"ray-local-{r}.jsonl", n, ["--workers", workers])
         say(f"ray comparison {r}, local: {local}")
-        ray = cli_rate(folder, tmp / f"ray-ray-{r}.jsonl", n, ["--engine", "ray", "--workers", workers])
+        try:
+            ray = cli_rate(folder, tmp / f"ray-ray-{r}.jsonl", n, ["--engine", "ray", "--workers", workers])
+        except RuntimeError as e:  # e.g. Ray could not start on an overloaded machine: recorded, not fatal
+            say(f"ray comparison {r}, ray failed: {e}")
+            pairs.append({"local": local, "ray": {"error": str(e)[-1500:], "load_average": list(os.getloadavg())}})
+            continue
         say(f"ray comparison {r}, ray: {ray}")
         pair = {"local": local, "ray": ray,
                 "same_records": _same_records(tmp / f"ray-local-{r}.jsonl", tmp / f"ray-ray-{r}.jsonl"),
@@ -271,9 +276,11 @@ def ray_comparison(folder: Path, tmp: Path, n: int, workers: str, rounds: int, s
             "ray_over_local_per_cpu_s": med("ray_over_local_per_cpu_s"),
             "ray_extra_startup_s": med("ray_extra_startup_s"),
             "ray_overhead_s_per_article": med("ray_overhead_s_per_article"),
-            "same_records": all(p["same_records"] for p in pairs),
-            "other_cpu_cores": [[p["local"]["other_cpu_cores"], p["ray"]["other_cpu_cores"]] for p in pairs],
-            "load_average_1min": [[p["local"]["load_average_before"][0], p["ray"]["load_average_before"][0]]
+            "same_records": all(p.get("same_records", False) for p in pairs),
+            "ray_failed_runs": sum("error" in p["ray"] for p in pairs),
+            "other_cpu_cores": [[p["local"]["other_cpu_cores"], p["ray"].get("other_cpu_cores")] for p in pairs],
+            "load_average_1min": [[p["local"]["load_average_before"][0],
+                                   p["ray"].get("load_average_before", p["ray"].get("load_average", [None]))[0]]
                                   for p in pairs]}
 
 

@@ -41,8 +41,8 @@ BLOCK = 8  # inputs per block (one map_batches call) in the first pass: fewer pe
 MIN_BLOCKS_PER_ACTOR = 4  # below this many blocks per actor, blocks shrink (a balanced end of the run)
 # Ray starts its workers 15 nice levels below the raylet (worker_niceness 15); on a local
 # instance the actors are the work, at the niceness of the command, like the local engine's
-# workers (measured: on a machine shared with other jobs, nice +15 actors got a quarter of the
-# CPU that local workers got). A cluster at --address keeps its own setting
+# workers (observed on this shared machine at load ~19: the two actors of a `nice -n 10` run sat
+# at nice 19 and ~10% of a core each). A cluster at --address keeps its own setting
 # (`ray start --system-config '{"worker_niceness": 0}'` sets it there).
 WORKER_NICENESS = 0
 LOCAL_START_ATTEMPTS = 3  # a local instance that fails to start is started again (see _init)
