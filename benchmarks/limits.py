@@ -13,10 +13,15 @@
 2. End to end: `fabscore score FOLDER --workers auto` in a child process; the steady
    rate (first record to last) as a share of the best bare configuration's articles/s.
    Peak RSS of the CLI and of every worker (VmHWM sampled from /proc while it runs).
-3. Ray: the same folder with `--engine ray --workers N` (a local Ray instance) against
-   `--workers N`: steady share, start-up (spawn to first record), overhead per article.
+3. Ray: 200 articles with `--engine ray --workers N` (a local Ray instance) against
+   `--workers N`, interleaved (local, Ray, local, Ray, ...: --ray-rounds pairs) so that a
+   change in the machine's load hits both alike; per pair the steady ratio, start-up
+   (spawn to first record) and overhead per article; the summary is the median pair.
 
-Ratios within one run are what count: this machine is shared (load average recorded).
+Ratios within one run are what count: this machine is shared. Every end-to-end run
+records the load average before and after it and `other_cpu_cores`: the CPU time that
+processes outside the run's own process tree used during it, in cores (0 = the run had
+the machine to itself; on 2 cores, 1.0 = another job took half of it).
 """
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ import argparse
 import json
 import multiprocessing as mp
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -125,12 +131,31 @@ def _hwm(pid: int) -> int:
     return 0
 
 
+def _busy_ticks() -> int:
+    """CPU time every process on the machine has used (user, nice, system, irq, softirq, steal), in ticks."""
+    f = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in f[:8])
+    return user + nice + system + irq + softirq + steal
+
+
+def _ticks(pid: int) -> int:
+    """A process's own CPU time (utime + stime), in ticks."""
+    try:
+        f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(f[11]) + int(f[12])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
 def cli_rate(folder: Path, out: Path, n: int, extra: list[str]) -> dict:
     """`fabscore score FOLDER --out FILE *extra` timed as benchmarks/run.cli_run does,
-    plus the peak RSS of each process in its tree (sampled every 0.2 s)."""
+    plus the peak RSS of each process in its tree (sampled every 0.2 s) and the CPU the
+    rest of the machine used meanwhile (`other_cpu_cores`, see the module's docstring)."""
     cmd = [sys.executable, "-m", "fabscore", "score", str(folder), "--out", str(out), *extra]
     out.unlink(missing_ok=True)
     peaks: dict[int, tuple[str, int]] = {}
+    own: dict[int, int] = {}  # CPU ticks of every process of the run's tree, last seen
+    load_before, busy0, reaped0 = list(os.getloadavg()), _busy_ticks(), _reaped_ticks()
     t = time.monotonic()
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd, cwd=bench.REPO, stdout=subprocess.DEVNULL, stderr=err)
@@ -150,8 +175,13 @@ def cli_rate(folder: Path, out: Path, n: int, extra: list[str]) -> dict:
                     except OSError:
                         continue
                     peaks[pid] = (name, max(peaks.get(pid, ("", 0))[1], _hwm(pid)))
+                    own[pid] = max(own.get(pid, 0), _ticks(pid))
             time.sleep(0.02)
         seconds = time.monotonic() - t
+        busy = _busy_ticks() - busy0
+        # the tree's CPU: its processes sampled every 0.2 s (missing each one's last moments), or what
+        # the reaped CLI reports for itself and the descendants it waited for, whichever is larger
+        own_ticks = max(sum(own.values()), _reaped_ticks() - reaped0)
         k = bench._records(out)
         if k > seen:
             last = (seconds, k)
@@ -167,7 +197,18 @@ def cli_rate(folder: Path, out: Path, n: int, extra: list[str]) -> dict:
     res["peak_rss_gib_cli"] = round(peaks.get(proc.pid, ("", 0))[1] / GiB, 3)
     res["peak_rss_gib_workers"] = sorted((round(v / GiB, 3) for _, v in workers.values()), reverse=True)
     res["peak_rss_gib_total"] = round((peaks.get(proc.pid, ("", 0))[1] + sum(v for _, v in workers.values())) / GiB, 3)
+    hz = os.sysconf("SC_CLK_TCK")
+    res["cpu_cores_run"] = round(own_ticks / hz / seconds, 3)
+    res["articles_per_cpu_s"] = round(n / (own_ticks / hz), 4) if own_ticks else None
+    res["other_cpu_cores"] = round(max(0, busy - own_ticks) / hz / seconds, 3)
+    res["load_average_before"], res["load_average_after"] = load_before, list(os.getloadavg())
     return res
+
+
+def _reaped_ticks() -> int:
+    """CPU ticks of this process's reaped children (and the descendants they waited for)."""
+    t = os.times()
+    return int(round((t.children_user + t.children_system) * os.sysconf("SC_CLK_TCK")))
 
 
 # ---------------------------------------------------------------- the run
@@ -179,7 +220,7 @@ def run(args: argparse.Namespace, say=None) -> dict:
     texts = bench.source_texts(Path(args.data_dir))
     with tempfile.TemporaryDirectory(prefix="fabscore-limits-") as tmpdir:
         tmp = Path(tmpdir)
-        for k, words in enumerate(bench.SIZES):
+        for k, words in enumerate(bench.SIZES if "grid" in args.sections else ()):
             arts = bench.build_articles(texts, words, args.limits_n[k], offset=k * 7919)
             row = grid(arts[: args.grid_n[k]], configs, say)
             folder = bench.write_folder(tmp / f"w{words}", arts)
@@ -190,24 +231,57 @@ def run(args: argparse.Namespace, say=None) -> dict:
             row["mean_words"] = round(sum(len(a.split()) for a in arts) / len(arts), 1)
             res["sizes"][str(words)] = row
             say(f"{words} words: steady share of best bare {row['share_of_best_bare']}")
-        if args.ray_n:
+        if args.ray_n and "ray" in args.sections:
             arts = bench.build_articles(texts, 300, args.ray_n, offset=4242)
-            folder = bench.write_folder(tmp / "ray", arts)
-            workers = str(cores)
-            local = cli_rate(folder, tmp / "ray-local.jsonl", len(arts), ["--workers", workers])
-            say(f"ray comparison, local: {local}")
-            ray = cli_rate(folder, tmp / "ray-ray.jsonl", len(arts), ["--engine", "ray", "--workers", workers])
-            say(f"ray comparison, ray: {ray}")
-            same = _same_records(tmp / "ray-local.jsonl", tmp / "ray-ray.jsonl")
-            out = {"articles": len(arts), "words": 300, "local": local, "ray": ray, "same_records": same}
-            if local.get("steady_articles_per_s") and ray.get("steady_articles_per_s"):
-                out["ray_over_local_steady"] = round(ray["steady_articles_per_s"] / local["steady_articles_per_s"], 3)
-                out["ray_overhead_s_per_article"] = round(1 / ray["steady_articles_per_s"]
-                                                          - 1 / local["steady_articles_per_s"], 4)
-            out["ray_extra_startup_s"] = round(ray["startup_to_first_record_s"] - local["startup_to_first_record_s"], 2)
-            res["ray"] = out
+            res["ray"] = ray_comparison(bench.write_folder(tmp / "ray", arts), tmp, len(arts), str(cores),
+                                        args.ray_rounds, say)
     res["load_average_at_end"] = list(os.getloadavg())
     return res
+
+
+def ray_comparison(folder: Path, tmp: Path, n: int, workers: str, rounds: int, say) -> dict:
+    """`--workers N` (A) against `--engine ray --workers N` (B) on the same folder,
+    interleaved A, B, A, B, ...; the summary figures are the median over the pairs."""
+    pairs = []
+    for r in range(rounds):
+        local = cli_rate(folder, tmp / f"ray-local-{r}.jsonl", n, ["--workers", workers])
+        say(f"ray comparison {r}, local: {local}")
+        try:
+            ray = cli_rate(folder, tmp / f"ray-ray-{r}.jsonl", n, ["--engine", "ray", "--workers", workers])
+        except RuntimeError as e:  # e.g. Ray could not start on an overloaded machine: recorded, not fatal
+            say(f"ray comparison {r}, ray failed: {e}")
+            pairs.append({"local": local, "ray": {"error": str(e)[-1500:], "load_average": list(os.getloadavg())}})
+            continue
+        say(f"ray comparison {r}, ray: {ray}")
+        pair = {"local": local, "ray": ray,
+                "same_records": _same_records(tmp / f"ray-local-{r}.jsonl", tmp / f"ray-ray-{r}.jsonl"),
+                "ray_extra_startup_s": round(ray["startup_to_first_record_s"] - local["startup_to_first_record_s"], 2)}
+        if local.get("steady_articles_per_s") and ray.get("steady_articles_per_s"):
+            pair["ray_over_local_steady"] = round(ray["steady_articles_per_s"] / local["steady_articles_per_s"], 3)
+            pair["ray_overhead_s_per_article"] = round(1 / ray["steady_articles_per_s"]
+                                                       - 1 / local["steady_articles_per_s"], 4)
+        pair["ray_over_local_end_to_end"] = round(ray["articles_per_s"] / local["articles_per_s"], 3)
+        if local.get("articles_per_cpu_s") and ray.get("articles_per_cpu_s"):  # CPU cost, start-up included
+            pair["ray_over_local_per_cpu_s"] = round(ray["articles_per_cpu_s"] / local["articles_per_cpu_s"], 3)
+        pairs.append(pair)
+
+    def med(key: str):
+        vals = sorted(p[key] for p in pairs if p.get(key) is not None)
+        return round(statistics.median(vals), 4) if vals else None
+
+    return {"articles": n, "words": 300, "workers": int(workers), "rounds": pairs,
+            "ray_over_local_steady": med("ray_over_local_steady"),
+            "ray_over_local_steady_rounds": [p.get("ray_over_local_steady") for p in pairs],
+            "ray_over_local_end_to_end": med("ray_over_local_end_to_end"),
+            "ray_over_local_per_cpu_s": med("ray_over_local_per_cpu_s"),
+            "ray_extra_startup_s": med("ray_extra_startup_s"),
+            "ray_overhead_s_per_article": med("ray_overhead_s_per_article"),
+            "same_records": all(p.get("same_records", False) for p in pairs),
+            "ray_failed_runs": sum("error" in p["ray"] for p in pairs),
+            "other_cpu_cores": [[p["local"]["other_cpu_cores"], p["ray"].get("other_cpu_cores")] for p in pairs],
+            "load_average_1min": [[p["local"]["load_average_before"][0],
+                                   p["ray"].get("load_average_before", p["ray"].get("load_average", [None]))[0]]
+                                  for p in pairs]}
 
 
 def _same_records(a: Path, b: Path) -> bool:
@@ -224,6 +298,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="articles whose windows the bare grid runs, at 300 and 1,000 words")
     p.add_argument("--batches", type=int, nargs="+", default=[1, 4], help="windows per forward pass in the grid")
     p.add_argument("--ray-n", type=int, default=200, help="articles in the Ray vs local comparison (0: skip)")
+    p.add_argument("--ray-rounds", type=int, default=2,
+                   help="interleaved (local, Ray) pairs in the Ray comparison")
+    p.add_argument("--sections", type=lambda v: tuple(v.split(",")), default=("grid", "ray"),
+                   help="what to run: grid (the bare grid and --workers auto at both sizes), ray (the comparison)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -242,8 +320,11 @@ def main(argv: list[str] | None = None) -> int:
               f"(target >= {TARGETS['local_share_of_best_bare']}); peak RSS workers {row['cli_auto']['peak_rss_gib_workers']} GiB")
     if "ray" in res:
         r = res["ray"]
-        print(f"ray vs local on {r['articles']} articles: {r.get('ray_over_local_steady')} (target >= 0.9), "
-              f"extra start-up {r['ray_extra_startup_s']} s, same records {r['same_records']}")
+        print(f"ray vs local on {r['articles']} articles: steady {r.get('ray_over_local_steady')} (target >= 0.9; "
+              f"pairs {r['ray_over_local_steady_rounds']}), end to end {r['ray_over_local_end_to_end']}, "
+              f"extra start-up {r['ray_extra_startup_s']} s, same records {r['same_records']}; "
+              f"other processes' CPU (local, ray) per pair {r['other_cpu_cores']} cores, "
+              f"1-min load before each {r['load_average_1min']}")
     print(f"load average {res['load_average_at_start']} -> {res['load_average_at_end']}; wrote {args.out}")
     return 0
 

@@ -39,6 +39,13 @@ IN_FLIGHT = 2  # blocks queued per actor: one worked on, one waiting; a lost nod
 PASSES = 2  # inputs whose every attempt died in one pass are tried once more, one per block, in a fresh pass
 BLOCK = 8  # inputs per block (one map_batches call) in the first pass: fewer per-block round trips
 MIN_BLOCKS_PER_ACTOR = 4  # below this many blocks per actor, blocks shrink (a balanced end of the run)
+# Ray starts its workers 15 nice levels below the raylet (worker_niceness 15); on a local
+# instance the actors are the work, at the niceness of the command, like the local engine's
+# workers (observed on this shared machine at load ~19: the two actors of a `nice -n 10` run sat
+# at nice 19 and ~10% of a core each). A cluster at --address keeps its own setting
+# (`ray start --system-config '{"worker_niceness": 0}'` sets it there).
+WORKER_NICENESS = 0
+LOCAL_START_ATTEMPTS = 3  # a local instance that fails to start is started again (see _init)
 
 
 def _ray():
@@ -93,14 +100,23 @@ def _check_reachable(address: str, timeout: float) -> None:
         raise EngineError(f"cannot reach the Ray cluster at {address}: {e.strerror or e}") from e
 
 
-def _init(ray, **kwargs) -> None:
+def _init(ray, attempts: int = 1, **kwargs) -> None:
     """ray.init in the main thread (Ray installs signal handlers there and exits the
-    process when started from another thread); its failures become usage errors."""
-    try:
-        ray.init(**kwargs)
-    except Exception as e:  # noqa: BLE001 - ConnectionError, RuntimeError, ValueError from Ray
-        raise EngineError(f"cannot start or join Ray ({kwargs.get('address') or 'local'}): "
-                          f"{type(e).__name__}: {e}") from e
+    process when started from another thread); its failures become usage errors.
+    attempts: a local instance is started again after a failed start (on a busy machine
+    the raylet gives its dashboard agent a fixed 15 s to start, then exits:
+    ray-project/ray#65983; measured here at load 11-19 on 2 cores)."""
+    for attempt in range(attempts):
+        try:
+            ray.init(**kwargs)
+            return
+        except Exception as e:  # noqa: BLE001 - ConnectionError, RuntimeError, ValueError from Ray
+            with contextlib.suppress(Exception):
+                ray.shutdown()  # whatever the failed start left, before the next attempt
+            if attempt + 1 == attempts:
+                raise EngineError(f"cannot start or join Ray ({kwargs.get('address') or 'local'}"
+                                  f"{f', {attempts} attempts' if attempts > 1 else ''}): "
+                                  f"{type(e).__name__}: {e}") from e
 
 
 def set_threads(threads: int) -> None:
@@ -159,7 +175,8 @@ class RayRunner:
             self.actors = actors or max(1, cpus - SPARE_CPUS)
         else:
             self.actors = actors or 1
-            _init(ray, num_cpus=self.actors + SPARE_CPUS, **quiet)
+            _init(ray, LOCAL_START_ATTEMPTS, num_cpus=self.actors + SPARE_CPUS,
+                  _system_config={"worker_niceness": WORKER_NICENESS}, **quiet)
             self.started_local = True
         from ray.data import DataContext
 

@@ -372,6 +372,13 @@ def test_cli_evaluate_evidence_on_held_out_stories(shared_data, feature_cache, t
     assert rep["seeds"]["000_vs_000"]["met"] and "000 vs 000" in rows
 
 
+def test_cli_evaluate_needs_data_or_evidence(capsys):
+    assert cli.main(["evaluate"]) == 2
+    assert "evaluate needs --data SPEC..., --evidence, or both" in capsys.readouterr().err
+    assert cli.main(["evaluate", "--evidence", "--attacks", "fast"]) == 2
+    assert "--attacks attacks the articles of --data" in capsys.readouterr().err
+
+
 def test_claim_scores_rank_missing_claims_then_doubted_sentences():
     """claim_scores on hand-made checks: the shipped rule, recall at precision and best F1."""
     from types import SimpleNamespace

@@ -82,6 +82,8 @@ def run_evaluate(args) -> int:
 
     if not args.data and not args.evidence:
         raise ValueError("evaluate needs --data SPEC..., --evidence, or both")
+    if args.attacks and not args.data:
+        raise ValueError("--attacks attacks the articles of --data: give --data SPEC...")
     skip = args.exclude_meta
     evidence = None if not args.evidence else {
         "n_stories": args.evidence_stories, "rewrites": args.evidence_rewrites, "data_dir": args.evidence_data}
