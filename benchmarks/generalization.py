@@ -5,7 +5,7 @@
 1. PolitiFact++ stories that are not in llmfake (an outlet crawl and a generator setup no shipped
    model trained on), first 200 words: AUROC, TPR at 1% FPR, FPR at the model's 1% threshold,
    through `fabscore evaluate` exactly.
-2. The same articles (at most --attack-rows per label) after every fast attack: attacked machine
+2. --attack-rows of the same articles (half of each label) after every fast attack: attacked machine
    vs unattacked human AUROC, and the FPR of attacked humans for attacks that keep a text human.
 3. The seeds: the real seed 000 after every attack that keeps it human-written must stay under the
    1% threshold; the fabricated seed 002 is scored too.
@@ -89,7 +89,7 @@ def record(model: str, res: dict) -> None:
             "note": "`fabscore evaluate --data politifact_pp.clean.jsonl --exclude-meta in_llmfake --max-words 200`",
             "rows": {"all": pf["unattacked"]}},
         "PolitiFact++ after attacks (attacked machine vs unattacked human)": {
-            "note": (f"At most {pf['attacks_sample']['max_rows']} articles per label, first 200 words; FPR@t(1%) is the "
+            "note": (f"{pf['attacks_sample']['max_rows']} articles (half of each label, hash-chosen), first 200 words; FPR@t(1%) is the "
                      "share of attacked **human** articles flagged, for attacks that keep a text human-written "
                      "('-' for the others). `benchmarks/generalization.py`"),
             "rows": att}}
@@ -103,7 +103,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", action="append", required=True)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--attack-rows", type=int, default=100, help="articles per label in the attack sample")
+    ap.add_argument("--attack-rows", type=int, default=40, help="articles in the attack sample (half of each label)")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "generalization.json"))
     ap.add_argument("--record", action="store_true", help="write the tables into the model's config and card")
     args = ap.parse_args()
