@@ -74,7 +74,7 @@ def seeds(model: str) -> dict:
 
 def record(model: str, res: dict) -> None:
     """The PolitiFact++ rows and the attack rows into config['evaluations']; card re-rendered."""
-    from fabscore.training.card import render
+    from fabscore.training.card import refresh
 
     path = Path(model)
     config = json.loads((path / md.CONFIG).read_text())
@@ -94,9 +94,8 @@ def record(model: str, res: dict) -> None:
                      "('-' for the others). `benchmarks/generalization.py`"),
             "rows": att}}
     (path / md.CONFIG).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
-    (path / md.CARD).write_text(render(config))
     md.write_manifest(path)
-    md.load(path)  # the rewritten manifest checks
+    refresh(path)  # checks the model against the new manifest, re-renders the card
 
 
 def main() -> int:

@@ -138,7 +138,7 @@ def prepare_examples(specs: list[str], settings: TrainSettings, cache: FeatureCa
         raise ValueError("training needs both human and machine articles of at least "
                          f"{settings.min_words} words; got labels {sorted({e.label for e in exs})}")
     attack = [""] * len(exs)
-    for i, copy in attacked_copies(exs[:], attacks_for(settings.augment), settings.augment_share, settings.seed):
+    for i, copy in attacked_copies(exs, attacks_for(settings.augment), settings.augment_share, settings.seed):
         art = cache.prepare(copy.text, settings.chunk_words)
         if art.n_words >= settings.min_words:
             exs.append(copy)
