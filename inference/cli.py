@@ -13,6 +13,7 @@ import argparse
 import csv
 import math
 import os
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -193,9 +194,38 @@ def _engine(args: argparse.Namespace, det, keep: tuple[str, ...], check):
         raise UsageError(str(e)) from e
 
 
+class CtrlC:
+    """Ctrl-C raises KeyboardInterrupt as usual, and is also remembered.
+
+    Python raises it wherever the main thread happens to be; when that is a finalizer
+    (a retired worker's queue or pipe being collected) the exception is printed and
+    dropped, and the run would go on as if no key had been pressed. The record loop
+    checks `fired` after every record, so a Ctrl-C always stops the run there."""
+
+    def __init__(self) -> None:
+        self.fired, self._old = False, None
+
+    def _handler(self, signum, frame) -> None:
+        self.fired = True
+        raise KeyboardInterrupt
+
+    def __enter__(self) -> "CtrlC":
+        try:
+            self._old = signal.signal(signal.SIGINT, self._handler)
+        except ValueError:  # not the main thread: leave Python's handling alone
+            self._old = None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+
+
 def run_score(args: argparse.Namespace) -> int:
     try:
-        return _run(args)
+        with CtrlC() as ctrl_c:
+            args.ctrl_c = ctrl_c
+            return _run(args)
     except UsageError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
@@ -268,6 +298,8 @@ def _run(args: argparse.Namespace) -> int:
                 records.append(rec)
             if bar is not None:
                 bar.update()
+            if getattr(args, "ctrl_c", None) is not None and args.ctrl_c.fired:
+                raise KeyboardInterrupt  # pressed while Python could not raise it (see CtrlC)
     except KeyboardInterrupt:
         interrupted = True
     except BrokenPipeError:

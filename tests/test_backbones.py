@@ -146,19 +146,31 @@ print(json.dumps({"dtype": str(lm_dtype()), "scores": [r["score"] for r in det.s
 """
 
 
-def scores_with_dtype(model: Path, dtype: str, files: list[Path]) -> dict:
-    env = dict(os.environ, FABSCORE_LM_DTYPE=dtype, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
-    proc = subprocess.run([sys.executable, "-c", SCORE_SCRIPT, str(model), *map(str, files)], env=env,
-                          cwd=REPO, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+def scores_with_dtypes(model: Path, dtypes: tuple[str, ...], files: list[Path]) -> list[dict]:
+    """One single-threaded scoring process per dtype, run side by side (one per core)."""
+    procs = []
+    for dtype in dtypes:
+        env = dict(os.environ, FABSCORE_LM_DTYPE=dtype, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
+        procs.append(subprocess.Popen([sys.executable, "-c", SCORE_SCRIPT, str(model), *map(str, files)], env=env,
+                                      cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    out = []
+    try:
+        for proc in procs:
+            stdout, stderr = proc.communicate(timeout=900)
+            assert proc.returncode == 0, stderr[-3000:]
+            out.append(json.loads(stdout.strip().splitlines()[-1]))
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    return out
 
 
 def test_bf16_and_fp32_article_scores_agree(tiny_model_dir):
     seeds = sorted((REPO / "seeds").glob("*.txt"))
     assert len(seeds) == 2
-    f32 = scores_with_dtype(tiny_model_dir, "float32", seeds)
-    b16 = scores_with_dtype(tiny_model_dir, "bfloat16", seeds)
+    f32, b16 = scores_with_dtypes(tiny_model_dir, ("float32", "bfloat16"), seeds)
     assert f32["dtype"] == "torch.float32" and b16["dtype"] == "torch.bfloat16"
     for a, b in zip(f32["scores"], b16["scores"]):
         assert a is not None and b is not None
