@@ -11,9 +11,17 @@
    from the barrier to the last process's end. The best configuration is "the
    machine's limit" for that workload.
 2. End to end: `fabscore score FOLDER --workers auto` in a child process; the steady
-   rate (first record to last) as a share of the best bare configuration's articles/s.
+   rate (first record to last) as a share of the best bare configuration's articles/s,
+   that configuration timed again on the same articles the CLI scores.
    Peak RSS of the CLI and of every worker (VmHWM sampled from /proc while it runs).
-3. Ray: 200 articles with `--engine ray --workers N` (a local Ray instance) against
+3. Training (`--sections train`): what `fabscore train --workers N` does first, featurizing
+   a sample of llmfake (every k-th article, the 200-word heads training scores) into an
+   empty feature cache (training.feature_cache.fill, the same WorkerPool as scoring), against
+   the best bare configuration (the grid on a few heads picks it) timed on the same heads'
+   windows. The steady rate comes from the cache files' modification times (first to last);
+   the wall time for all of llmfake is extrapolated from it by words, plus the measured
+   splitting time per article.
+4. Ray: 200 articles with `--engine ray --workers N` (a local Ray instance) against
    `--workers N`, interleaved (local, Ray, local, Ray, ...: --ray-rounds pairs) so that a
    change in the machine's load hits both alike; per pair the steady ratio, start-up
    (spawn to first record) and overhead per article; the summary is the median pair.
@@ -41,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run as bench  # noqa: E402  (benchmarks/run.py: inputs, bare windows, cli timing)
 
 GiB = 1024 ** 3
-TARGETS = {"local_share_of_best_bare": 0.85, "ray_over_local": 0.9, "peak_rss_gib_per_worker": 2.0}
+TARGETS = {"local_share_of_best_bare": 0.85, "train_share_of_best_bare": 0.85, "ray_over_local": 0.9, "peak_rss_gib_per_worker": 2.0}
 
 
 # ---------------------------------------------------------------- 1. bare grid
@@ -104,6 +112,20 @@ def grid(articles: list[str], configs: list[tuple[int, int, int]], say) -> dict:
     best = max(rows, key=lambda r: r["articles_per_s"])
     return {"windows": len(windows), "window_tokens": tokens, "articles": len(articles), "grid": rows,
             "best": best}
+
+
+def best_on(articles: list[str], best: dict, say, chunk_words: int | None = None) -> dict:
+    """The grid's best configuration timed on every one of these articles: the bare rate of
+    exactly the inputs the end-to-end run scores (a few articles' rate differs by 10-20%)."""
+    from fabscore import model_dir as md
+
+    cfg = md.load(None).config
+    windows = bench.bare_inputs(articles, tuple(cfg["features"]), chunk_words or int(cfg["chunk_words"]))["lm"]
+    s = bare_config(windows, best["processes"], best["threads"], best["batch"])
+    out = {"articles": len(articles), "seconds": round(s, 2), "articles_per_s": round(len(articles) / s, 4),
+           "tokens_per_s": round(sum(map(len, windows)) / s, 1)}
+    say(f"best bare on all {len(articles)} articles: {out}")
+    return out
 
 
 # ---------------------------------------------------------------- 2./3. end to end
@@ -211,6 +233,54 @@ def _reaped_ticks() -> int:
     return int(round((t.children_user + t.children_system) * os.sysconf("SC_CLK_TCK")))
 
 
+# ---------------------------------------------------------------- training featurization
+def train_featurization(data_dir: Path, n: int, grid_n: int, configs: list[tuple[int, int, int]], cores: int,
+                        say) -> dict:
+    """`fabscore train`'s featurization of n llmfake articles (every k-th, at least MIN_WORDS
+    words) from an empty cache with `cores` workers, as a share of the best bare configuration
+    on the first grid_n of the same heads."""
+    from fabscore import model_dir as md
+    from training.data import load
+    from training.feature_cache import FeatureCache, fill
+    from training.train import CHUNK_WORDS, MIN_WORDS
+
+    kinds = tuple(md.load(None).config["features"])
+    exs = load(str(data_dir / "llmfake.clean.jsonl"))
+    step = len(exs) / n
+    with tempfile.TemporaryDirectory(prefix="fabscore-train-cache-") as root:
+        cache = FeatureCache(root)
+        t = time.monotonic()
+        arts, heads, k = [], [], 0.0
+        while len(arts) < n and int(k) < len(exs):
+            text = exs[int(k)].text
+            k += step
+            art = cache.prepare(text, CHUNK_WORDS)
+            if art.n_words >= MIN_WORDS:
+                arts.append(art)
+                heads.append(text[: art.sentences[-1].end])
+        split_s = time.monotonic() - t
+        bare = grid(heads[:grid_n], configs, say)  # which configuration is best, on a few heads
+        bare["best_on_sample"] = best_on(heads, bare["best"], say, CHUNK_WORDS)  # the same inputs as fill
+        load_before, t = list(os.getloadavg()), time.monotonic()
+        fill(arts, kinds, cache, workers=cores)
+        seconds = time.monotonic() - t
+        stamps = sorted(f.stat().st_mtime for f in (Path(root) / "lm").rglob("*.npz"))
+    steady = (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 and stamps[-1] > stamps[0] else None
+    words = sum(a.n_words for a in arts)
+    all_words = sum(min(CHUNK_WORDS, len(e.text.split())) for e in exs)  # heads of every article (an upper bound)
+    est = len(exs) * split_s / len(arts) + all_words / (words / seconds)
+    row = {"articles": len(arts), "of": len(exs), "kinds": list(kinds), "workers": cores, "head_words": words,
+           "split_s": round(split_s, 2), "fill_seconds": round(seconds, 2),
+           "articles_per_s": round(len(arts) / seconds, 4),
+           "steady_articles_per_s": round(steady, 4) if steady else None, "bare": bare,
+           "share_of_best_bare": round(steady / bare["best_on_sample"]["articles_per_s"], 3) if steady else None,
+           "estimated_minutes_all_llmfake": round(est / 60, 1),
+           "load_average_before": load_before, "load_average_after": list(os.getloadavg())}
+    say(f"train featurization: {row['steady_articles_per_s']} articles/s steady = {row['share_of_best_bare']} of "
+        f"the best bare; all of llmfake from an empty cache: ~{row['estimated_minutes_all_llmfake']} min")
+    return row
+
+
 # ---------------------------------------------------------------- the run
 def run(args: argparse.Namespace, say=None) -> dict:
     say = say or (lambda m: print(f"[{time.strftime('%H:%M:%S')}] {m}", file=sys.stderr, flush=True))
@@ -222,15 +292,19 @@ def run(args: argparse.Namespace, say=None) -> dict:
         tmp = Path(tmpdir)
         for k, words in enumerate(bench.SIZES if "grid" in args.sections else ()):
             arts = bench.build_articles(texts, words, args.limits_n[k], offset=k * 7919)
-            row = grid(arts[: args.grid_n[k]], configs, say)
+            row = grid(arts[: args.grid_n[k]], configs, say)  # which configuration is best, on a few articles
+            row["best_on_sample"] = best_on(arts, row["best"], say)  # and its rate on the CLI's own inputs
             folder = bench.write_folder(tmp / f"w{words}", arts)
             row["cli_auto"] = cli_rate(folder, tmp / f"w{words}.jsonl", len(arts), ["--workers", "auto"])
             say(f"{words} words: cli --workers auto {row['cli_auto']}")
             steady = row["cli_auto"].get("steady_articles_per_s")
-            row["share_of_best_bare"] = round(steady / row["best"]["articles_per_s"], 3) if steady else None
+            row["share_of_best_bare"] = (round(steady / row["best_on_sample"]["articles_per_s"], 3) if steady
+                                         else None)
             row["mean_words"] = round(sum(len(a.split()) for a in arts) / len(arts), 1)
             res["sizes"][str(words)] = row
             say(f"{words} words: steady share of best bare {row['share_of_best_bare']}")
+        if "train" in args.sections:
+            res["train"] = train_featurization(Path(args.data_dir), args.train_n, args.grid_n[0], configs, cores, say)
         if args.ray_n and "ray" in args.sections:
             arts = bench.build_articles(texts, 300, args.ray_n, offset=4242)
             res["ray"] = ray_comparison(bench.write_folder(tmp / "ray", arts), tmp, len(arts), str(cores),
@@ -300,8 +374,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ray-n", type=int, default=200, help="articles in the Ray vs local comparison (0: skip)")
     p.add_argument("--ray-rounds", type=int, default=2,
                    help="interleaved (local, Ray) pairs in the Ray comparison")
-    p.add_argument("--sections", type=lambda v: tuple(v.split(",")), default=("grid", "ray"),
-                   help="what to run: grid (the bare grid and --workers auto at both sizes), ray (the comparison)")
+    p.add_argument("--train-n", type=int, default=240, help="llmfake articles in the training featurization section")
+    p.add_argument("--sections", type=lambda v: tuple(v.split(",")), default=("grid", "train", "ray"),
+                   help="what to run: grid (the bare grid and --workers auto at both sizes), train (training "
+                        "featurization from an empty cache), ray (the comparison)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -315,9 +391,15 @@ def main(argv: list[str] | None = None) -> int:
     for words, row in res["sizes"].items():
         b = row["best"]
         print(f"{words:>5} words: best bare {b['processes']} proc x {b['threads']} thr x batch {b['batch']} = "
-              f"{b['articles_per_s']} art/s; cli --workers auto steady "
+              f"{row['best_on_sample']['articles_per_s']} art/s on the CLI's articles; cli --workers auto steady "
               f"{row['cli_auto'].get('steady_articles_per_s')} art/s = {row['share_of_best_bare']} of it "
               f"(target >= {TARGETS['local_share_of_best_bare']}); peak RSS workers {row['cli_auto']['peak_rss_gib_workers']} GiB")
+    if "train" in res:
+        r = res["train"]
+        print(f"train featurization of {r['articles']} llmfake heads, {r['workers']} workers, empty cache: steady "
+              f"{r['steady_articles_per_s']} art/s = {r['share_of_best_bare']} of the best bare "
+              f"(target >= {TARGETS['train_share_of_best_bare']}); all {r['of']} articles: "
+              f"~{r['estimated_minutes_all_llmfake']} min (estimated)")
     if "ray" in res:
         r = res["ray"]
         print(f"ray vs local on {r['articles']} articles: steady {r.get('ray_over_local_steady')} (target >= 0.9; "

@@ -64,7 +64,14 @@ def run_train(args) -> int:
                                  seed=args.seed) if args.finetune else None)
     if args.address and args.engine != "ray":
         raise ValueError("--address needs --engine ray")
-    workers = args.workers if args.workers is not None else (0 if args.engine == "ray" else 2)
+    if args.workers is not None:
+        workers = args.workers
+    elif args.engine == "ray":
+        workers = 0  # every CPU of the cluster (training.ray_featurize)
+    else:  # what `fabscore score --workers auto` uses: one process per core, capped by memory
+        from fabscore.engines import plan
+
+        workers = plan("auto").workers or 1
     settings = TrainSettings(kinds=args.features, seed=args.seed, fields=_fields(args), max_machine=args.max_machine,
                              max_rows=args.max_rows, chunk_words=args.chunk_words, min_words=args.min_words,
                              workers=workers, engine=args.engine, address=args.address, name=args.name,
@@ -131,8 +138,9 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
     t.add_argument("--augment-share", type=float, default=0.3, help="share of rows given one attacked copy")
     add_data_arguments(t)
     workers = next(a for a in t._actions if a.dest == "workers")
-    workers.default = None  # 2 processes locally; with --engine ray, as many actors as there are CPUs
-    workers.help = ("featurizing processes, one thread each (None = 2); with --engine ray, Ray actors (None = one "
+    workers.default = None  # one process per core locally; with --engine ray, as many actors as there are CPUs
+    workers.help = ("featurizing processes, one thread each (None = one per core, as `score --workers auto`: "
+                    "1.5 GiB of free memory each); with --engine ray, Ray actors (None = one "
                     "per CPU of a local instance, or every CPU of the --address cluster but one)")
     t.add_argument("--engine", choices=("local", "ray"), default="local",
                    help="where featurizing runs: local processes, or Ray actors (needs fabscore[ray]); features "
