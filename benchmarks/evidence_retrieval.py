@@ -30,6 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from fabscore.evidence.index import EXACT_MAX_SENTENCES, build_faiss, exact_search  # noqa: E402
+from procfs import peak_rss  # noqa: E402  (benchmarks/procfs.py)
 
 DIM, K, PER_ARTICLE = 384, 5, 30
 TARGET_MS_PER_ARTICLE_AT_1M = 50.0
@@ -74,17 +75,7 @@ def _first_search(path: str) -> None:
     print(json.dumps({"load_s": round(t_load, 2), "first_search_s": round(t_search, 2),
                       "load_and_first_search_s": round(t_load + t_search, 2), "ivf_stored": index.ivf is not None
                       and (Path(path) / "ivf.safetensors").is_file(),
-                      "peak_rss_gib": round(_vm_hwm() / 2**30, 3)}))
-
-
-def _vm_hwm() -> int:
-    """This process's peak resident memory in bytes, from /proc (VmHWM). Not getrusage's
-    ru_maxrss: Linux carries the parent's peak across fork + exec into it, so a child started
-    by a 4 GiB benchmark would report 4 GiB whatever it used."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+                      "peak_rss_gib": round(peak_rss() / 2**30, 3)}))
 
 
 def load_times(n: int, rng, work: Path) -> dict:

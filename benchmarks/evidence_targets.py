@@ -129,7 +129,8 @@ def scoring(det, texts: list[str], pool_index, pool_articles: int, big_per_artic
             "with_evidence_s": round(t_ev, 2), "ratio": round(t_ev / t_plain, 3),
             "evidence_parts_s": {k: round(v, 2) for k, v in parts.items()},
             "evidence_other_s": round(t_ev - t_plain - sum(parts.values()), 2),
-            "pool_10k_sentences_per_article": round(per_article, 1), "pool_10k_articles_sentences": n_big, "pool_10k_search_s": round(t_big_search, 3),
+            "pool_10k_sentences_per_article": round(per_article, 1), "pool_10k_articles_sentences": n_big,
+            "pool_10k_search_s": round(t_big_search, 3),
             "pool_10k_search_backend": "faiss" if big._faiss is not None else "exact",
             "ratio_10k_extrapolated": round(t_ev_10k / t_plain, 3),
             "peak_rss_gib_with_10k_index": round(rss / GiB, 3),
@@ -159,7 +160,7 @@ def main() -> int:
     say(json.dumps(res["indexing"], indent=1))
     articles = [r["text"] for r in rows("llmfake.clean.jsonl") if r["label"] == "machine"
                 and 150 <= len(r["text"].split()) <= 600][:args.articles]
-    res["scoring"] = scoring(det, articles, index, args.pool, args.big_per_article or None)
+    res["scoring"] = scoring(det, articles, index, args.pool, args.big_per_article)
     say(json.dumps(res["scoring"], indent=1))
     res["load_average_end"] = os.getloadavg()
     res["targets"] = {"index_over_bare": 0.5, "ratio_10k": 2.0, "peak_rss_gib": 2.0}

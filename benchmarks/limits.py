@@ -47,9 +47,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run as bench  # noqa: E402  (benchmarks/run.py: inputs, bare windows, cli timing)
+from procfs import peak_rss  # noqa: E402
 
 GiB = 1024 ** 3
-TARGETS = {"local_share_of_best_bare": 0.85, "train_share_of_best_bare": 0.85, "ray_over_local": 0.9, "peak_rss_gib_per_worker": 2.0}
+TARGETS = {"local_share_of_best_bare": 0.85, "train_share_of_best_bare": 0.85, "ray_over_local": 0.9,
+           "peak_rss_gib_per_worker": 2.0}
 
 
 # ---------------------------------------------------------------- 1. bare grid
@@ -143,16 +145,6 @@ def _tree(pid: int) -> list[int]:
     return out
 
 
-def _hwm(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        pass
-    return 0
-
-
 def _busy_ticks() -> int:
     """CPU time every process on the machine has used (user, nice, system, irq, softirq, steal), in ticks."""
     f = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
@@ -196,7 +188,7 @@ def cli_rate(folder: Path, out: Path, n: int, extra: list[str]) -> dict:
                         name = Path(f"/proc/{pid}/comm").read_text().strip()
                     except OSError:
                         continue
-                    peaks[pid] = (name, max(peaks.get(pid, ("", 0))[1], _hwm(pid)))
+                    peaks[pid] = (name, max(peaks.get(pid, ("", 0))[1], peak_rss(pid)))
                     own[pid] = max(own.get(pid, 0), _ticks(pid))
             time.sleep(0.02)
         seconds = time.monotonic() - t

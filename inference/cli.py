@@ -224,8 +224,7 @@ class CtrlC:
 def run_score(args: argparse.Namespace) -> int:
     try:
         with CtrlC() as ctrl_c:
-            args.ctrl_c = ctrl_c
-            return _run(args)
+            return _run(args, ctrl_c)
     except UsageError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
@@ -251,7 +250,7 @@ def _check_args(args) -> None:
     args.keep_fields = tuple(k.strip() for k in (args.keep_fields or "").split(",") if k.strip())
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, ctrl_c: CtrlC | None = None) -> int:
     started = time.monotonic()
     _check_args(args)
     fpr = _parse_fpr(args.fpr)
@@ -298,7 +297,7 @@ def _run(args: argparse.Namespace) -> int:
                 records.append(rec)
             if bar is not None:
                 bar.update()
-            if getattr(args, "ctrl_c", None) is not None and args.ctrl_c.fired:
+            if ctrl_c is not None and ctrl_c.fired:
                 raise KeyboardInterrupt  # pressed while Python could not raise it (see CtrlC)
     except KeyboardInterrupt:
         interrupted = True
