@@ -210,67 +210,76 @@ CLAIM_KINDS = ("entity", "number", "date", "speaker")  # corruptions that change
 MIN_PRECISION = 0.9  # claim level: recall is reported at this precision or more
 
 
-def claim_rows(pairs: list[Pair], checked, support: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """(labels, scores, not found, positives never extracted) of the claims evidence mode judges.
-    Positives: a corrupted pair's claim over the changed characters (entity, number, date,
-    speaker); negatives: every claim of an original. A claim's score of being unsupported is
-    lexicographic: its key tokens not found in the evidence (1) or found (0), plus its
-    sentence's 1 - support, so a claim whose words occur in the evidence still ranks high
-    when the consistency head doubts its sentence. A changed span spaCy does not extract as a
-    claim has no score: it counts as a positive never recalled."""
-    y, lost, doubts, missed = [], [], [], 0
+def claim_rows(pairs: list[Pair], checked, support: np.ndarray, restated: bool = False) -> dict:
+    """The claims evidence mode judges, as arrays: `y` (1 = changed by a corruption), `lost`
+    (words not in the top-k evidence), `off_best` (found, but not in the best evidence
+    sentence), `doubt` (1 - the sentence's support), and `missed` (changed spans spaCy does
+    not extract as a claim: positives never recalled). Positives: a corrupted pair's claim
+    over the changed characters (entity, number, date, speaker); negatives: every claim of an
+    original, and with `restated` also every claim of a restated rewrite sentence (a harder,
+    noisier negative: rewrites also add details their source does not have)."""
+    y, lost, off_best, doubts, missed = [], [], [], [], 0
     for n, p in enumerate(pairs):
         doubt = 1.0 - float(support[n])
-        if p.kind == "original":
-            for ok in checked.supported[n]:
+        triples = list(zip(checked.claims[n], checked.supported[n], checked.in_best[n]))
+        if p.kind == "original" or (restated and p.kind == "restated"):
+            for _, ok, best in triples:
                 y.append(0)
                 lost.append(not ok)
+                off_best.append(ok and not best)
                 doubts.append(doubt)
         elif p.kind in CLAIM_KINDS and p.span:
-            hit = [ok for c, ok in zip(checked.claims[n], checked.supported[n])
-                   if c.start < p.span[1] and p.span[0] < c.end]
-            if hit:
+            hit = [(ok, best) for c, ok, best in triples if c.start < p.span[1] and p.span[0] < c.end]
+            if hit:  # the changed claim is flagged when any claim over the changed span is
                 y.append(1)
-                lost.append(not all(hit))
+                lost.append(not all(ok for ok, _ in hit))
+                off_best.append(not lost[-1] and not all(best for _, best in hit))
                 doubts.append(doubt)
             else:
                 missed += 1
-    lost = np.array(lost, dtype=bool)
-    return np.array(y, dtype=int), lost + np.array(doubts, dtype=float), lost, missed
+    return {"y": np.array(y, dtype=int), "lost": np.array(lost, dtype=bool),
+            "off_best": np.array(off_best, dtype=bool), "doubt": np.array(doubts, dtype=float), "missed": missed}
 
 
-def claim_scores(pairs: list[Pair], checked, support: np.ndarray, min_precision: float = MIN_PRECISION) -> dict:
-    """Claim-level recall and precision of finding the changed claims (see claim_rows): as
-    shipped (a claim is `supported: false` when its words are not in the evidence), the highest
-    recall at precision >= min_precision over thresholds of the claim score, and the threshold
-    of best F1. Recall counts the changed claims spaCy did not extract as misses."""
-    y, score, lost, missed = claim_rows(pairs, checked, support)
+def claim_scores(pairs: list[Pair], checked, support: np.ndarray, claim_cut: float,
+                 min_precision: float = MIN_PRECISION, restated: bool = False) -> dict:
+    """Claim-level recall and precision of finding the changed claims (see claim_rows). As
+    shipped: a claim is `supported: false` when its words are not in the evidence, or they are
+    but not in the best evidence sentence and the sentence's support is at or below claim_cut
+    (annotate.claim_supported). Also: words not found alone, and over the ranking score
+    lost + off_best * doubt (the shipped rule is its threshold 1 - claim_cut) the highest
+    recall at precision >= min_precision and the threshold of best F1. Recall counts the
+    changed claims spaCy did not extract as misses."""
+    r = claim_rows(pairs, checked, support, restated)
+    y, lost, off_best, doubt, missed = r["y"], r["lost"], r["off_best"], r["doubt"], r["missed"]
+    score = lost + off_best * doubt
     n_pos = int(y.sum()) + missed
 
     def at(flag: np.ndarray, threshold: float | None = None) -> dict:
         tp, fp = int((flag & (y == 1)).sum()), int((flag & (y == 0)).sum())
         out = {"recall": tp / max(n_pos, 1), "precision": tp / (tp + fp) if tp + fp else None,
-               "false_flags_on_originals": fp}
+               "false_flags": fp}
         return out if threshold is None else {"threshold": threshold, **out}
 
-    shipped = at(lost)  # not found, whatever the sentence's support
+    shipped = at(lost | (off_best & (doubt >= 1.0 - claim_cut)))
     best_f1, at_precision = None, None
     for t in np.unique(score)[::-1]:  # every distinct threshold, strictest first
-        r = at(score >= t, float(t))
-        if r["precision"] is None:
+        got = at(score >= t, float(t))
+        if got["precision"] is None:
             continue
-        f1 = 2 * r["precision"] * r["recall"] / (r["precision"] + r["recall"]) if r["recall"] else 0.0
+        f1 = 2 * got["precision"] * got["recall"] / (got["precision"] + got["recall"]) if got["recall"] else 0.0
         if best_f1 is None or f1 > best_f1["f1"]:
-            best_f1 = {**r, "f1": f1}
-        if r["precision"] >= min_precision and (at_precision is None or r["recall"] > at_precision["recall"]):
-            at_precision = r
-    return {**shipped, "min_precision": min_precision,
+            best_f1 = {**got, "f1": f1}
+        if got["precision"] >= min_precision and (at_precision is None or got["recall"] > at_precision["recall"]):
+            at_precision = got
+    return {**shipped, "claim_support_cut": claim_cut, "not_found_only": at(lost), "min_precision": min_precision,
+            "negatives": "originals and restated rewrites" if restated else "originals",
             "recall_at_precision": at_precision or {"threshold": None, "recall": 0.0, "precision": None},
             "best_f1": best_f1, "n_corrupted_claims": n_pos, "n_not_extracted": missed,
-            "n_original_claims": int((y == 0).sum())}
+            "n_negative_claims": int((y == 0).sum())}
 
 
-def evaluate(pairs: list[Pair], support: np.ndarray, checked) -> dict:
+def evaluate(pairs: list[Pair], support: np.ndarray, checked, claim_cut: float) -> dict:
     """The held-out evidence metrics: per corruption type the sentence-level AUROC of support
     (that type vs the originals) and its share below the support cut, the natural rewrites'
     AUROC (inserted vs restated sentences) and the claim-level scores."""
@@ -289,7 +298,8 @@ def evaluate(pairs: list[Pair], support: np.ndarray, checked) -> dict:
             "originals_share_supported": float((support[orig] >= 0.5).mean()) if orig.any() else None,
             "natural_auroc": auroc(y[nat], support[nat]),
             "natural_n": {"inserted": int((kinds == "inserted").sum()), "restated": int((kinds == "restated").sum())},
-            "claim_level": claim_scores(pairs, checked, support)}
+            "claim_level": claim_scores(pairs, checked, support, claim_cut),
+            "claim_level_with_restated": claim_scores(pairs, checked, support, claim_cut, restated=True)}
 
 
 # ---------------------------------------------------------------- the data
@@ -316,12 +326,13 @@ class Sources:
         return cls(humans, [r for r in llm if r["label"] == "machine"], outside)
 
 
+N_OUTSIDE = 25  # articles of the outside data sets that a split's inserted sentences come from
 SPLIT_STREAMS = {"train": 0, "test": 1}  # each split draws from its own random stream, so the held-out
 # pairs are the same whether training or `fabscore evaluate --evidence` builds them
 
 
 def split(name: str, src: Sources, n_stories: int, test_share: float = 0.3, seed: int = 0, per_article: int = 3,
-          rewrites: int = 250, n_outside: int = 25, log=lambda m: None) -> tuple[object, list[Pair]]:
+          rewrites: int = 250, n_outside: int = N_OUTSIDE, log=lambda m: None) -> tuple[object, list[Pair]]:
     """(evidence pool, pairs) of the training or held-out ("test") stories: at most n_stories
     drawn among the stories whose id hash puts them in that split, insertions from the first
     n_outside articles of that split of the outside data sets."""
@@ -335,16 +346,85 @@ def split(name: str, src: Sources, n_stories: int, test_share: float = 0.3, seed
 
 
 # ---------------------------------------------------------------- relevance cut
-def relevance_statistics(test_pool, train_pairs_checked_sims: np.ndarray, test: list[Pair], test_checked) -> dict:
-    """Max cosine of related sentences (restated rewrites of a pooled story) vs unrelated ones
-    (claim sentences of the training stories, searched in the held-out pool)."""
-    kinds = np.array([p.kind for p in test])
-    related = test_checked.sims[kinds == "restated", 0]
-    unrelated = train_pairs_checked_sims
+RELEVANCE_QUANTILE = 0.95  # share of unrelated sentences that must come out `no_evidence`
+
+
+def relevance_curve(probes: np.ndarray, pool: np.ndarray, pool_article: np.ndarray, probe_article: np.ndarray,
+                    rng, quantile: float = RELEVANCE_QUANTILE, min_size: int = 16, draws: int = 5):
+    """The relevance cut as a function of pool size, measured: unrelated claim sentences
+    (`probes`) searched in pools of whole articles drawn at random from `pool`, sizes from
+    min_size sentences to all of them (doubling), `draws` pools per size; at each size the
+    `quantile` of the probes' best cosine. A probe's own article is never in its pool.
+    Returns (RelevanceCut fitted by least squares in ln(size), the measured table)."""
+    from fabscore.evidence.checker import RelevanceCut
+
+    sims = probes.astype(np.float32) @ pool.astype(np.float32).T
+    sims[probe_article[:, None] == pool_article[None, :]] = -np.inf
+    articles = np.unique(pool_article)
+    sizes, table = [], []
+    size = min_size
+    while True:
+        size = min(size, len(pool))
+        got = []
+        for _ in range(draws if size < len(pool) else 1):
+            order = rng.permutation(articles)
+            counts = np.bincount(np.searchsorted(articles, pool_article), minlength=len(articles))[
+                np.searchsorted(articles, order)]
+            take = order[: int(np.searchsorted(np.cumsum(counts), size)) + 1]
+            cols = np.isin(pool_article, take)
+            best = sims[:, cols].max(axis=1)
+            best = best[np.isfinite(best)]
+            got.append((int(cols.sum()), float(np.quantile(best, quantile))))
+        n, cut = float(np.mean([g[0] for g in got])), float(np.mean([g[1] for g in got]))
+        sizes.append(n)
+        table.append({"pool_sentences": round(n), "cut": round(cut, 4), "spread": round(float(np.ptp([g[1] for g in got])), 4)})
+        if size >= len(pool):
+            break
+        size *= 2
+    x = np.log(np.array(sizes))
+    y = np.array([t["cut"] for t in table])
+    slope, intercept = np.polyfit(x, y, 1) if len(x) > 1 else (0.0, float(y[0]))
+    fit = RelevanceCut(round(float(intercept), 4), round(float(slope), 4), int(round(sizes[0])), int(round(sizes[-1])))
+    for t in table:
+        t["fitted"] = round(fit(t["pool_sentences"]), 4)
+    return fit, table
+
+
+def relevance_pool(src: "Sources", test_share: float, exclude_outside: set[str],
+                   data_dir: Path | None = None) -> tuple[list[str], list[str]]:
+    """(texts, story ids) of the articles the relevance curve's pools are drawn from: every
+    training-split human news article (llmfake's, with or without rewrites, and usnews_mar2023's,
+    120-1,500 words), and the outside data sets' training-split articles that insertions do not
+    come from. Held-out stories are never used."""
+    held = {r["id"] for r in src.humans if is_test(r["id"], test_share)}
+    rows = [r for r in read("llmfake.clean.jsonl", data_dir) if r["label"] == "human"]
+    rows = [r for r in rows if 120 <= len(r["text"].split()) <= 1500]
+    rows += [r for r in src.humans if not r["id"].startswith("llmfake")]
+    rows = [r for r in {r["id"]: r for r in rows}.values() if r["id"] not in held and not is_test(r["id"], test_share)]
+    rows += [r for r in src.outside if not is_test(r["id"], test_share) and r["id"] not in exclude_outside]
+    return [r["text"] for r in rows], [r["id"] for r in rows]
+
+
+def relevance_statistics(related_sims: np.ndarray, unrelated_sims: np.ndarray, cut: float) -> dict:
+    """Best cosine of related sentences (restated rewrites of a pooled story) vs unrelated ones
+    (claim sentences of other stories), and the share of the related ones below `cut`."""
     q = lambda a, p: float(np.quantile(a, p)) if len(a) else None  # noqa: E731
-    return {"related_restated": {f"q{int(100 * p)}": q(related, p) for p in (0.01, 0.05, 0.1, 0.5)},
-            "unrelated": {f"q{int(100 * p)}": q(unrelated, p) for p in (0.5, 0.9, 0.95, 0.99)},
-            "n_related": int(len(related)), "n_unrelated": int(len(unrelated))}
+    return {"related_restated": {f"q{int(100 * p)}": q(related_sims, p) for p in (0.01, 0.05, 0.1, 0.5)},
+            "unrelated": {f"q{int(100 * p)}": q(unrelated_sims, p) for p in (0.5, 0.9, 0.95, 0.99)},
+            "n_related": int(len(related_sims)), "n_unrelated": int(len(unrelated_sims)), "cut": cut,
+            "related_restated_below_cut": float((related_sims < cut).mean()) if len(related_sims) else None,
+            "unrelated_above_cut": float((unrelated_sims >= cut).mean()) if len(unrelated_sims) else None}
+
+
+def claim_support_cut(pairs: list[Pair], checked, support: np.ndarray) -> tuple[float, dict]:
+    """The sentence support at or below which a claim found in the evidence, but not in its
+    best sentence, is not vouched for: the threshold of best F1 on (out-of-fold) training pairs,
+    with the claims of restated rewrites among the negatives (with the originals alone, which
+    the pool holds verbatim, every cut looks precise and the highest would win)."""
+    scores = claim_scores(pairs, checked, support, claim_cut=0.0, restated=True)
+    t = (scores["best_f1"] or {}).get("threshold")
+    cut = 0.0 if t is None or t >= 1.0 else round(1.0 - float(t), 4)
+    return cut, scores
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -375,30 +455,45 @@ def main(argv: list[str] | None = None) -> int:
     te_pool, te_pairs, te_checked = splits["test"]
     y = np.array([p.label for p in tr_pairs])
     fit = fit_head(tr_checked.X, y, np.array([p.story for p in tr_pairs]), seed=args.seed, fprs=())
+    claim_cut, train_claims = claim_support_cut(tr_pairs, tr_checked, fit.oof)
+    log(f"claim cut: support <= {claim_cut} (best F1 on out-of-fold training pairs)")
+    # the relevance cut by pool size, from training-split articles only; probes: the training claim sentences
+    t = time.monotonic()
+    used_outside = {r["id"] for r in [r for r in src.outside if not is_test(r["id"], args.test_share)][:N_OUTSIDE]}
+    texts, ids = relevance_pool(src, args.test_share, used_outside)
+    curve_pool = build_from_texts(texts, ids)
+    originals = [p for p in tr_pairs if p.kind == "original"]
+    relevance, curve = relevance_curve(encode([p.text for p in originals]), curve_pool.vectors,
+                                       np.array([s.id for s in curve_pool.sentences]),
+                                       np.array([p.story for p in originals]), np.random.default_rng([args.seed, 7]))
+    log(f"relevance cut: {relevance} from pools of {curve[0]['pool_sentences']}-{curve[-1]['pool_sentences']} "
+        f"sentences ({time.monotonic() - t:.0f} s)")
+
     support = fit.head.predict_proba(te_checked.X)[:, 1]
-    metrics = evaluate(te_pairs, support, te_checked)
+    metrics = evaluate(te_pairs, support, te_checked, claim_cut)
     metrics["train_cv_auroc"] = fit.cv_auroc
     metrics["C"] = fit.C
-    # unrelated: training claim sentences against the held-out pool (disjoint stories)
-    unrel_sims, _ = te_pool.search(encode([p.text for p in tr_pairs if p.kind == "original"]), 1)
-    rel = relevance_statistics(te_pool, unrel_sims[:, 0], te_pairs, te_checked)
-    cut = round(rel["unrelated"]["q95"], 3)
-    rel["chosen_cut"] = cut
-    rel["rule"] = "95th percentile of the unrelated sentences' max cosine"
+    metrics["claim_support_cut"] = {"cut": claim_cut, "rule": "best F1 on out-of-fold training pairs",
+                                    "training": train_claims}
+    # held out: restated rewrites (related) and the training claim sentences (unrelated) in the held-out pool
     kinds = np.array([p.kind for p in te_pairs])
-    rel["related_restated_below_cut"] = float((te_checked.sims[kinds == "restated", 0] < cut).mean())
-    metrics["relevance"] = rel
+    unrel_sims, _ = te_pool.search(encode([p.text for p in originals]), 1)
+    metrics["relevance"] = {"rule": f"{RELEVANCE_QUANTILE:.0%} quantile of unrelated sentences' best cosine, "
+                                    "a line in ln(pool sentences)", "fit": relevance.as_dict(), "curve": curve,
+                            "held_out": relevance_statistics(te_checked.sims[kinds == "restated", 0], unrel_sims[:, 0],
+                                                             relevance(len(te_pool)))}
     metrics["coef"] = dict(zip(FEATURES, map(float, fit.head.tensors()["coef"])))
     metrics["sizes"] = {k: {"pool_sentences": len(v[0]), "pairs": len(v[1]),
                             "by_kind": {t: int(sum(p.kind == t for p in v[1])) for t in set(p.kind for p in v[1])}}
                         for k, v in splits.items()}
+    metrics["sizes"]["relevance_pool"] = {"articles": len(texts), "sentences": len(curve_pool)}
     metrics["seconds"] = round(time.monotonic() - started, 1)
-    checker = Checker(fit.head, cut, TOP_K, {
+    checker = Checker(fit.head, relevance, TOP_K, {
         "trained_on": "FactCC-style corruptions of llmfake/usnews human sentences and llmfake rewrites "
                       "(fabscore.training.consistency)",
         "held_out": {"natural_auroc": metrics["natural_auroc"],
                      "corruption_auroc": {k: v["auroc"] for k, v in metrics["corruption_auroc"].items()},
-                     "claim_level": metrics["claim_level"]}})
+                     "claim_level": metrics["claim_level"]}}, claim_cut)
     path = resolve(args.out)
     checker.save(path)
     write_manifest(path)

@@ -72,12 +72,12 @@ def evidence_report(model=None, n_stories: int = 160, per_article: int = 3, rewr
     """Evidence metrics of `model`'s consistency head (a ModelDir, a path or a shipped name) on
     the held-out stories (see the module docstring); `detector` (scoring with that model) adds
     the seed checks when the seeds folder exists. n_outside (articles the inserted sentences
-    come from): None = a quarter of n_stories, 3 to 25 (25 as in training)."""
+    come from): None = a quarter of n_stories, 3 to N_OUTSIDE (as in training)."""
     from fabscore.evidence.annotate import check_sentences
     from fabscore.evidence.checker import SUPPORT_CUT, load_checker
 
     data_dir = Path(data_dir) if data_dir else None
-    n_outside = min(25, max(3, n_stories // 4)) if n_outside is None else n_outside
+    n_outside = min(cons.N_OUTSIDE, max(3, n_stories // 4)) if n_outside is None else n_outside
     started = time.monotonic()
     checker = load_checker(model)
     src = cons.Sources.read(data_dir)
@@ -86,15 +86,17 @@ def evidence_report(model=None, n_stories: int = 160, per_article: int = 3, rewr
     checked = check_sentences([p.text for p in pairs], pool, checker.top_k)
     support = checker.head.predict_proba(checked.X)[:, 1]
     log(f"evidence: {len(pairs)} pairs checked against a pool of {len(pool)} sentences")
-    report = cons.evaluate(pairs, support, checked)
+    report = cons.evaluate(pairs, support, checked, checker.claim_support_cut)
     kinds = np.array([p.kind for p in pairs])
-    relevant = checked.sims[:, 0] >= checker.relevance_cut if len(pairs) else np.zeros(0, bool)
+    cut = checker.relevance_cut(len(pool))
+    relevant = checked.sims[:, 0] >= cut if len(pairs) else np.zeros(0, bool)
     report["share_no_evidence"] = {k: float((~relevant[kinds == k]).mean()) for k in sorted(set(kinds.tolist()))}
     report["settings"] = {"n_stories": len({p.story for p in pairs if p.kind == "original"}),
                           "max_stories": n_stories, "per_article": per_article, "rewrites": rewrites,
                           "n_outside": n_outside, "test_share": test_share, "seed": seed,
                           "pool_sentences": len(pool), "pairs": len(pairs), "top_k": checker.top_k,
-                          "relevance_cut": checker.relevance_cut, "support_cut": SUPPORT_CUT}
+                          "relevance_cut": cut, "relevance_line": checker.relevance.as_dict(),
+                          "support_cut": SUPPORT_CUT, "claim_support_cut": checker.claim_support_cut}
     report["targets"] = TARGETS
     if detector is not None and seeds is not None and (Path(seeds) / SEED_MACHINE).is_file():
         log("evidence: checking the seeds")
@@ -131,19 +133,28 @@ def evidence_text(rep: dict) -> str:
     lines.append(f"originals: {rep['n_originals']}, share supported "
                  f"{'-' if rep['originals_share_supported'] is None else format(rep['originals_share_supported'], '.3f')}")
     c = rep["claim_level"]
-    at_p, best = c["recall_at_precision"], c["best_f1"] or {}
-    target_ok = at_p["recall"] >= t["claim_recall"] and (at_p["precision"] or 0) >= c["min_precision"]
+    target_ok = c["recall"] >= t["claim_recall"] and (c["precision"] or 0) >= t["claim_precision"]
     lines += ["", f"claims ({c['n_corrupted_claims']} changed entity/number/date/speaker claims, "
-              f"{c['n_not_extracted']} of them not extracted by spaCy; {c['n_original_claims']} claims of the originals):",
-              _md(("claims flagged", "threshold", "recall", "precision", "false_flags"),
-                  [("as shipped: words not in the evidence", None, c["recall"], c["precision"],
-                    c["false_flags_on_originals"]),
-                   (f"best recall at precision >= {c['min_precision']:g}", at_p["threshold"], at_p["recall"],
-                    at_p["precision"], at_p.get("false_flags_on_originals")),
-                   ("best F1", best.get("threshold"), best.get("recall"), best.get("precision"),
-                    best.get("false_flags_on_originals"))]),
-              f"claim target recall >= {t['claim_recall']:g} at precision >= {t['claim_precision']:g}: "
-              f"{'met' if target_ok else 'NOT met'} (score = not found + 1 - sentence support)"]
+              f"{c['n_not_extracted']} of them not extracted by spaCy; shipped rule: `supported: false` when the "
+              f"words are not in the evidence, or not in its best sentence and the sentence's support <= "
+              f"{c['claim_support_cut']:g}):"]
+    for key, negatives in (("claim_level", "the originals' claims"),
+                           ("claim_level_with_restated", "also the restated rewrites' claims")):
+        c = rep.get(key)
+        if not c:
+            continue
+        at_p, best = c["recall_at_precision"], c["best_f1"] or {}
+        lines += [f"negatives: {c['n_negative_claims']} ({negatives})",
+                  _md(("claims flagged", "threshold", "recall", "precision", "false_flags"),
+                      [("as shipped (`supported: false`)", None, c["recall"], c["precision"], c["false_flags"]),
+                       ("words not in the evidence (`found: false`)", None, c["not_found_only"]["recall"],
+                        c["not_found_only"]["precision"], c["not_found_only"]["false_flags"]),
+                       (f"best recall at precision >= {c['min_precision']:g}", at_p["threshold"], at_p["recall"],
+                        at_p["precision"], at_p.get("false_flags")),
+                       ("best F1", best.get("threshold"), best.get("recall"), best.get("precision"),
+                        best.get("false_flags"))])]
+    lines.append(f"claim target recall >= {t['claim_recall']:g} at precision >= {t['claim_precision']:g} "
+                 f"(negatives: the originals' claims): {'met' if target_ok else 'NOT met'} as shipped")
     if rep.get("seeds"):
         s = rep["seeds"]
         low = s["002_vs_000"]["three_lowest"]

@@ -1,7 +1,12 @@
 """Evidence fields of a scored record: each sentence checked against the evidence index.
 
 Adds per sentence `support`, `status`, `claims`, `evidence`, and per article
-`evidence_summary`. Without evidence the same fields are there, null or empty,
+`evidence_summary`. A claim is `found` when its words occur in the retrieved
+evidence; it is `supported` when it is found, and either found in the best
+evidence sentence itself or its sentence's support is above the consistency
+head's claim cut. So a name swapped in for another, which also occurs somewhere
+else in the evidence, is not vouched for when the sentence around it disagrees
+with its nearest evidence. Both are null when nothing relevant was retrieved. Without evidence the same fields are there, null or empty,
 so every record has one shape. The writing score and label are never touched:
 the two signals sit side by side.
 """
@@ -28,7 +33,8 @@ class Checked:
 
     X: np.ndarray  # (n, len(FEATURES))
     claims: list[list[Claim]]  # offsets into each sentence
-    supported: list[list[bool]]
+    supported: list[list[bool]]  # each claim's words found in the top-k evidence
+    in_best: list[list[bool]]  # ... and in the best evidence sentence alone
     sims: np.ndarray  # (n, k) cosines, best first
     idx: np.ndarray  # (n, k) evidence sentence indices
 
@@ -40,12 +46,19 @@ def check_sentences(texts: Sequence[str], index: EvidenceIndex, top_k: int, nlp=
     q = encode([normalize(t) for t in texts]) if vectors is None else vectors
     sims, idx = index.search(q, top_k)
     claims = extract(list(texts), nlp)
-    rows, supported = [], []
+    rows, supported, in_best = [], [], []
     for t, c, s, i in zip(texts, claims, sims, idx):
-        x, ok = pair_features(t, c, [index.sentences[j].text for j in i], s)
+        x, ok, best = pair_features(t, c, [index.sentences[j].text for j in i], s)
         rows.append(x)
         supported.append(ok)
-    return Checked(np.array(rows).reshape(len(texts), -1), claims, supported, sims, idx)
+        in_best.append(best)
+    return Checked(np.array(rows).reshape(len(texts), -1), claims, supported, in_best, sims, idx)
+
+
+def claim_supported(found: bool, in_best: bool, support: float, claim_support_cut: float) -> bool:
+    """The records' claim rule: found in the evidence, and either in the best evidence sentence
+    or in a sentence the consistency head backs (support above the claim cut)."""
+    return bool(found and (in_best or support > claim_support_cut))
 
 
 @dataclass
@@ -83,15 +96,18 @@ def annotate(record: dict, article: Article | None, index: EvidenceIndex | None,
         return record
     checked = check_sentences([s.text for _, s in pairs], index, checker.top_k)
     support = checker.head.predict_proba(checked.X)[:, 1]
+    cut = checker.relevance_cut(len(index))
     for n, (rec, sent) in enumerate(pairs):
         sims, idx = checked.sims[n], checked.idx[n]
-        relevant = len(sims) > 0 and sims[0] >= checker.relevance_cut
-        shown = [j for j, s in zip(idx, sims) if s >= checker.relevance_cut][:N_SHOWN] if relevant else list(idx[:1])
+        relevant = len(sims) > 0 and sims[0] >= cut
+        shown = [j for j, s in zip(idx, sims) if s >= cut][:N_SHOWN] if relevant else list(idx[:1])
         rec["evidence"] = [{**index.sentences[j].as_dict(), "similarity": round(float(s), 4)}
                            for j, s in zip(idx, sims) if j in shown]
         rec["claims"] = [{"start": sent.start + c.start, "end": sent.start + c.end, "text": c.text, "kind": c.kind,
-                          "supported": bool(ok) if relevant else None}
-                         for c, ok in zip(checked.claims[n], checked.supported[n])]
+                          "supported": claim_supported(ok, best, support[n], checker.claim_support_cut)
+                          if relevant else None,
+                          "found": bool(ok) if relevant else None}
+                         for c, ok, best in zip(checked.claims[n], checked.supported[n], checked.in_best[n])]
         if relevant:
             rec["support"] = round(float(support[n]), 6)
             rec["status"] = "supported" if support[n] >= SUPPORT_CUT else "unsupported"

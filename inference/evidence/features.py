@@ -32,11 +32,14 @@ def content_tokens(text: str) -> set[str]:
 
 
 def pair_features(sentence: str, claims: Sequence[Claim], evidence: Sequence[str],
-                  sims: np.ndarray) -> tuple[np.ndarray, list[bool]]:
-    """(feature vector in FEATURES order, each claim's `supported`) for one sentence
-    against its retrieved evidence sentences (best first) and their cosines."""
+                  sims: np.ndarray) -> tuple[np.ndarray, list[bool], list[bool]]:
+    """(feature vector in FEATURES order, each claim found in the retrieved evidence, each
+    claim found in the best evidence sentence alone) for one sentence against its retrieved
+    evidence sentences (best first) and their cosines."""
     ev_tokens = token_set(evidence)
     supported = [is_supported(c, ev_tokens) for c in claims]
+    best_tokens = token_set(evidence[:1])
+    in_best = [ok and is_supported(c, best_tokens) for c, ok in zip(claims, supported)]
 
     def share(kind: str | None) -> float:
         got = [s for c, s in zip(claims, supported) if kind is None or c.kind == kind]
@@ -51,4 +54,4 @@ def pair_features(sentence: str, claims: Sequence[Claim], evidence: Sequence[str
     x = [float(sims[0]) if len(sims) else 0.0, float(sims.mean()) if len(sims) else 0.0, share(None),
          share("entity"), share("number"), share("date"), share("quote"),
          float(len(supported) - sum(supported)), novel, novel_best, mismatch, float(np.log1p(len(claims)))]
-    return np.array(x), supported
+    return np.array(x), supported, in_best
