@@ -74,10 +74,29 @@ def indexing(texts: list[str]) -> dict:
                     "scoring time); index_with_claims_over_bare is what it would be if it did"}, index
 
 
+def synthetic_index(n: int, n_articles: int = 10_000, block: int = 16_384):
+    """An index of n random unit vectors and news-length sentence texts from n_articles
+    articles, held as a loaded index holds them (float16 vectors, a SentenceTable), built
+    without an intermediate that would count in the peak (a float32 array of all the
+    vectors, a list of sentence records)."""
+    from fabscore.evidence.index import EvidenceIndex, SentenceTable
+
+    rng = np.random.default_rng(0)
+    v = np.empty((n, 384), np.float16)
+    for b in range(0, n, block):
+        x = rng.standard_normal((min(block, n - b), 384), dtype=np.float32)
+        v[b:b + len(x)] = x / np.linalg.norm(x, axis=1, keepdims=True)
+    filler = "x" * 120  # sentence texts of a news sentence's length: they are part of the memory
+    texts = [f"{i:>9} {filler}" for i in range(n)]
+    article = np.arange(n, dtype=np.int64) * n_articles // n
+    table = SentenceTable(["synthetic.jsonl"] * n_articles, [str(a) for a in range(n_articles)], article,
+                          np.zeros(n), np.full(n, 130), texts)
+    return EvidenceIndex(table, v)
+
+
 def scoring(det, texts: list[str], pool_index, pool_articles: int, big_per_article: float | None = None) -> dict:
     from fabscore.evidence import resolve_evidence
     from fabscore.evidence import annotate as ann
-    from fabscore.evidence.index import EvidenceIndex, EvidenceSentence
 
     check = resolve_evidence(pool_index, det.model)
     det.score(texts[:1])
@@ -110,12 +129,7 @@ def scoring(det, texts: list[str], pool_index, pool_articles: int, big_per_artic
     # the retrieval of a 10,000-article pool: a synthetic index of that many sentences
     per_article = big_per_article or len(pool_index) / pool_articles
     n_big = int(10_000 * per_article)
-    rng = np.random.default_rng(0)
-    v = rng.standard_normal((n_big, 384), dtype=np.float32)  # float32 from the start: no float64 copy in the peak
-    v /= np.linalg.norm(v, axis=1, keepdims=True)
-    filler = "x" * 120  # sentence records of a news sentence's length: they are part of the memory
-    big = EvidenceIndex([EvidenceSentence("synthetic", str(i // 30), 0, 130, f"{i:>9} {filler}")
-                         for i in range(n_big)], v)
+    big = synthetic_index(n_big)
     q = pool_index.vectors[:n_sent]
     big.search(q[:5], 5)  # builds FAISS if the size calls for it
     t = time.perf_counter()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +42,7 @@ def test_index_round_trip(seed_index, tmp_path):
     seed_index.save(tmp_path / "idx")
     again = load(tmp_path / "idx")
     assert [s.as_dict() for s in again.sentences] == [s.as_dict() for s in seed_index.sentences]
+    assert again.vectors.dtype == np.float16 and np.array_equal(again.vectors, seed_index.vectors)
     q = seed_index.vectors[[0, 3, 5]]
     assert np.array_equal(again.search(q, 3)[1], seed_index.search(q, 3)[1])
     assert np.array_equal(again.search(q, 1)[1][:, 0], [0, 3, 5])  # a sentence finds itself
@@ -48,10 +50,64 @@ def test_index_round_trip(seed_index, tmp_path):
     assert SEED_HUMAN.read_text()[first.start:first.end] == first.text  # offsets into the reference text
 
 
+def test_sentence_table_behaves_like_the_list_of_sentences(seed_index):
+    from fabscore.evidence.index import EvidenceSentence, SentenceTable
+
+    listed = [EvidenceSentence(s.path, s.id, s.start, s.end, s.text) for s in seed_index.sentences]
+    table = SentenceTable.from_sentences(listed)
+    assert len(table) == len(listed) and list(table) == listed and [s.text for s in table] == table.texts
+    assert table[np.int64(3)] == listed[3] and table[-1] == listed[-1] and table[2:5] == listed[2:5]
+    assert table[0].as_dict() == listed[0].as_dict()
+    assert len(table.paths) == 1 and table.article.dtype == np.int32  # one article: its path and id kept once
+    with pytest.raises(IndexError):
+        table[len(listed)]
+
+
+def test_float16_vectors_give_the_float32_top_k(seed_index):
+    """Stored and held as float16: the fp32 embeddings' top 5 up to the rounding, cosines within 1e-3."""
+    from fabscore.evidence import index as ix
+    from fabscore.normalize import normalize
+
+    v32 = ix.encode([normalize(t) for t in seed_index.sentences.texts])
+    q = np.concatenate([v32[[0, 3, 5]], ix.encode(["The court was never threatened by anyone."])])
+    s32, i32 = ix.exact_search(v32, q, 5)
+    s16, i16 = seed_index.search(q, 5)
+    assert seed_index.vectors.dtype == np.float16
+    assert np.allclose(s16, s32, atol=1e-3)
+    assert np.allclose(np.take_along_axis(q @ v32.T, i16, 1), s32, atol=1e-3)  # a top 5 up to the rounding
+
+
+def test_float16_search_a_block_at_a_time_matches_float32():
+    """exact_search and the FAISS lists over float16 vectors longer than one block (_BLOCK rows
+    converted at a time) give what float32 gives on the same (rounded) values."""
+    import faiss
+
+    from fabscore.evidence import index as ix
+
+    rng = np.random.default_rng(0)
+    v = rng.standard_normal((2 * ix._BLOCK + 123, 64), dtype=np.float32)
+    v16 = (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float16)
+    v32 = v16.astype(np.float32)
+    q = v32[rng.integers(len(v32), size=20)] + 0.1 * rng.standard_normal((20, 64), dtype=np.float32)
+    s, i = ix.exact_search(v16, q, 5)
+    full = q @ v32.T
+    assert np.array_equal(i, np.argsort(-full, axis=1, kind="stable")[:, :5])
+    assert np.allclose(s, np.take_along_axis(full, i, 1), atol=1e-5)
+    ivf = ix.train_ivf(v16)
+    assert np.array_equal(ivf.assign, ix.train_ivf(v32).assign)  # the same float32 values, block by block
+    index = ix.faiss_index(v16, ivf)
+    quantizer = faiss.IndexFlatIP(64)
+    quantizer.add(ivf.centroids)
+    ref = faiss.IndexIVFFlat(quantizer, 64, ivf.nlist, faiss.METRIC_INNER_PRODUCT)
+    ref.add(v32)
+    ref.nprobe = index.nprobe
+    assert index.ntotal == len(v16) and np.array_equal(index.search(q, 5)[1], ref.search(q, 5)[1])
+
+
 def _tamper_change(d: Path) -> str:
-    rows = json.loads((d / "sentences.json").read_text())
-    rows[0]["text"] = "The court was never threatened."
-    (d / "sentences.json").write_text(json.dumps(rows))
+    table = json.loads((d / "sentences.json").read_text())
+    table["sentences"]["text"][0] = "The court was never threatened."
+    (d / "sentences.json").write_text(json.dumps(table))
     return r"sentences\.json was changed after the evidence index was saved"
 
 
@@ -73,13 +129,13 @@ def _rewrite_config(**changes):
             cfg[k] = v(cfg[k]) if callable(v) else v
         (d / "index.json").write_text(json.dumps(cfg))
         write_manifest(d)  # a consistent manifest: only the version check stands in the way
-        return {"format_version": "format version 2", "normalization_version": "normalization_version '0-other'",
+        return {"format_version": "format version 3", "normalization_version": "normalization_version '0-other'",
                 "encoder": "embedded by another encoder"}[next(iter(changes))]
     return tamper
 
 
 TAMPERINGS = {"changed-file": _tamper_change, "unknown-file": _tamper_unknown, "pickle": _tamper_pickle,
-              "format-version": _rewrite_config(format_version=2),
+              "format-version": _rewrite_config(format_version=3),
               "normalization": _rewrite_config(normalization_version="0-other"),
               "encoder": _rewrite_config(encoder=lambda e: {**e, "weights_sha256": "0" * 64})}
 
@@ -89,6 +145,94 @@ def test_tampered_or_foreign_index_refused(seed_index, tmp_path, case):
     d = seed_index.save(tmp_path / "idx")
     load(d)  # the control: untouched, it loads
     message = TAMPERINGS[case](d)
+    with pytest.raises(EvidenceError, match=message):
+        load(d)
+
+
+def _save_version_1(index, d: Path) -> Path:
+    """The index as fabscore wrote format version 1: float32 vectors, one JSON object per sentence."""
+    from safetensors.numpy import save_file
+
+    index.save(d)
+    save_file({"vectors": index.vectors.astype(np.float32)}, str(d / "vectors.safetensors"))
+    (d / "sentences.json").write_text(json.dumps([s.as_dict() for s in index.sentences]))
+    cfg = json.loads((d / "index.json").read_text())
+    (d / "index.json").write_text(json.dumps({**cfg, "format_version": 1}))
+    write_manifest(d)
+    return d
+
+
+def test_version_1_index_refused_with_exit_2(seed_index, tmp_path, capsys):
+    d = _save_version_1(seed_index, tmp_path / "v1")
+    message = r"evidence index format version 1; this fabscore reads version 2 \(rebuild it with fabscore index\)"
+    with pytest.raises(EvidenceError, match=message):
+        load(d)
+    assert cli.main(["score", str(SEED_MACHINE), "--evidence", str(d)]) == 2
+    assert re.search(message, capsys.readouterr().err)
+
+
+def _sentences(change):
+    """Rewrite sentences.json through change(table) and re-hash: only the column checks stand in the way."""
+    def tamper(d: Path) -> str:
+        table = json.loads((d / "sentences.json").read_text())
+        message = change(table)
+        (d / "sentences.json").write_text(json.dumps(table))
+        write_manifest(d)
+        return message
+    return tamper
+
+
+def _vectors(arrays):
+    def tamper(d: Path) -> str:
+        from safetensors.numpy import save_file
+
+        save_file(arrays(load(d).vectors), str(d / "vectors.safetensors"))
+        write_manifest(d)
+        return r"vectors\.safetensors: holds .* vectors; this index needs .* float16"
+    return tamper
+
+
+def _set(column: str, j: int, value, message: str):
+    def change(t: dict) -> str:
+        part = t["articles"] if column in ("path", "id") else t["sentences"]
+        part[column][j] = value
+        return message
+    return change
+
+
+def _drop_last_start(t: dict) -> str:
+    t["sentences"]["start"].pop()
+    return r"the sentences columns differ in length \(article \d+, start \d+, end \d+, text \d+\)"
+
+
+def _ends_before_start(t: dict) -> str:
+    s = t["sentences"]
+    s["start"][2], s["end"][2] = s["end"][2], s["start"][2]
+    return r"sentence 2 ends before it starts"
+
+
+def _no_text(t: dict) -> str:
+    del t["sentences"]["text"]
+    return r"'sentences' must be an object of the lists 'article', 'start', 'end', 'text'"
+
+
+COLUMN_TAMPERINGS = {
+    "lengths": _sentences(_drop_last_start), "end-before-start": _sentences(_ends_before_start),
+    "article-out-of-range": _sentences(_set("article", 4, 1, r"sentence 4 names an article outside the 1 in")),
+    "negative-start": _sentences(_set("start", 1, -3, r"sentence 1 starts before its article")),
+    "float-offset": _sentences(_set("end", 0, 12.5, r"sentences\.end holds a value that is not an integer")),
+    "bool-article": _sentences(_set("article", 0, True, r"sentences\.article holds a value that is not an integer")),
+    "text-not-string": _sentences(_set("text", 0, 7, r"sentences\.text holds a value that is not a string")),
+    "missing-column": _sentences(_no_text),
+    "float32-vectors": _vectors(lambda v: {"vectors": v.astype(np.float32)}),
+    "one-vector-short": _vectors(lambda v: {"vectors": v[:-1].copy()}),
+}
+
+
+@pytest.mark.parametrize("case", list(COLUMN_TAMPERINGS))
+def test_inconsistent_columns_refused(seed_index, tmp_path, case):
+    d = seed_index.save(tmp_path / "idx")
+    message = COLUMN_TAMPERINGS[case](d)
     with pytest.raises(EvidenceError, match=message):
         load(d)
 

@@ -1,9 +1,17 @@
 """The evidence index: every sentence of the trusted reference articles and its embedding.
 
-Stored like a model directory (it may come from a stranger): sentences as JSON,
-embeddings as safetensors, a MANIFEST.json of sha256 checked on load, and the
-format, normalization, sentence-splitter and encoder versions, each refused when
-they differ from what this installation computes. Nothing is ever unpickled.
+Stored like a model directory (it may come from a stranger): the sentences as one
+column-wise JSON table (sentences.json), the embeddings as float16 safetensors
+(vectors.safetensors), a MANIFEST.json of sha256 checked on load, and the format,
+normalization, sentence-splitter and encoder versions, each refused when they differ
+from what this installation computes. Loading also checks the columns themselves
+(lengths, integer ranges, dtypes and shapes). Nothing is ever unpickled.
+
+Held in memory compactly, because a scoring process holds the index of a whole pool (a
+10,000-article pool is ~250,000 sentences): the vectors as float16, converted to float32
+one block of rows at a time when searched; the sentences as a `SentenceTable` (numpy
+integer columns, each article's path and id once, the texts in a list) that makes an
+`EvidenceSentence` only when one is asked for.
 
 Retrieval is an exact matrix product while that is fast enough (below
 EXACT_MAX_SENTENCES, the crossover measured by benchmarks/evidence_retrieval.py);
@@ -16,9 +24,11 @@ clustering again. No FAISS binary is ever read.
 from __future__ import annotations
 
 import json
+import operator
+from collections.abc import Sequence as SequenceABC
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -27,7 +37,7 @@ from ..normalize import NORMALIZATION_VERSION
 from ..text import SPLIT_VERSION, prepare
 
 FORMAT = "fabscore-evidence-index"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: float16 vectors, column-wise sentences.json (1: float32, one JSON object per sentence)
 INDEX_CONFIG = "index.json"
 SENTENCES_FILE = "sentences.json"
 VECTORS_FILE = "vectors.safetensors"
@@ -37,7 +47,11 @@ FILES = (INDEX_CONFIG, SENTENCES_FILE, VECTORS_FILE, IVF_FILE)
 # benchmarks/evidence_retrieval.py FAISS first beats exact search at recall@5 >= 0.95 between
 # 300k and 1M sentences (see docs/evidence.md for the numbers).
 EXACT_MAX_SENTENCES = 300_000
-_BLOCK = 65_536  # rows of the matrix product at once: bounds the memory of exact search
+# Rows converted to float32 (and multiplied, searched or encoded) at once: a 48 MiB float32
+# buffer, so the float16 vectors are never held in float32 whole. Not smaller: each block is
+# two multithreaded torch calls, and on a busy machine each such call waits for its threads
+# (30 queries over 250k rows: 16k-row blocks measured slower than 32k under a load of 3).
+_BLOCK = 32_768
 
 
 class EvidenceError(ValueError):
@@ -54,6 +68,123 @@ class EvidenceSentence:
 
     def as_dict(self) -> dict:
         return {"path": self.path, "id": self.id, "start": self.start, "end": self.end, "text": self.text}
+
+
+class SentenceTable(SequenceABC):
+    """The evidence sentences, column-wise: a sequence of `EvidenceSentence`, each made when asked for.
+
+    A list of frozen dataclasses, each with its own path and id strings, held ~650 bytes per
+    sentence of 130 characters (measured at 250,000 sentences); this table ~250, nearly all of
+    it the text: each article's path and id are kept once (`paths`, `ids`), and per sentence
+    only its article's number and offsets (numpy integer columns) and its text. `len`,
+    indexing (`table[j].text`, `table[j].as_dict()`), slicing and iteration behave as on a
+    list of the sentences.
+    """
+
+    def __init__(self, paths: Sequence[str], ids: Sequence[str], article, start, end, texts: Sequence[str]):
+        self.paths, self.ids = list(paths), list(ids)  # per article
+        self.article = np.asarray(article, dtype=np.int32)  # per sentence: index into paths and ids
+        self.start = np.asarray(start, dtype=np.int64)  # offsets into the reference article's text
+        self.end = np.asarray(end, dtype=np.int64)
+        self.texts = texts if isinstance(texts, list) else list(texts)
+        if len(self.paths) != len(self.ids) or not len(self.article) == len(self.start) == len(self.end) \
+                == len(self.texts):
+            raise ValueError("SentenceTable: columns of different lengths")
+
+    @classmethod
+    def from_sentences(cls, sentences: Iterable[EvidenceSentence]) -> "SentenceTable":
+        """The table of the given sentences (articles told apart by their (path, id))."""
+        articles: dict[tuple[str, str], int] = {}
+        article, start, end, texts = [], [], [], []
+        for s in sentences:
+            article.append(articles.setdefault((s.path, s.id), len(articles)))
+            start.append(s.start)
+            end.append(s.end)
+            texts.append(s.text)
+        return cls([p for p, _ in articles], [i for _, i in articles], article, start, end, texts)
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def __getitem__(self, j):
+        if isinstance(j, slice):
+            return [self[i] for i in range(*j.indices(len(self)))]
+        j = operator.index(j)  # ints and numpy integers, as search() returns them
+        if j < 0:
+            j += len(self)
+        if not 0 <= j < len(self):
+            raise IndexError(f"sentence {j} of {len(self)}")
+        a = int(self.article[j])
+        return EvidenceSentence(self.paths[a], self.ids[a], int(self.start[j]), int(self.end[j]), self.texts[j])
+
+    def __iter__(self) -> Iterator[EvidenceSentence]:
+        return (self[j] for j in range(len(self)))
+
+    def __repr__(self) -> str:
+        return f"SentenceTable({len(self)} sentences of {len(self.paths)} articles)"
+
+    def to_json(self) -> dict:
+        """The JSON object sentences.json holds: the articles' columns and the sentences' columns."""
+        return {"articles": {"path": self.paths, "id": self.ids},
+                "sentences": {"article": self.article.tolist(), "start": self.start.tolist(),
+                              "end": self.end.tolist(), "text": self.texts}}
+
+    @classmethod
+    def from_json(cls, table, where: str) -> "SentenceTable":
+        """The table of a parsed sentences.json, refused (EvidenceError naming `where` and the
+        problem) unless every column is there, as long as its siblings and of the right type,
+        every article number names an article, and 0 <= start <= end for every sentence."""
+        if not isinstance(table, dict) or set(table) != {"articles", "sentences"}:
+            raise EvidenceError(f"{where}: not a sentence table (an object of 'articles' and 'sentences')")
+        arts = _columns(table["articles"], "articles", ("path", "id"), where)
+        sents = _columns(table["sentences"], "sentences", ("article", "start", "end", "text"), where)
+        if not sents["text"]:
+            raise EvidenceError(f"{where}: the index holds no sentence")
+        paths, ids, texts = (_strings(c, name, where) for c, name in
+                             ((arts["path"], "articles.path"), (arts["id"], "articles.id"),
+                              (sents["text"], "sentences.text")))
+        article = _integers(sents["article"], "sentences.article", where)
+        start = _integers(sents["start"], "sentences.start", where)
+        end = _integers(sents["end"], "sentences.end", where)
+        _refuse_first(where, (article < 0) | (article >= len(paths)),
+                      f"names an article outside the {len(paths)} in articles")
+        _refuse_first(where, start < 0, "starts before its article (negative start)")
+        _refuse_first(where, end < start, "ends before it starts")
+        return cls(paths, ids, article, start, end, texts)
+
+
+def _columns(part, name: str, keys: tuple[str, ...], where: str) -> dict[str, list]:
+    """part: a JSON object of the lists `keys` (nothing else), all of one length; else refused."""
+    if not isinstance(part, dict) or set(part) != set(keys) or not all(isinstance(part[k], list) for k in keys):
+        raise EvidenceError(f"{where}: {name!r} must be an object of the lists {', '.join(map(repr, keys))}")
+    lengths = {k: len(part[k]) for k in keys}
+    if len(set(lengths.values())) != 1:
+        raise EvidenceError(f"{where}: the {name} columns differ in length "
+                            f"({', '.join(f'{k} {n}' for k, n in lengths.items())})")
+    return part
+
+
+def _strings(values: list, column: str, where: str) -> list[str]:
+    if not set(map(type, values)) <= {str}:
+        raise EvidenceError(f"{where}: {column} holds a value that is not a string")
+    return values
+
+
+def _integers(values: list, column: str, where: str) -> np.ndarray:
+    """values (JSON integers: not booleans, not floats) as int64; else refused."""
+    if not set(map(type, values)) <= {int}:
+        raise EvidenceError(f"{where}: {column} holds a value that is not an integer")
+    try:
+        return np.array(values, dtype=np.int64)
+    except OverflowError as e:
+        raise EvidenceError(f"{where}: {column} holds an integer beyond 64 bits") from e
+
+
+def _refuse_first(where: str, bad: np.ndarray, problem: str) -> None:
+    """Refuse the table when any sentence is `bad`, naming the first one."""
+    if bad.any():
+        j = int(np.argmax(bad))
+        raise EvidenceError(f"{where}: sentence {j} {problem} ({int(bad.sum())} such sentences)")
 
 
 def encoder_info() -> dict:
@@ -76,11 +207,22 @@ def encode(texts: Sequence[str]) -> np.ndarray:
 
 @dataclass
 class EvidenceIndex:
-    sentences: list[EvidenceSentence]
-    vectors: np.ndarray  # (n, 384) float32, L2-normalized
+    """The sentences and their embeddings, searched by cosine. Given a list of `EvidenceSentence`
+    or float32 vectors, it keeps them the compact way: a `SentenceTable`, float16 vectors."""
+
+    sentences: SentenceTable
+    vectors: np.ndarray  # (n, 384) float16, L2-normalized in fp32 before the rounding
     errors: list[tuple[str, str]] = field(default_factory=list)  # (id, reason) of inputs skipped
     ivf: "IVF | None" = None  # the inverted-file structure, when computed or loaded
     _faiss: object = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.sentences, SentenceTable):
+            self.sentences = SentenceTable.from_sentences(self.sentences)
+        if self.vectors.dtype != np.float16:
+            self.vectors = self.vectors.astype(np.float16)
+        if self.vectors.ndim != 2 or len(self.vectors) != len(self.sentences):
+            raise ValueError(f"EvidenceIndex: {self.vectors.shape} vectors for {len(self.sentences)} sentences")
 
     def __len__(self) -> int:
         return len(self.sentences)
@@ -117,8 +259,8 @@ class EvidenceIndex:
         if unexpected:
             raise EvidenceError(f"{out}: not empty ({', '.join(sorted(unexpected)[:3])}); "
                                 "give a new or empty directory for the index")
-        save_file({"vectors": np.ascontiguousarray(self.vectors, dtype=np.float32)}, str(out / VECTORS_FILE))
-        (out / SENTENCES_FILE).write_text(json.dumps([s.as_dict() for s in self.sentences], ensure_ascii=False))
+        save_file({"vectors": np.ascontiguousarray(self.vectors, dtype=np.float16)}, str(out / VECTORS_FILE))
+        (out / SENTENCES_FILE).write_text(json.dumps(self.sentences.to_json(), ensure_ascii=False))
         if ivf or (ivf is None and (self.ivf is not None or len(self) > EXACT_MAX_SENTENCES)):
             if self.ivf is None:
                 self.ivf = train_ivf(self.vectors)
@@ -135,12 +277,43 @@ class EvidenceIndex:
         return out
 
 
+def float32_blocks(vectors: np.ndarray, rows: int = _BLOCK) -> Iterator[tuple[int, np.ndarray]]:
+    """(first row, the next `rows` rows as C-contiguous float32) over the vectors, in order.
+
+    float16 rows are converted into one buffer reused for every block (so a block is valid
+    only until the next one is asked for): the vectors are never held in float32 whole.
+    float32 rows are given as they are. The conversion is torch's: numpy's float16 cast
+    measured about 7x slower on this project's CPU (1.2 vs 0.17 ns a value)."""
+    buf = None
+    for b in range(0, len(vectors), rows):
+        part = vectors[b:b + rows]
+        if part.dtype == np.float32 and part.flags.c_contiguous:
+            yield b, part
+            continue
+        if buf is None:
+            buf = np.empty((min(rows, len(vectors)), vectors.shape[1]), np.float32)
+        out = buf[:len(part)]
+        _torch(out).copy_(_torch(np.ascontiguousarray(part)))
+        yield b, out
+
+
+def _torch(a: np.ndarray):
+    """A torch tensor sharing a's memory (of a copy when a is read-only: torch warns on those)."""
+    import torch
+
+    return torch.from_numpy(a if a.flags.writeable else a.copy())
+
+
 def exact_search(vectors: np.ndarray, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Top-k inner products by a blocked matrix product (exact)."""
-    best_s = np.full((len(q), 0), -np.inf, np.float32)
-    best_i = np.zeros((len(q), 0), np.int64)
-    for b in range(0, len(vectors), _BLOCK):
-        s = q @ vectors[b:b + _BLOCK].T
+    """Top-k inner products by a blocked matrix product (exact), in float32 whatever the
+    vectors' dtype (float16 vectors are converted a block at a time: float32_blocks). The
+    products are torch's, like the conversion: with numpy's BLAS beside it, two pools of
+    threads contend for the cores (measured 1.3-1.7x slower, 30 queries over 250k rows)."""
+    qt = _torch(np.ascontiguousarray(q, dtype=np.float32))
+    best_s = np.full((len(qt), 0), -np.inf, np.float32)
+    best_i = np.zeros((len(qt), 0), np.int64)
+    for b, block in float32_blocks(vectors):
+        s = (qt @ _torch(block).T).numpy()
         kk = min(k, s.shape[1])
         part = np.argpartition(-s, kk - 1, axis=1)[:, :kk]
         best_s = np.concatenate([best_s, np.take_along_axis(s, part, 1)], axis=1)
@@ -183,29 +356,35 @@ def _faiss():
 def train_ivf(vectors: np.ndarray, nprobe: int = FAISS_NPROBE, seed: int = 0) -> IVF:
     """About sqrt(n) lists, their centroids trained by FAISS's k-means on a sample of 40 vectors
     per list, and every vector assigned to its nearest centroid. This is the slow part of an IVF
-    index (minutes at 1M sentences): done once, when the index is saved, then stored."""
+    index (minutes at 1M sentences): done once, when the index is saved, then stored. Only the
+    sample and one block of rows at a time are converted to float32 (FAISS reads nothing else)."""
     faiss = _faiss()
-    v = np.ascontiguousarray(vectors, dtype=np.float32)
-    nlist = int(max(16, min(65_536, np.sqrt(len(v)))))
-    quantizer = faiss.IndexFlatIP(v.shape[1])
-    trainer = faiss.IndexIVFFlat(quantizer, v.shape[1], nlist, faiss.METRIC_INNER_PRODUCT)
+    n, dim = vectors.shape
+    nlist = int(max(16, min(65_536, np.sqrt(n))))
+    quantizer = faiss.IndexFlatIP(dim)
+    trainer = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
     rng = np.random.default_rng(seed)
-    trainer.train(v[rng.choice(len(v), size=min(len(v), 40 * nlist), replace=False)])
+    trainer.train(np.ascontiguousarray(vectors[rng.choice(n, size=min(n, 40 * nlist), replace=False)],
+                                       dtype=np.float32))
     centroids = quantizer.reconstruct_n(0, nlist).astype(np.float32)
-    _, assign = quantizer.search(v, 1)
-    return IVF(centroids, assign[:, 0].astype(np.int64), nprobe)
+    assign = np.empty(n, np.int64)
+    for b, block in float32_blocks(vectors):
+        assign[b:b + len(block)] = quantizer.search(block, 1)[1][:, 0]
+    return IVF(centroids, assign, nprobe)
 
 
 def faiss_index(vectors: np.ndarray, ivf: IVF):
     """The FAISS IndexIVFFlat of `vectors` with the given centroids and list assignments (no
-    clustering, no assignment search: the vectors are appended to their lists)."""
+    clustering, no assignment search: the vectors are appended to their lists, a block of rows
+    at a time, so the FAISS lists are the only float32 copy of the vectors)."""
     faiss = _faiss()
-    v = np.ascontiguousarray(vectors, dtype=np.float32)
-    quantizer = faiss.IndexFlatIP(v.shape[1])
+    dim = vectors.shape[1]
+    quantizer = faiss.IndexFlatIP(dim)
     quantizer.add(np.ascontiguousarray(ivf.centroids, dtype=np.float32))
-    index = faiss.IndexIVFFlat(quantizer, v.shape[1], ivf.nlist, faiss.METRIC_INNER_PRODUCT)
-    assign = np.ascontiguousarray(ivf.assign, dtype=np.int64)
-    index.add_core(len(v), faiss.swig_ptr(v), None, faiss.swig_ptr(assign))
+    index = faiss.IndexIVFFlat(quantizer, dim, ivf.nlist, faiss.METRIC_INNER_PRODUCT)
+    for b, block in float32_blocks(vectors):
+        lists = np.ascontiguousarray(ivf.assign[b:b + len(block)], dtype=np.int64)
+        index.add_core(len(block), faiss.swig_ptr(block), None, faiss.swig_ptr(lists))  # ids: ntotal onwards
     index.nprobe = ivf.nprobe
     return index
 
@@ -227,7 +406,7 @@ def check_ivf(ivf: IVF, vectors: np.ndarray, where: str, seed: int = 0) -> IVF:
                             f"vectors and {len(c)} lists")
     rng = np.random.default_rng(seed)
     rows = rng.choice(len(vectors), size=min(len(vectors), IVF_CHECK_SAMPLE), replace=False)
-    scores = vectors[rows] @ c.T
+    scores = np.asarray(vectors[rows], dtype=np.float32) @ c.T  # float32, as train_ivf assigned them
     off = scores.max(axis=1) - scores[np.arange(len(rows)), a[rows]] > IVF_CHECK_TOLERANCE
     if off.any():
         raise EvidenceError(f"{where}: {IVF_FILE} puts {int(off.sum())} of {len(rows)} sampled sentences in a list "
@@ -249,37 +428,52 @@ def build(refs: Iterable[str], text_field: str = "text", on_error=None) -> Evide
     on_error(id, reason) and skipped; no readable sentence at all is refused."""
     from ..reading import iter_inputs
 
-    sentences, errors = [], []
-    for inp in iter_inputs(refs, text_field=text_field):
-        if inp.error is not None:
-            errors.append((inp.id, inp.error))
-            if on_error is not None:
-                on_error(inp.id, inp.error)
-            continue
-        sentences += sentences_of(inp.path, inp.id, inp.text)
-    return _finish(sentences, errors, ", ".join(map(str, refs)))
+    errors = []
+
+    def sentences() -> Iterator[EvidenceSentence]:
+        for inp in iter_inputs(refs, text_field=text_field):
+            if inp.error is not None:
+                errors.append((inp.id, inp.error))
+                if on_error is not None:
+                    on_error(inp.id, inp.error)
+                continue
+            yield from sentences_of(inp.path, inp.id, inp.text)
+
+    return _finish(SentenceTable.from_sentences(sentences()), errors, ", ".join(map(str, refs)))
 
 
 def build_from_texts(texts: Sequence[str], ids: Sequence[str] | None = None) -> EvidenceIndex:
     """An index over texts given in memory (ids default to '#0', '#1', ...)."""
     ids = list(ids) if ids is not None else [f"#{i}" for i in range(len(texts))]
-    sentences = [s for t, i in zip(texts, ids) for s in sentences_of("<text>", i, t)]
-    return _finish(sentences, [], "the texts given")
+    table = SentenceTable.from_sentences(s for t, i in zip(texts, ids) for s in sentences_of("<text>", i, t))
+    return _finish(table, [], "the texts given")
 
 
-def _finish(sentences: list[EvidenceSentence], errors: list, where: str) -> EvidenceIndex:
-    if not sentences:
+def _finish(sentences: SentenceTable, errors: list, where: str) -> EvidenceIndex:
+    if not len(sentences):
         raise EvidenceError(f"no evidence: no readable sentence in {where}")
+    return EvidenceIndex(sentences, embed(sentences.texts), errors)
+
+
+def embed(texts: Sequence[str]) -> np.ndarray:
+    """The texts' float16 embeddings: normalized and encoded in fp32 (`encode`) a block of
+    _BLOCK texts at a time, each block rounded to float16 as it comes, so no float32 (or
+    encode_texts' float64) array of the whole index is ever held."""
     from ..normalize import normalize
 
-    return EvidenceIndex(sentences, encode([normalize(s.text) for s in sentences]), errors)
+    out = None
+    for b in range(0, len(texts), _BLOCK):
+        block = encode([normalize(t) for t in texts[b:b + _BLOCK]])
+        if out is None:
+            out = np.empty((len(texts), block.shape[1]), np.float16)
+        out[b:b + len(block)] = block
+    return out
 
 
 # ---------------------------------------------------------------- loading
 def load(path: str | Path) -> EvidenceIndex:
-    """An index directory, after checking its manifest, format and versions."""
-    from safetensors.numpy import load_file
-
+    """An index directory, after checking its manifest, format and versions, then its contents:
+    the sentence table's columns (SentenceTable.from_json) and the vectors' dtype and shape."""
     path = Path(path)
     config = open_checked(path, FILES, INDEX_CONFIG, FORMAT, FORMAT_VERSION, what="evidence index",
                           error=EvidenceError, remedy="rebuild it with fabscore index")
@@ -293,28 +487,51 @@ def load(path: str | Path) -> EvidenceIndex:
                             f"weights {str(want.get('weights_sha256'))[:12]}), this fabscore has {have['package']} "
                             f"{have['version']} weights {have['weights_sha256'][:12]} (rebuild it with fabscore index)")
     try:
-        vectors = load_file(str(path / VECTORS_FILE))["vectors"]
-        rows = json.loads((path / SENTENCES_FILE).read_text())
-        sentences = [EvidenceSentence(str(r["path"]), str(r["id"]), int(r["start"]), int(r["end"]), str(r["text"]))
-                     for r in rows]
-    except Exception as e:  # noqa: BLE001 - a corrupt file raises various types
-        raise EvidenceError(f"{path}: index files unreadable ({type(e).__name__}: {e})") from e
-    if vectors.ndim != 2 or vectors.shape != (len(sentences), config.get("dim")) or vectors.dtype != np.float32:
-        raise EvidenceError(f"{path}: {VECTORS_FILE} holds {vectors.shape} {vectors.dtype} vectors "
-                            f"for {len(sentences)} sentences")
-    if not sentences:
-        raise EvidenceError(f"{path}: the index holds no sentence")
+        table = json.loads((path / SENTENCES_FILE).read_bytes())
+    except (OSError, ValueError) as e:  # ValueError: not UTF-8, not JSON
+        raise EvidenceError(f"{path / SENTENCES_FILE}: unreadable ({type(e).__name__}: {e})") from e
+    sentences = SentenceTable.from_json(table, str(path / SENTENCES_FILE))
+    del table
+    if config.get("n_sentences") != len(sentences):
+        raise EvidenceError(f"{path / SENTENCES_FILE}: {len(sentences)} sentences, index.json says "
+                            f"{config.get('n_sentences')!r}")
+    vectors = _load_vectors(path / VECTORS_FILE, (len(sentences), config.get("dim")))
     errors = [(e.get("id"), e.get("reason")) for e in config.get("skipped_inputs") or []]
     ivf = _load_ivf(path, config, vectors)
     return EvidenceIndex(sentences, vectors, errors, ivf)
 
 
-def _load_ivf(path: Path, config: dict, vectors: np.ndarray) -> IVF | None:
-    """The stored IVF structure (index.json names it, the manifest has checked the file), checked
-    against the vectors; None when the index has none (small, or saved by an earlier fabscore:
-    then an index beyond EXACT_MAX_SENTENCES is clustered at first search)."""
+def _load_vectors(file: Path, shape: tuple) -> np.ndarray:
+    """The one float16 array of vectors.safetensors, of the given shape; else refused."""
+    try:
+        arrays = _read_safetensors(file)
+    except Exception as e:  # noqa: BLE001 - a corrupt safetensors file raises various types
+        raise EvidenceError(f"{file}: unreadable ({type(e).__name__}: {e})") from e
+    if set(arrays) != {"vectors"}:
+        raise EvidenceError(f"{file}: holds the arrays {sorted(arrays)}, not just 'vectors'")
+    v = arrays["vectors"]
+    if v.dtype != np.float16 or v.shape != shape:
+        raise EvidenceError(f"{file}: holds {v.shape} {v.dtype} vectors; this index needs {shape} float16 "
+                            "(one per sentence, index.json's dim)")
+    return v
+
+
+def _read_safetensors(file: Path) -> dict[str, np.ndarray]:
+    """A safetensors file's arrays, read with pread where safetensors has it (>= 0.8): its
+    default backend maps the file, and the mapped pages count as resident memory beside
+    the copy made of them, twice the vectors' size at the peak of loading."""
     from safetensors.numpy import load_file
 
+    try:
+        return load_file(str(file), backend="pread")
+    except TypeError:  # an older safetensors: no backend argument
+        return load_file(str(file))
+
+
+def _load_ivf(path: Path, config: dict, vectors: np.ndarray) -> IVF | None:
+    """The stored IVF structure (index.json names it, the manifest has checked the file), checked
+    against the vectors; None when the index has none (small, or saved with ivf=False: then an
+    index beyond EXACT_MAX_SENTENCES is clustered at first search)."""
     info = config.get("ivf")
     if not info:
         if (path / IVF_FILE).exists():
@@ -324,7 +541,7 @@ def _load_ivf(path: Path, config: dict, vectors: np.ndarray) -> IVF | None:
         raise EvidenceError(f"{path}: index.json names an IVF structure {info!r}, but {IVF_FILE} is missing "
                             "or not an inner-product IVF (rebuild it with fabscore index)")
     try:
-        arrays = load_file(str(path / IVF_FILE))
+        arrays = _read_safetensors(path / IVF_FILE)
         ivf = IVF(arrays["centroids"], arrays["assign"], int(info.get("nprobe", FAISS_NPROBE)))
     except Exception as e:  # noqa: BLE001 - a corrupt safetensors file raises various types
         raise EvidenceError(f"{path}: {IVF_FILE} unreadable ({type(e).__name__}: {e})") from e
