@@ -458,7 +458,7 @@ def test_evidence_reuses_the_article_scoring_prepared():
 @pytest.mark.slow
 def test_small_consistency_head_trained_on_real_pairs(tmp_path):
     from fabscore.evidence.annotate import check_sentences
-    from fabscore.evidence.checker import Checker, load_checker
+    from fabscore.evidence.checker import Checker, RelevanceCut, load_checker
     from fabscore.evidence.features import TOP_K
     from fabscore.training.consistency import build_split, read
     from fabscore.training.fit import fit_head
@@ -477,10 +477,11 @@ def test_small_consistency_head_trained_on_real_pairs(tmp_path):
     for f in Path(__import__("fabscore.model_dir", fromlist=["SHIPPED"]).SHIPPED / "default").iterdir():
         if f.name not in ("consistency_head.safetensors", "consistency.json"):
             (model / f.name).write_bytes(f.read_bytes())
-    Checker(fit.head, 0.45, TOP_K).save(model)
+    Checker(fit.head, RelevanceCut(0.2, 0.05, 16, 5000), TOP_K, claim_support_cut=0.7).save(model)
     write_manifest(model)
     again = load_checker(model)
     assert np.allclose(again.head.predict_proba(checked.X), fit.head.predict_proba(checked.X))
+    assert again.claim_support_cut == 0.7 and again.relevance_cut(100) == pytest.approx(0.2 + 0.05 * np.log(100))
 
 
 # ---------------------------------------------------------------- fabscore evaluate --evidence
@@ -508,10 +509,12 @@ def test_cli_evaluate_evidence_on_held_out_stories(shared_data, feature_cache, t
     assert nat["inserted"] > 0 and nat["restated"] > 0 and 0.5 < rep["natural_auroc"] <= 1.0
     assert f"| {rep['natural_auroc']:.3f} |" in rows[f"natural: inserted ({nat['inserted']}) vs restated ({nat['restated']})"]
     c = rep["claim_level"]
-    assert c["n_corrupted_claims"] > 0 and c["n_original_claims"] > 0
+    assert c["n_corrupted_claims"] > 0 and c["n_negative_claims"] > 0
     assert c["recall_at_precision"]["precision"] is None or c["recall_at_precision"]["precision"] >= 0.9
     assert 0.0 <= c["recall"] <= 1.0 and (c["precision"] is None or 0.0 <= c["precision"] <= 1.0)
-    for name in ("as shipped: words not in the evidence", "best recall at precision >= 0.9", "best F1"):
+    assert rep["claim_level_with_restated"]["n_negative_claims"] >= c["n_negative_claims"]
+    for name in ("as shipped (`supported: false`)", "words not in the evidence (`found: false`)",
+                 "best recall at precision >= 0.9", "best F1"):
         assert name in rows
     assert rep["seeds"]["000_vs_000"]["met"] and "000 vs 000" in rows
 
@@ -527,18 +530,31 @@ def test_claim_scores_rank_missing_claims_then_doubted_sentences():
     """claim_scores on hand-made checks: the shipped rule, recall at precision and best F1."""
     from types import SimpleNamespace
 
+    from fabscore.evidence.annotate import claim_supported
     from fabscore.evidence.claims import Claim
     from fabscore.training.consistency import Pair, claim_scores
 
     c = Claim(0, 4, "Paris", "entity", "GPE")
     pairs = [Pair("o1", 1, "original", "a"), Pair("o2", 1, "original", "b"),
              Pair("e1", 0, "entity", "a", (0, 4)), Pair("e2", 0, "entity", "b", (0, 4)),
-             Pair("n1", 0, "number", "a", (10, 12))]  # its changed span is not a claim: never recalled
-    checked = SimpleNamespace(claims=[[c], [c], [c], [c], [c]],
-                              supported=[[True], [False], [False], [True], [True]])
-    support = np.array([0.9, 0.95, 0.1, 0.2, 0.3])
-    got = claim_scores(pairs, checked, support)
+             Pair("n1", 0, "number", "a", (10, 12)),  # its changed span is not a claim: never recalled
+             Pair("r1", 1, "restated", "b")]
+    checked = SimpleNamespace(claims=[[c]] * 6,
+                              supported=[[True], [False], [False], [True], [True], [True]],
+                              in_best=[[True], [False], [False], [False], [True], [False]])
+    support = np.array([0.9, 0.95, 0.1, 0.2, 0.3, 0.6])
+    got = claim_scores(pairs, checked, support, claim_cut=0.0)  # flagged only when not found
     assert (got["recall"], got["precision"], got["n_corrupted_claims"], got["n_not_extracted"]) == (1 / 3, 0.5, 3, 1)
-    at = got["recall_at_precision"]  # ranked: e1 (1.9), o2 (1.05), e2 (0.8), o1 (0.1)
-    assert at["recall"] == 1 / 3 and at["precision"] == 1.0 and at["threshold"] == pytest.approx(1.9)
-    assert got["best_f1"]["recall"] == 2 / 3 and got["best_f1"]["precision"] == pytest.approx(2 / 3)
+    assert got["not_found_only"]["recall"] == 1 / 3
+    # claim cut 0.25: e2 (found, not in the best sentence, support 0.2) is flagged too; o1 (in the best) never is
+    cut = claim_scores(pairs, checked, support, claim_cut=0.25)
+    assert (cut["recall"], cut["precision"], cut["false_flags"]) == (2 / 3, 2 / 3, 1)
+    flags = [not claim_supported(ok[0], b[0], s, 0.25) for ok, b, s in zip(checked.supported, checked.in_best, support)]
+    assert flags == [False, True, True, True, False, False]  # the records' rule is the one scored
+    # restated rewrites' claims as negatives: r1 (found elsewhere, support 0.6) is a false flag at cut 0.7
+    hard = claim_scores(pairs, checked, support, claim_cut=0.7, restated=True)
+    assert (hard["recall"], hard["false_flags"], hard["n_negative_claims"]) == (2 / 3, 2, 3)
+    # ranked by lost + off_best * doubt: e1 and o2 (1), e2 (0.8), the rest 0: no threshold reaches precision 0.9
+    assert got["recall_at_precision"] == {"threshold": None, "recall": 0.0, "precision": None}
+    best = got["best_f1"]
+    assert (best["recall"], best["precision"], best["threshold"]) == (2 / 3, pytest.approx(2 / 3), pytest.approx(0.8))
