@@ -51,13 +51,14 @@ class RelevanceCut:
     @classmethod
     def from_config(cls, value) -> "RelevanceCut":
         """A stored cut: a number (one fixed cut) or the dict of `as_dict`."""
+        cut = None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return cls(float(value))
-        if isinstance(value, dict):
+            cut = cls(float(value))
+        elif isinstance(value, dict):
             cut = cls(float(value["intercept"]), float(value.get("slope", 0.0)), int(value.get("n_min", 1)),
                       int(value.get("n_max", 1)))
-            if 1 <= cut.n_min <= cut.n_max and all(0.0 < cut(n) < 1.0 for n in (cut.n_min, cut.n_max)):
-                return cut
+        if cut is not None and 1 <= cut.n_min <= cut.n_max and all(0.0 < cut(n) < 1.0 for n in (cut.n_min, cut.n_max)):
+            return cut
         raise ValueError(f"relevance_cut {value!r} is not a cosine in (0, 1) or a valid line in log(pool size)")
 
 
