@@ -150,7 +150,8 @@ def _cut(text: str, n: int = TABLE_TEXT_CHARS) -> str:
 def _evidence_lines(rec: dict) -> list[str]:
     """Evidence mode in the table: the article's counts, then every sentence the evidence does
     not back (unsupported, lowest support first, then no_evidence), each with its support, the
-    claims not found and its best evidence sentence's source and similarity."""
+    claims not found, those found only away from the nearest evidence sentence in a doubted
+    sentence, and its best evidence sentence's source and similarity."""
     summary = rec.get("evidence_summary")
     if not summary:
         return []
@@ -166,10 +167,14 @@ def _evidence_lines(rec: dict) -> list[str]:
     for s in shown:
         support = "-" if s["support"] is None else f"{s['support']:.3f}"
         lines.append(f"{'':11}{s['status']:<11} {support:>5}  {_cut(s['text'])}")
-        missing = [c["text"] for c in s.get("claims") or [] if c.get("supported") is False]
-        unchecked = [c["text"] for c in s.get("claims") or [] if c.get("supported") is None]
+        claims = s.get("claims") or []
+        missing = [c["text"] for c in claims if c.get("supported") is False and c.get("found") is False]
+        elsewhere = [c["text"] for c in claims if c.get("supported") is False and c.get("found")]
+        unchecked = [c["text"] for c in claims if c.get("supported") is None]
         if missing:
             lines.append(f"{'':30}not found: {_cut('; '.join(missing))}")
+        if elsewhere:
+            lines.append(f"{'':30}not in the nearest sentence: {_cut('; '.join(elsewhere))}")
         if unchecked:
             lines.append(f"{'':30}unchecked: {_cut('; '.join(unchecked))}")
         if s.get("evidence"):
