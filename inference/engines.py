@@ -93,10 +93,11 @@ def init_scorer(model_path: str, fpr: float, keep: tuple[str, ...] = ()) -> None
     _KEEP = tuple(keep)
     from . import backbones
     from .detector import Detector
+    from .features import uses_lm
     from .model_dir import load
 
     _DETECTOR = Detector(load(model_path), fpr=fpr)
-    if "lm" in _DETECTOR.kinds:
+    if uses_lm(_DETECTOR.kinds):
         backbones.load_smollm()
     if "embed" in _DETECTOR.kinds:
         enc = _DETECTOR.model.encoder

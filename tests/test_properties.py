@@ -92,3 +92,43 @@ def test_lm_aggregates_are_finite_for_any_token_count(tokens):
     names = dict(zip(lm.LM_FEATURES, out))
     assert names["lm_q25_logp"] <= names["lm_q50_logp"] <= names["lm_q75_logp"]
     assert 0.0 <= names["lm_top1"] <= names["lm_top3"] <= names["lm_top10"] <= 1.0
+
+
+_TOKEN = st.tuples(st.floats(-30, 0), st.floats(0, 10), st.integers(1, 49152), st.floats(-20, 0),
+                   st.floats(0, 50), st.floats(-20, 0))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_TOKEN, min_size=1, max_size=40))
+def test_lmdist_histograms_are_shares_for_any_token_count(tokens):
+    """The token-distribution features of as few as one token: each histogram's shares sum to 1,
+    everything finite."""
+    from fabscore.features import lm, lmdist
+
+    cols = list(zip(*tokens))
+    stats = {k: np.array(cols[i], dtype=np.float64) for i, k in enumerate(lm.TOKEN_STATS)}
+    out = lmdist.aggregate(stats)
+    assert out.shape == (len(lmdist.LMDIST_FEATURES),) and np.isfinite(out).all()
+    bins = (len(lmdist.LOGP_EDGES) + 1, len(lmdist.RANK_EDGES) + 1, len(lmdist.Z_EDGES) + 1)
+    start = 0
+    for n in bins:
+        assert np.isclose(out[start:start + n].sum(), 1.0) and (out[start:start + n] >= 0).all()
+        start += n
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(_TOKEN, min_size=20, max_size=60), st.lists(_TOKEN, min_size=1, max_size=3), st.integers(0, 19))
+def test_an_edit_moves_the_lmdist_histograms_by_its_share_of_tokens(tokens, edit, at):
+    """Why lmdist resists typos: replacing k tokens of n moves each histogram by at most 2k/n in L1
+    (a mean, by contrast, moves without bound with one extreme token)."""
+    from fabscore.features import lm, lmdist
+
+    def hist(toks):
+        cols = list(zip(*toks))
+        stats = {k: np.array(cols[i], dtype=np.float64) for i, k in enumerate(lm.TOKEN_STATS)}
+        return lmdist.aggregate(stats)[:len(lmdist.LOGP_EDGES) + 1 + len(lmdist.RANK_EDGES) + 1 + len(lmdist.Z_EDGES) + 1]
+
+    edited = tokens[:at] + edit + tokens[at + len(edit):]
+    k = max(len(edit), len(edited) - len(tokens) + len(edit))
+    bound = 3 * (2 * k / min(len(tokens), len(edited)) + abs(len(edited) - len(tokens)) / len(tokens))
+    assert np.abs(hist(tokens) - hist(edited)).sum() <= bound + 1e-9

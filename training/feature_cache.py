@@ -27,7 +27,7 @@ def _backbone_hash(kind: str, encoder: str | None = None) -> str:
         return backbones.sha256_file(encoder)
     if kind in ("embed", "sentence_embed"):
         return backbones.minilm_info().weights_sha256
-    if kind == "lm":
+    if kind in ("lm", "lmdist"):
         return backbones.smollm_info().weights_sha256 + f"|w{lm.WINDOW}c{lm.CONTEXT}"
     return "none"
 
@@ -99,11 +99,16 @@ class FeatureCache:
     def features(self, article: Article, kinds: tuple[str, ...]) -> dict[str, np.ndarray]:
         """All blocks of `kinds` for one article, computing and storing what is missing."""
         out: dict[str, np.ndarray] = {}
-        for kind in kinds:
+        lm_block = None
+        for kind in sorted(kinds, key=lambda k: k != "lm"):  # lm first: lmdist is made from its token statistics
             blocks = self.get(kind, article)
             if blocks is None:
-                blocks = featurize_kind(article, kind, self.encoder)
+                if kind == "lmdist" and lm_block is None:
+                    lm_block = self.get("lm", article)  # cached by an lm model's training: no new pass
+                blocks = featurize_kind(article, kind, self.encoder, lm_block=lm_block)
                 self.put(kind, article, blocks)
+            if kind == "lm":
+                lm_block = blocks
             out.update(blocks)
         return out
 

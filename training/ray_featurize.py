@@ -56,8 +56,9 @@ def _load_backbones(kinds: tuple[str, ...], encoder: str | None) -> None:
     import torch
 
     from fabscore import backbones
+    from fabscore.features import uses_lm
 
-    if "lm" in kinds:
+    if uses_lm(kinds):
         backbones.load_smollm()
     if "embed" in kinds:
         backbones.load_minilm_weights(encoder) if encoder else backbones.load_minilm()
@@ -72,7 +73,7 @@ class RayFeaturizer:
 
     def __init__(self, threads: int, kinds: tuple[str, ...], encoder: str | None):
         from fabscore.ray_engine import set_threads
-        from fabscore.features.featurize import featurize_kind
+        from fabscore.features.featurize import featurize_kinds
 
         set_threads(threads)
         if encoder:
@@ -81,7 +82,7 @@ class RayFeaturizer:
             if not Path(encoder).is_file():
                 raise FileNotFoundError(f"the fine-tuned encoder {encoder} is not on this node "
                                         "(--finetune on a cluster needs a file system shared with the driver)")
-        self.encoder, self.featurize = encoder, featurize_kind
+        self.encoder, self.featurize = encoder, featurize_kinds
         _load_backbones(tuple(kinds), encoder)
 
     def __call__(self, batch: dict) -> dict:
@@ -89,7 +90,7 @@ class RayFeaturizer:
         for payload in batch["input"]:
             article, kinds = article_from_payload(payload)
             try:
-                outputs.append(pack({k: self.featurize(article, k, self.encoder) for k in kinds}))
+                outputs.append(pack(self.featurize(article, tuple(kinds), self.encoder)))
             except Exception as e:  # noqa: BLE001 - reported with its article on the driver
                 outputs.append(pack({ERROR_KEY: {"message": np.array(f"{type(e).__name__}: {e}")}}))
         return {"key": batch["key"], "output": np.array(outputs, dtype=object)}

@@ -11,14 +11,15 @@ import torch
 
 from .. import backbones
 from ..text import Article
-from . import embed, lm, style
+from . import embed, lm, lmdist, style
 
-from . import KINDS
+from . import KINDS, LM_KINDS
 # Per kind, so changing one featurizer invalidates only its own cached features and models.
 # embed 2: sentence vectors pool the article pass's token states (was: each sentence encoded alone).
 # embed 3: windows cut at sentence starts, one batch, token-weighted pooling (was: 254-token windows, window mean).
 # lm 2: robust aggregates and lpmax added (issue 15); per-token statistics stored with the aggregates.
-FEATURIZER_VERSIONS = {"embed": "3", "lm": "2", "style": "1", "sentence_embed": "1"}
+# lmdist 1: histograms of the same per-token statistics and masked means (issue 15).
+FEATURIZER_VERSIONS = {"embed": "3", "lm": "2", "lmdist": "1", "style": "1", "sentence_embed": "1"}
 
 
 def feature_names(kinds: tuple[str, ...], level: str) -> list[str]:
@@ -27,10 +28,11 @@ def feature_names(kinds: tuple[str, ...], level: str) -> list[str]:
     for kind in kinds:
         if kind == "embed":
             names += [f"{'sent_' if level == 'sentence' else ''}embed_{i}" for i in range(embed.DIM)]
-        elif kind == "lm":
-            names += [f"sent_{n}" for n in lm.LM_FEATURES] if level == "sentence" else list(lm.LM_FEATURES)
+        elif kind in LM_KINDS:
+            own = lm.LM_FEATURES if kind == "lm" else lmdist.LMDIST_FEATURES
+            names += [f"sent_{n}" for n in own] if level == "sentence" else list(own)
             if level == "sentence":
-                names += list(lm.LM_FEATURES)  # the article's context, so sentence and article scores agree
+                names += list(own)  # the article's context, so sentence and article scores agree
         elif kind == "style":
             names += list(style.SENTENCE_STYLE_FEATURES if level == "sentence" else style.STYLE_FEATURES)
         else:
@@ -46,8 +48,9 @@ def backbone_infos(kinds: tuple[str, ...], encoder_sha256: str | None = None) ->
         if encoder_sha256:
             out["embed"].update(name=out["embed"]["name"] + " (fine-tuned)",
                                 base_weights_sha256=out["embed"]["weights_sha256"], weights_sha256=encoder_sha256)
-    if "lm" in kinds:
-        out["lm"] = backbones.smollm_info().as_dict()
+    for kind in LM_KINDS:
+        if kind in kinds:
+            out[kind] = backbones.smollm_info().as_dict()
     return out
 
 
@@ -65,11 +68,43 @@ def sentence_token_index(article: Article, offsets: list[tuple[int, int]]) -> np
     return np.where(ok, j, -1)
 
 
-def featurize_kind(article: Article, kind: str, encoder: str | None = None,
-                   device: str | None = None) -> dict[str, np.ndarray]:
+def lm_pass(article: Article, device: str | None = None) -> dict[str, np.ndarray]:
+    """One SmolLM2 pass over the article: the `lm` block (aggregates, per-sentence aggregates with
+    the article's context) and the per-token statistics it keeps (`lm_token_stats`, float32, in
+    lm.TOKEN_STATS order; `lm_token_owner`, each token's sentence), from which `lmdist` is made."""
+    sents = article.sentences
+    tok, model = backbones.load_smollm(device=device)
+    enc = tok(article.norm, add_special_tokens=False, return_offsets_mapping=True)
+    ids = [tok.bos_token_id or tok.eos_token_id, *enc["input_ids"]]  # a start token gives token 1 context
+    stats = lm.token_statistics(ids, model)
+    art = lm.aggregate(stats)
+    owner = sentence_token_index(article, enc["offset_mapping"])  # stats[k] belongs to text token k
+    sent = np.zeros((len(sents), 2 * len(lm.LM_FEATURES)))
+    for j in range(len(sents)):
+        sent[j] = np.concatenate([lm.aggregate(stats, np.flatnonzero(owner == j)), art])
+    return {"lm": art, "sent_lm": sent, "lm_tokens": np.array([len(enc["input_ids"])]),
+            "lm_token_stats": np.stack([stats[k] for k in lm.TOKEN_STATS]).astype(np.float32),
+            "lm_token_owner": owner.astype(np.int32)}
+
+
+def lmdist_blocks(token_stats: np.ndarray, owner: np.ndarray, n_sentences: int) -> dict[str, np.ndarray]:
+    """The `lmdist` blocks from an `lm` block's stored per-token statistics (the same float32
+    values whether they were just computed or read from a feature cache)."""
+    stats = {k: token_stats[i].astype(np.float64) for i, k in enumerate(lm.TOKEN_STATS)}
+    art = lmdist.aggregate(stats)
+    sent = np.zeros((n_sentences, 2 * len(lmdist.LMDIST_FEATURES)))
+    for j in range(n_sentences):
+        sent[j] = np.concatenate([lmdist.aggregate(stats, np.flatnonzero(owner == j)), art])
+    return {"lmdist": art, "sent_lmdist": sent}
+
+
+def featurize_kind(article: Article, kind: str, encoder: str | None = None, device: str | None = None,
+                   lm_block: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """One kind's blocks: '<kind>' (article vector) and 'sent_<kind>' (per-sentence matrix).
     encoder: a fine-tuned MiniLM's safetensors file, used for 'embed' instead of the packaged one.
-    device: where the backbones run (backbones.resolve_device: cpu unless asked)."""
+    device: where the backbones run (backbones.resolve_device: cpu unless asked).
+    lm_block: the article's `lm` blocks when already computed (or cached): `lmdist` is made from
+    them without another SmolLM2 pass."""
     sents = [s.norm for s in article.sentences]
     text = article.norm
     if kind == "embed":
@@ -85,26 +120,31 @@ def featurize_kind(article: Article, kind: str, encoder: str | None = None,
         return {"style": style.article_style(sents),
                 "sent_style": np.array([style.sentence_style(s) for s in sents]).reshape(len(sents), -1)}
     if kind == "lm":
-        tok, model = backbones.load_smollm(device=device)
-        enc = tok(text, add_special_tokens=False, return_offsets_mapping=True)
-        ids = [tok.bos_token_id or tok.eos_token_id, *enc["input_ids"]]  # a start token gives token 1 context
-        stats = lm.token_statistics(ids, model)
-        art = lm.aggregate(stats)
-        owner = sentence_token_index(article, enc["offset_mapping"])  # stats[k] belongs to text token k
-        sent = np.zeros((len(sents), 2 * len(lm.LM_FEATURES)))
-        for j in range(len(sents)):
-            sent[j] = np.concatenate([lm.aggregate(stats, np.flatnonzero(owner == j)), art])
-        return {"lm": art, "sent_lm": sent, "lm_tokens": np.array([len(enc["input_ids"])]),
-                "lm_token_stats": np.stack([stats[k] for k in lm.TOKEN_STATS]).astype(np.float32),
-                "lm_token_owner": owner.astype(np.int32)}
+        return lm_pass(article, device)
+    if kind == "lmdist":
+        block = lm_block if lm_block is not None else lm_pass(article, device)
+        return lmdist_blocks(block["lm_token_stats"], block["lm_token_owner"], len(sents))
     raise ValueError(f"unknown feature kind {kind!r}; expected some of {', '.join(KINDS)}")
+
+
+def featurize_kinds(article: Article, kinds: tuple[str, ...], encoder: str | None = None,
+                    device: str | None = None) -> dict[str, dict[str, np.ndarray]]:
+    """Each kind's blocks, with one SmolLM2 pass shared by `lm` and `lmdist`."""
+    out: dict[str, dict[str, np.ndarray]] = {}
+    lm_block = None
+    for kind in kinds:
+        out[kind] = featurize_kind(article, kind, encoder, device, lm_block)
+        if kind == "lm":
+            lm_block = out[kind]
+    return out
 
 
 def featurize(article: Article, kinds: tuple[str, ...], encoder: str | None = None,
               device: str | None = None) -> dict[str, np.ndarray]:
     blocks: dict[str, np.ndarray] = {}
-    for kind in kinds:
-        blocks.update(featurize_kind(article, kind, encoder, device))
+    ordered = tuple(sorted(kinds, key=lambda k: k != "lm"))  # lm first: lmdist reuses its pass
+    for named in featurize_kinds(article, ordered, encoder, device).values():
+        blocks.update(named)
     return blocks
 
 

@@ -1,0 +1,36 @@
+"""The `lmdist` feature kind on the real packaged SmolLM2: one pass shared with `lm`, the same
+numbers from a fresh pass and from an `lm` block read back from the feature cache."""
+from __future__ import annotations
+
+import numpy as np
+
+from conftest import SEED_HUMAN
+
+
+def test_lmdist_from_the_cache_equals_a_fresh_pass_and_lm_shares_its_pass(tmp_path, monkeypatch):
+    from fabscore.features import lm
+    from fabscore.features.featurize import feature_names, featurize, stack
+    from fabscore.text import head, prepare
+    from fabscore.training.feature_cache import FeatureCache
+
+    article = head(prepare(SEED_HUMAN.read_text()), 120)
+    passes = []
+    real = lm.token_statistics
+    monkeypatch.setattr(lm, "token_statistics", lambda *a, **k: passes.append(1) or real(*a, **k))
+
+    fresh = featurize(article, ("lmdist", "style"))
+    assert len(passes) == 1
+    both = featurize(article, ("lmdist", "lm"))  # lm is computed first, and lmdist reuses its pass
+    assert len(passes) == 2
+    assert np.array_equal(both["lmdist"], fresh["lmdist"]) and np.array_equal(both["sent_lmdist"], fresh["sent_lmdist"])
+
+    cache = FeatureCache(tmp_path)
+    cache.features(article, ("lm",))
+    assert len(passes) == 3
+    derived = cache.features(article, ("lmdist",))  # from the cached lm block's token statistics: no pass
+    assert len(passes) == 3
+    assert np.array_equal(derived["lmdist"], fresh["lmdist"]) and np.array_equal(derived["sent_lmdist"], fresh["sent_lmdist"])
+
+    x, xs = stack(fresh, ("lmdist", "style"))
+    assert x.shape == (len(feature_names(("lmdist", "style"), "article")),) and np.isfinite(x).all()
+    assert xs.shape == (len(article.sentences), len(feature_names(("lmdist", "style"), "sentence")))
