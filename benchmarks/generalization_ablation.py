@@ -5,7 +5,7 @@
 Training rows: the four news sets `fabscore train` uses for the default model, at most --max-rows
 per set (half of each label where possible, hash-chosen: the rows of a smaller cap are a subset),
 with attacked copies of a quarter of the rows (`--augment default`). Features come from the feature
-cache; whatever is missing is featurized (lm, style and embed, first 200-word chunk).
+cache; whatever is missing is featurized (lm, lmdist, style and embed, first 200-word chunk).
 
 Every variant is fitted with the `train` protocol (C by story-grouped CV, Platt scaling on
 out-of-fold decisions of real rows, the 1% threshold on out-of-fold human scores) and measured on:
@@ -50,7 +50,7 @@ from training_ablation import attacked_copies_cv  # noqa: E402
 SHARED = REPO.parent / "shared" / "data"
 NEWS = ("llmfake", "aiclf_news", "iu_news", "usnews_mar2023_human")
 PF_ATTACKS = ("char_typos", "char_spacing", "word_synonym", "word_delete", "sentence_reorder", "sentence_drop")
-KINDS = ("lm", "style", "embed")
+KINDS = ("lm", "lmdist", "style", "embed")
 # LM aggregates that stay on their side of 0.5 under edits (docs/generalization.md, feature study) and
 # the context-only ones: order statistics, trimmed means, top-k shares, lpmax.
 ROBUST_LM = ("lm_q50_logp", "lm_q25_logp", "lm_q75_logp", "lm_trim_logp", "lm_median_logrank", "lm_top3",
@@ -127,6 +127,7 @@ def main() -> int:
     names = feature_names(KINDS, "article")
     idx = {n: i for i, n in enumerate(names)}
     lm_all = [idx[n] for n in lm.LM_FEATURES]
+    lmd = [i for n, i in idx.items() if n.startswith("lmd_")]
     style = [i for n, i in idx.items() if n.startswith("style_")]
     embed = [i for n, i in idx.items() if n.startswith("embed_")]
     robust = [idx[n] for n in ROBUST_LM]
@@ -137,6 +138,9 @@ def main() -> int:
         "robust lm + style, copies": (robust + style, None),
         "lm + style + embed, copies": (lm_all + style + embed, None),
         "embed + style, copies": (style + embed, None),
+        "lmdist + style, copies": (lmd + style, None),
+        "lmdist + style, no copies": (lmd + style, copies),
+        "lm + lmdist + style, copies": (lm_all + lmd + style, None),
     }
     only = set(filter(None, args.only.split(";")))
     out_path = Path(args.out)

@@ -428,9 +428,9 @@ def test_train_help_shows_defaults_and_default_features():
     sub = argparse.ArgumentParser().add_subparsers()
     parser = add_train_parser(sub)
     args = parser.parse_args(["--data", "x.jsonl", "--out", "m"])
-    assert args.features == ("lm", "style") and args.max_rows is None
+    assert args.features == ("lmdist", "style") and args.max_rows is None
     text = parser.format_help()
-    assert "(default: lm,style)" in text and "(default: 200)" in text and "--max-rows" in text
+    assert "(default: lmdist,style)" in text and "(default: 200)" in text and "--max-rows" in text
 
 
 # ---------------------------------------------------------------- sentence labels

@@ -54,7 +54,7 @@ def generator_family(gen: str) -> str:
 class TrainSettings:
     """Everything that decides what `train` produces (recorded in the model's config)."""
 
-    kinds: tuple[str, ...] = ("lm", "style")  # what the shipped default model uses
+    kinds: tuple[str, ...] = ("lmdist", "style")  # what the shipped default model uses
     seed: int = 0
     fields: Fields = field(default_factory=Fields)
     max_machine: int | None = None  # machine articles kept per SPEC (hash-chosen)
