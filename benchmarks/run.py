@@ -177,7 +177,7 @@ def bare_inputs(articles: list[str], kinds: tuple[str, ...], chunk_words: int) -
     chunk as the Detector scores them: SmolLM2 windows and MiniLM windows (sentence
     vectors pool the same MiniLM pass). Tokenizing is done here, outside the timed part."""
     from fabscore import backbones
-    from fabscore.features import embed
+    from fabscore.features import embed, uses_lm
     from fabscore.features.featurize import sentence_token_index
     from fabscore.text import chunks, prepare
 
@@ -185,7 +185,7 @@ def bare_inputs(articles: list[str], kinds: tuple[str, ...], chunk_words: int) -
     for a in articles:
         for piece in chunks(prepare(a), chunk_words):
             text = piece.norm
-            if "lm" in kinds:
+            if uses_lm(kinds):
                 tok, _ = backbones.load_smollm()
                 ids = [tok.bos_token_id or tok.eos_token_id, *tok(text, add_special_tokens=False)["input_ids"]]
                 lm_in += _lm_windows(ids)

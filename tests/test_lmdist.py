@@ -31,6 +31,10 @@ def test_lmdist_from_the_cache_equals_a_fresh_pass_and_lm_shares_its_pass(tmp_pa
     assert len(passes) == 3
     assert np.array_equal(derived["lmdist"], fresh["lmdist"]) and np.array_equal(derived["sent_lmdist"], fresh["sent_lmdist"])
 
+    other = FeatureCache(tmp_path / "other")  # lmdist alone: one pass, and lm's token statistics kept too
+    assert np.array_equal(other.features(article, ("lmdist",))["lmdist"], fresh["lmdist"]) and len(passes) == 4
+    assert other.has("lm", article) and "lm_token_stats" in other.get("lm", article)
+
     x, xs = stack(fresh, ("lmdist", "style"))
     assert x.shape == (len(feature_names(("lmdist", "style"), "article")),) and np.isfinite(x).all()
     assert xs.shape == (len(article.sentences), len(feature_names(("lmdist", "style"), "sentence")))

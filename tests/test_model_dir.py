@@ -129,7 +129,7 @@ def other_normalization(model: Path) -> str:
 
 
 def other_featurizer(model: Path) -> str:
-    edit_config(model, lambda c: c["featurizer_versions"].update(lm="0-other"), rehash_manifest=True)
+    edit_config(model, lambda c: c["featurizer_versions"].update({c["features"][0]: "0-other"}), rehash_manifest=True)
     return r"featurizer version '0-other'"
 
 

@@ -103,8 +103,11 @@ class FeatureCache:
         for kind in sorted(kinds, key=lambda k: k != "lm"):  # lm first: lmdist is made from its token statistics
             blocks = self.get(kind, article)
             if blocks is None:
-                if kind == "lmdist" and lm_block is None:
-                    lm_block = self.get("lm", article)  # cached by an lm model's training: no new pass
+                if kind == "lmdist" and lm_block is None:  # made from lm's token statistics: cache those too,
+                    lm_block = self.get("lm", article)  # so other aggregates can be studied without a pass
+                    if lm_block is None:
+                        lm_block = featurize_kind(article, "lm", self.encoder)
+                        self.put("lm", article, lm_block)
                 blocks = featurize_kind(article, kind, self.encoder, lm_block=lm_block)
                 self.put(kind, article, blocks)
             if kind == "lm":

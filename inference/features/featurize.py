@@ -68,23 +68,27 @@ def sentence_token_index(article: Article, offsets: list[tuple[int, int]]) -> np
     return np.where(ok, j, -1)
 
 
-def lm_pass(article: Article, device: str | None = None) -> dict[str, np.ndarray]:
+def lm_pass(article: Article, device: str | None = None, aggregates: bool = True) -> dict[str, np.ndarray]:
     """One SmolLM2 pass over the article: the `lm` block (aggregates, per-sentence aggregates with
     the article's context) and the per-token statistics it keeps (`lm_token_stats`, float32, in
-    lm.TOKEN_STATS order; `lm_token_owner`, each token's sentence), from which `lmdist` is made."""
+    lm.TOKEN_STATS order; `lm_token_owner`, each token's sentence), from which `lmdist` is made.
+    aggregates=False: the token statistics alone (scoring a model that reads only `lmdist`)."""
     sents = article.sentences
     tok, model = backbones.load_smollm(device=device)
     enc = tok(article.norm, add_special_tokens=False, return_offsets_mapping=True)
     ids = [tok.bos_token_id or tok.eos_token_id, *enc["input_ids"]]  # a start token gives token 1 context
     stats = lm.token_statistics(ids, model)
-    art = lm.aggregate(stats)
     owner = sentence_token_index(article, enc["offset_mapping"])  # stats[k] belongs to text token k
-    sent = np.zeros((len(sents), 2 * len(lm.LM_FEATURES)))
-    for j in range(len(sents)):
-        sent[j] = np.concatenate([lm.aggregate(stats, np.flatnonzero(owner == j)), art])
-    return {"lm": art, "sent_lm": sent, "lm_tokens": np.array([len(enc["input_ids"])]),
-            "lm_token_stats": np.stack([stats[k] for k in lm.TOKEN_STATS]).astype(np.float32),
-            "lm_token_owner": owner.astype(np.int32)}
+    out = {"lm_tokens": np.array([len(enc["input_ids"])]),
+           "lm_token_stats": np.stack([stats[k] for k in lm.TOKEN_STATS]).astype(np.float32),
+           "lm_token_owner": owner.astype(np.int32)}
+    if aggregates:
+        art = lm.aggregate(stats)
+        sent = np.zeros((len(sents), 2 * len(lm.LM_FEATURES)))
+        for j in range(len(sents)):
+            sent[j] = np.concatenate([lm.aggregate(stats, np.flatnonzero(owner == j)), art])
+        out.update(lm=art, sent_lm=sent)
+    return out
 
 
 def lmdist_blocks(token_stats: np.ndarray, owner: np.ndarray, n_sentences: int) -> dict[str, np.ndarray]:
@@ -122,7 +126,7 @@ def featurize_kind(article: Article, kind: str, encoder: str | None = None, devi
     if kind == "lm":
         return lm_pass(article, device)
     if kind == "lmdist":
-        block = lm_block if lm_block is not None else lm_pass(article, device)
+        block = lm_block if lm_block is not None else lm_pass(article, device, aggregates=False)
         return lmdist_blocks(block["lm_token_stats"], block["lm_token_owner"], len(sents))
     raise ValueError(f"unknown feature kind {kind!r}; expected some of {', '.join(KINDS)}")
 
