@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import queue
 import signal
 from collections import deque
 from dataclasses import dataclass, field
@@ -47,8 +48,25 @@ def _describe_exit(code: int | None) -> str:
     return f"exited with code {code}"
 
 
-def _worker_main(conn, tasks, fn: Callable, init: Callable | None, initargs: tuple, threads: int) -> None:
+PARENT_CHECK_S = 2.0  # an idle worker looks this often whether its parent is still there
+
+
+def _next_task(tasks, parent: int):
+    """The next message, or None once the parent is gone: a worker whose parent was killed
+    (kill -9 of `fabscore score`) would otherwise wait for work forever, holding its memory
+    and the parent's stderr (its own copy of the queue keeps the pipe open)."""
+    while True:
+        try:
+            return tasks.get(timeout=PARENT_CHECK_S)
+        except queue.Empty:
+            if os.getppid() != parent:
+                return None
+
+
+def _worker_main(conn, tasks, fn: Callable, init: Callable | None, initargs: tuple, threads: int,
+                 parent: int | None = None) -> None:
     """Runs in the child: Ctrl-C is the parent's to handle (it stops the pool)."""
+    parent = os.getppid() if parent is None else parent
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if threads:
         import torch
@@ -62,7 +80,7 @@ def _worker_main(conn, tasks, fn: Callable, init: Callable | None, initargs: tup
         return
     conn.send(("ready", None, os.getpid()))
     while True:
-        msg = tasks.get()
+        msg = _next_task(tasks, parent)
         if msg is None:
             return
         key, item = msg
@@ -105,7 +123,7 @@ class WorkerPool:
         recv, send = self.ctx.Pipe(duplex=False)
         tasks = self.ctx.Queue()
         proc = self.ctx.Process(target=_worker_main, args=(send, tasks, self.fn, self.init, self.initargs,
-                                                            self.threads), daemon=True)
+                                                            self.threads, os.getpid()), daemon=True)
         proc.start()
         send.close()
         self.started += 1

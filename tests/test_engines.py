@@ -187,6 +187,43 @@ def test_pool_stops_when_workers_cannot_start():
             list(pool.imap_unordered(range(4)))
 
 
+_ORPHAN_SCRIPT = """
+import sys, time
+from fabscore.pool import WorkerPool
+with WorkerPool(abs, 1, threads=0) as pool:
+    for _ in pool.imap_unordered([-1]):
+        print(pool.pids()[0], flush=True)
+        time.sleep(600)
+"""
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for a reaper counts as gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def test_a_worker_leaves_when_its_parent_is_killed():
+    """kill -9 of the process that owns a pool: its idle worker exits within seconds instead of
+    waiting for work forever (holding its memory and the parent's stderr pipe)."""
+    parent = subprocess.Popen([sys.executable, "-c", _ORPHAN_SCRIPT], stdout=subprocess.PIPE, text=True)
+    try:
+        worker = int(parent.stdout.readline())
+        assert _alive(worker)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        deadline = time.monotonic() + 20
+        while _alive(worker) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _alive(worker), "the orphaned worker is still running"
+    finally:
+        parent.kill()
+        if 'worker' in locals() and _alive(worker):
+            os.kill(worker, signal.SIGKILL)
+
+
 # ---------------------------------------------------------------- the CLI with workers
 @pytest.mark.slow
 def test_workers_give_the_records_of_one_process(tiny_model_dir, corpus8, tmp_path, capsys):
