@@ -105,6 +105,17 @@ def wait_for_records(out: Path, n: int, proc: subprocess.Popen, timeout: float =
     raise AssertionError(f"no {n} records after {timeout} s")
 
 
+def wait_for(condition, proc: subprocess.Popen, what: str, timeout: float = 120) -> None:
+    t = time.monotonic()
+    while time.monotonic() - t < timeout:
+        if condition():
+            return
+        if proc.poll() is not None:
+            raise AssertionError(f"the run ended before {what}: {proc.stderr.read().decode()[-2000:]}")
+        time.sleep(0.05)
+    raise AssertionError(f"no {what} after {timeout} s")
+
+
 def wait_for_loaded(pid: int, proc: subprocess.Popen, min_rss: int = 850 * 2**20, timeout: float = 240) -> int:
     """pid, once its resident memory shows the backbones loaded (a scoring worker holds ~1 GiB:
     torch, SmolLM2 in fp32 and MiniLM)."""
@@ -252,7 +263,10 @@ def test_killed_worker_costs_one_record_and_ctrl_c_resumes(tiny_model_dir, tmp_p
     victim = wait_for_loaded(workers[0], proc)
     wait_for_records(out, 2, proc)
     os.kill(victim, signal.SIGKILL)  # busy: every worker holds an item while inputs remain
-    wait_for_records(out, 4, proc)
+    # Ctrl-C only once the death has been recorded: records can come fast enough that a fixed count is
+    # reached before the CLI has seen the death, and a Ctrl-C then would stop it first
+    wait_for(lambda: b'"label": "error"' in out.read_bytes(), proc, "the killed worker's record")
+    wait_for_records(out, out.read_bytes().count(b"\n") + 1, proc)
     proc.send_signal(signal.SIGINT)  # Ctrl-C: the workers stop, the output stays resumable
     assert proc.wait(60) == 130
     assert "rerun with --resume" in proc.stderr.read().decode()
