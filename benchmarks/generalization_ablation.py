@@ -77,18 +77,17 @@ def matrix(articles, cache: FeatureCache) -> np.ndarray:
     return np.stack([stack(cache.features(a, KINDS), KINDS)[0] for a in articles])
 
 
-def measure(cols: np.ndarray, X: np.ndarray, prep, pf: dict, pf_X: dict, seed: int = 0) -> dict:
-    y, groups, aug = prep.y, prep.groups, prep.augmented
-    fit = fit_head(X[:, cols], y, groups, seed=seed, augmented=aug, fprs=(0.01,))
+def measure(cols: np.ndarray, rows: np.ndarray, X: np.ndarray, prep, pf: dict, pf_X: dict, seed: int = 0) -> dict:
+    """The variant's columns, fitted on its rows (all, or the real ones only)."""
+    y, groups, aug, src = prep.y[rows], prep.groups[rows], prep.augmented[rows], prep.keys("source")[rows]
+    fit = fit_head(X[rows][:, cols], y, groups, seed=seed, augmented=aug, fprs=(0.01,))
     real = fit.held
     t = fit.thresholds[0]["threshold"]
-    src = prep.keys("source")
     res = {"C": fit.C, "cv_auroc": auroc(y[real], fit.oof[real]), "cv_tpr_at_1pct_fpr": tpr_at_fpr(y[real], fit.oof[real], 0.01),
            "threshold_1pct": t,
            "cv_fpr_at_threshold_by_source": {s: float((fit.oof[real & (src == s) & (y == 0)] >= t).mean())
                                              for s in sorted(set(src[real & (y == 0)].tolist()))},
-           "attacked_held_out_stories": attacked_copies_cv(X[:, cols], y, groups, prep, np.ones(len(y), bool),
-                                                           fit.C, seed)}
+           "attacked_held_out_stories": attacked_copies_cv(X[:, cols], prep.y, prep.groups, prep, rows, fit.C, seed)}
     p_clean = fit.head.predict_proba(pf_X["none"][:, cols])[:, 1]
     y_clean = pf["none"][1]
     res["politifact_pp"] = {"auroc": auroc(y_clean, p_clean), "tpr_at_1pct_fpr": tpr_at_fpr(y_clean, p_clean, 0.01),
@@ -131,15 +130,15 @@ def main() -> int:
     style = [i for n, i in idx.items() if n.startswith("style_")]
     embed = [i for n, i in idx.items() if n.startswith("embed_")]
     robust = [idx[n] for n in ROBUST_LM]
-    copies = ~prep.augmented
+    real_only = ~prep.augmented
     variants = {
         "lm + style, copies": (lm_all + style, None),
-        "lm + style, no copies": (lm_all + style, copies),
+        "lm + style, no copies": (lm_all + style, real_only),
         "robust lm + style, copies": (robust + style, None),
         "lm + style + embed, copies": (lm_all + style + embed, None),
         "embed + style, copies": (style + embed, None),
         "lmdist + style, copies": (lmd + style, None),
-        "lmdist + style, no copies": (lmd + style, copies),
+        "lmdist + style, no copies": (lmd + style, real_only),
         "lm + lmdist + style, copies": (lm_all + lmd + style, None),
     }
     only = set(filter(None, args.only.split(";")))
@@ -154,12 +153,7 @@ def main() -> int:
     for name, (cols, rows) in variants.items():
         if only and name not in only:
             continue
-        if rows is not None:  # a variant on a subset of rows: the same protocol on those rows
-            sub = type(prep)([e for e, k in zip(prep.examples, rows) if k], [a for a, k in zip(prep.articles, rows) if k],
-                             [d for d, k in zip(prep.dataset, rows) if k], [a for a, k in zip(prep.attack, rows) if k])
-            res = measure(np.array(cols), X[rows], sub, pf, pf_X)
-        else:
-            res = measure(np.array(cols), X, prep, pf, pf_X)
+        res = measure(np.array(cols), np.ones(len(X), bool) if rows is None else rows, X, prep, pf, pf_X)
         res["n_features"] = len(cols)
         out["variants"][name] = res
         pp, att = res["politifact_pp"], res["attacked_held_out_stories"]

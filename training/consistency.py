@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fabscore.evidence.annotate import check_sentences
+from fabscore.evidence.annotate import check_sentences, claim_supported
 from fabscore.evidence.checker import Checker
 from fabscore.evidence.claims import extract, key_tokens
 from fabscore.evidence.features import FEATURES, TOP_K, negated
@@ -210,34 +210,37 @@ CLAIM_KINDS = ("entity", "number", "date", "speaker")  # corruptions that change
 MIN_PRECISION = 0.9  # claim level: recall is reported at this precision or more
 
 
-def claim_rows(pairs: list[Pair], checked, support: np.ndarray, restated: bool = False) -> dict:
-    """The claims evidence mode judges, as arrays: `y` (1 = changed by a corruption), `lost`
-    (words not in the top-k evidence), `off_best` (found, but not in the best evidence
-    sentence), `doubt` (1 - the sentence's support), and `missed` (changed spans spaCy does
-    not extract as a claim: positives never recalled). Positives: a corrupted pair's claim
+def claim_rows(pairs: list[Pair], checked, support: np.ndarray, claim_cut: float, restated: bool = False) -> dict:
+    """The claims evidence mode judges, as arrays: `y` (1 = changed by a corruption), `flagged`
+    (`supported: false` in the records: annotate.claim_supported at claim_cut), `lost` (words
+    not in the top-k evidence), `off_best` (found, but not in the best evidence sentence),
+    `doubt` (1 - the sentence's support), and `missed` (changed spans spaCy does not extract
+    as a claim: positives never recalled). Positives: a corrupted pair's claim
     over the changed characters (entity, number, date, speaker); negatives: every claim of an
     original, and with `restated` also every claim of a restated rewrite sentence (a harder,
     noisier negative: rewrites also add details their source does not have)."""
-    y, lost, off_best, doubts, missed = [], [], [], [], 0
+    y, flagged, lost, off_best, doubts, missed = [], [], [], [], [], 0
+
+    def add(label: int, claims: list[tuple[bool, bool]], sentence_support: float) -> None:
+        """One judged claim; a changed span covered by several claims is flagged when any is."""
+        y.append(label)
+        flagged.append(not all(claim_supported(ok, best, sentence_support, claim_cut) for ok, best in claims))
+        lost.append(not all(ok for ok, _ in claims))
+        off_best.append(not lost[-1] and not all(best for _, best in claims))
+        doubts.append(1.0 - sentence_support)
+
     for n, p in enumerate(pairs):
-        doubt = 1.0 - float(support[n])
         triples = list(zip(checked.claims[n], checked.supported[n], checked.in_best[n]))
         if p.kind == "original" or (restated and p.kind == "restated"):
             for _, ok, best in triples:
-                y.append(0)
-                lost.append(not ok)
-                off_best.append(ok and not best)
-                doubts.append(doubt)
+                add(0, [(ok, best)], float(support[n]))
         elif p.kind in CLAIM_KINDS and p.span:
             hit = [(ok, best) for c, ok, best in triples if c.start < p.span[1] and p.span[0] < c.end]
-            if hit:  # the changed claim is flagged when any claim over the changed span is
-                y.append(1)
-                lost.append(not all(ok for ok, _ in hit))
-                off_best.append(not lost[-1] and not all(best for _, best in hit))
-                doubts.append(doubt)
+            if hit:
+                add(1, hit, float(support[n]))
             else:
                 missed += 1
-    return {"y": np.array(y, dtype=int), "lost": np.array(lost, dtype=bool),
+    return {"y": np.array(y, dtype=int), "flagged": np.array(flagged, dtype=bool), "lost": np.array(lost, dtype=bool),
             "off_best": np.array(off_best, dtype=bool), "doubt": np.array(doubts, dtype=float), "missed": missed}
 
 
@@ -250,7 +253,7 @@ def claim_scores(pairs: list[Pair], checked, support: np.ndarray, claim_cut: flo
     lost + off_best * doubt (the shipped rule is its threshold 1 - claim_cut) the highest
     recall at precision >= min_precision and the threshold of best F1. Recall counts the
     changed claims spaCy did not extract as misses."""
-    r = claim_rows(pairs, checked, support, restated)
+    r = claim_rows(pairs, checked, support, claim_cut, restated)
     y, lost, off_best, doubt, missed = r["y"], r["lost"], r["off_best"], r["doubt"], r["missed"]
     score = lost + off_best * doubt
     n_pos = int(y.sum()) + missed
@@ -261,7 +264,7 @@ def claim_scores(pairs: list[Pair], checked, support: np.ndarray, claim_cut: flo
                "false_flags": fp}
         return out if threshold is None else {"threshold": threshold, **out}
 
-    shipped = at(lost | (off_best & (doubt >= 1.0 - claim_cut)))
+    shipped = at(r["flagged"])
     best_f1, at_precision = None, None
     for t in np.unique(score)[::-1]:  # every distinct threshold, strictest first
         got = at(score >= t, float(t))
@@ -331,6 +334,11 @@ SPLIT_STREAMS = {"train": 0, "test": 1}  # each split draws from its own random 
 # pairs are the same whether training or `fabscore evaluate --evidence` builds them
 
 
+def outside_of(src: Sources, name: str, test_share: float, n: int = N_OUTSIDE) -> list[dict]:
+    """The first n articles of the outside data sets in split `name`: where its inserted sentences come from."""
+    return [r for r in src.outside if is_test(r["id"], test_share) == (name == "test")][:n]
+
+
 def split(name: str, src: Sources, n_stories: int, test_share: float = 0.3, seed: int = 0, per_article: int = 3,
           rewrites: int = 250, n_outside: int = N_OUTSIDE, log=lambda m: None) -> tuple[object, list[Pair]]:
     """(evidence pool, pairs) of the training or held-out ("test") stories: at most n_stories
@@ -340,7 +348,7 @@ def split(name: str, src: Sources, n_stories: int, test_share: float = 0.3, seed
     want = name == "test"
     rows = [r for r in src.humans if is_test(r["id"], test_share) == want]
     rows = [rows[i] for i in sorted(rng.choice(len(rows), size=min(n_stories, len(rows)), replace=False))]
-    out = [r for r in src.outside if is_test(r["id"], test_share) == want][:n_outside]
+    out = outside_of(src, name, test_share, n_outside)
     pool, pairs, _ = build_split(rows, src.machines, out, rng, per_article, rewrites, log)
     return pool, pairs
 
@@ -360,17 +368,15 @@ def relevance_curve(probes: np.ndarray, pool: np.ndarray, pool_article: np.ndarr
 
     sims = probes.astype(np.float32) @ pool.astype(np.float32).T
     sims[probe_article[:, None] == pool_article[None, :]] = -np.inf
-    articles = np.unique(pool_article)
+    articles, per_article = np.unique(pool_article, return_counts=True)
     sizes, table = [], []
     size = min_size
     while True:
         size = min(size, len(pool))
         got = []
         for _ in range(draws if size < len(pool) else 1):
-            order = rng.permutation(articles)
-            counts = np.bincount(np.searchsorted(articles, pool_article), minlength=len(articles))[
-                np.searchsorted(articles, order)]
-            take = order[: int(np.searchsorted(np.cumsum(counts), size)) + 1]
+            order = rng.permutation(len(articles))
+            take = articles[order[: int(np.searchsorted(np.cumsum(per_article[order]), size)) + 1]]
             cols = np.isin(pool_article, take)
             best = sims[:, cols].max(axis=1)
             best = best[np.isfinite(best)]
@@ -459,7 +465,7 @@ def main(argv: list[str] | None = None) -> int:
     log(f"claim cut: support <= {claim_cut} (best F1 on out-of-fold training pairs)")
     # the relevance cut by pool size, from training-split articles only; probes: the training claim sentences
     t = time.monotonic()
-    used_outside = {r["id"] for r in [r for r in src.outside if not is_test(r["id"], args.test_share)][:N_OUTSIDE]}
+    used_outside = {r["id"] for r in outside_of(src, "train", args.test_share)}
     texts, ids = relevance_pool(src, args.test_share, used_outside)
     curve_pool = build_from_texts(texts, ids)
     originals = [p for p in tr_pairs if p.kind == "original"]

@@ -15,7 +15,7 @@ from typing import Iterable
 import numpy as np
 
 from fabscore import backbones
-from fabscore.features.featurize import FEATURIZER_VERSIONS, featurize_kind
+from fabscore.features.featurize import FEATURIZER_VERSIONS, featurize_kinds
 from fabscore.features import lm
 from fabscore.normalize import NORMALIZATION_VERSION
 from fabscore.pool import WorkerPool
@@ -96,23 +96,30 @@ class FeatureCache:
         art = from_spans(text, cut, spans)
         return head(art, max_words) if max_words else art
 
+    def todo(self, article: Article, kinds: tuple[str, ...]) -> tuple[str, ...]:
+        """The kinds to compute so that `kinds` are all cached: those missing, and `lm` too when
+        `lmdist` is computed and lm's token statistics are not cached (lmdist is made from them,
+        and keeping them lets other aggregates be studied without a new pass)."""
+        todo = [k for k in kinds if not self.has(k, article)]
+        if "lmdist" in todo and "lm" not in todo and not self.has("lm", article):
+            todo.append("lm")
+        return tuple(todo)
+
     def features(self, article: Article, kinds: tuple[str, ...]) -> dict[str, np.ndarray]:
         """All blocks of `kinds` for one article, computing and storing what is missing."""
+        have = {kind: self.get(kind, article) for kind in kinds}
+        todo = [kind for kind, blocks in have.items() if blocks is None]
+        lm_block = have.get("lm")
+        if "lmdist" in todo and lm_block is None:
+            lm_block = self.get("lm", article)
+            if lm_block is None:
+                todo.append("lm")
+        new = featurize_kinds(article, tuple(todo), self.encoder, lm_block=lm_block) if todo else {}
+        for kind, blocks in new.items():
+            self.put(kind, article, blocks)
         out: dict[str, np.ndarray] = {}
-        lm_block = None
-        for kind in sorted(kinds, key=lambda k: k != "lm"):  # lm first: lmdist is made from its token statistics
-            blocks = self.get(kind, article)
-            if blocks is None:
-                if kind == "lmdist" and lm_block is None:  # made from lm's token statistics: cache those too,
-                    lm_block = self.get("lm", article)  # so other aggregates can be studied without a pass
-                    if lm_block is None:
-                        lm_block = featurize_kind(article, "lm", self.encoder)
-                        self.put("lm", article, lm_block)
-                blocks = featurize_kind(article, kind, self.encoder, lm_block=lm_block)
-                self.put(kind, article, blocks)
-            if kind == "lm":
-                lm_block = blocks
-            out.update(blocks)
+        for kind in kinds:
+            out.update(have[kind] if have[kind] is not None else new[kind])
         return out
 
 
@@ -137,7 +144,7 @@ def fill(articles: Iterable[Article], kinds: tuple[str, ...], cache: FeatureCach
         raise ValueError(f"engine must be local or ray, got {engine!r}")
     if address and engine != "ray":
         raise ValueError("--address needs --engine ray")
-    todo = [a for a in articles if not all(cache.has(k, a) for k in kinds)]
+    todo = [a for a in articles if cache.todo(a, kinds)]
     with progress_bar(desc, len(todo) if desc else 0) as advance:
         if engine == "ray" and todo:
             from .ray_featurize import fill_on_ray

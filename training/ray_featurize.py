@@ -110,8 +110,7 @@ def fill_on_ray(todo: list[Article], kinds: tuple[str, ...], cache, workers: int
     except EngineError as e:
         raise ValueError(str(e)) from e  # `fabscore train` exits 2 with the message
     try:
-        items = [(k, article_payload(a, tuple(kind for kind in kinds if not cache.has(kind, a))))
-                 for k, a in enumerate(todo)]
+        items = [(k, article_payload(a, cache.todo(a, kinds))) for k, a in enumerate(todo)]
         for key, data in runner.map(RayFeaturizer, (tuple(kinds), cache.encoder), items):
             article = todo[key]
             if data is None:

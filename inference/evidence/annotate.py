@@ -6,8 +6,8 @@ evidence; it is `supported` when it is found, and either found in the best
 evidence sentence itself or its sentence's support is above the consistency
 head's claim cut. So a name swapped in for another, which also occurs somewhere
 else in the evidence, is not vouched for when the sentence around it disagrees
-with its nearest evidence. Both are null when nothing relevant was retrieved. Without evidence the same fields are there, null or empty,
-so every record has one shape. The writing score and label are never touched:
+with its nearest evidence. Both are null when nothing relevant was retrieved.
+Without evidence the same fields are there, null or empty, so every record has one shape. The writing score and label are never touched:
 the two signals sit side by side.
 """
 from __future__ import annotations

@@ -132,11 +132,12 @@ def featurize_kind(article: Article, kind: str, encoder: str | None = None, devi
 
 
 def featurize_kinds(article: Article, kinds: tuple[str, ...], encoder: str | None = None,
-                    device: str | None = None) -> dict[str, dict[str, np.ndarray]]:
-    """Each kind's blocks, with one SmolLM2 pass shared by `lm` and `lmdist`."""
+                    device: str | None = None, lm_block: dict[str, np.ndarray] | None = None
+                    ) -> dict[str, dict[str, np.ndarray]]:
+    """Each kind's blocks, `lm` first so that `lmdist` reuses its SmolLM2 pass; lm_block: the
+    article's `lm` blocks already at hand (from a feature cache), so `lmdist` needs no pass."""
     out: dict[str, dict[str, np.ndarray]] = {}
-    lm_block = None
-    for kind in kinds:
+    for kind in sorted(kinds, key=lambda k: k != "lm"):
         out[kind] = featurize_kind(article, kind, encoder, device, lm_block)
         if kind == "lm":
             lm_block = out[kind]
@@ -146,8 +147,7 @@ def featurize_kinds(article: Article, kinds: tuple[str, ...], encoder: str | Non
 def featurize(article: Article, kinds: tuple[str, ...], encoder: str | None = None,
               device: str | None = None) -> dict[str, np.ndarray]:
     blocks: dict[str, np.ndarray] = {}
-    ordered = tuple(sorted(kinds, key=lambda k: k != "lm"))  # lm first: lmdist reuses its pass
-    for named in featurize_kinds(article, ordered, encoder, device).values():
+    for named in featurize_kinds(article, tuple(kinds), encoder, device).values():
         blocks.update(named)
     return blocks
 
