@@ -44,7 +44,7 @@ def generator_family(gen: str) -> str:
     g = gen.lower()
     for key, fam in (("gpt-3.5", "gpt-3.5"), ("chatgpt", "gpt-3.5"), ("llama", "llama-2"), ("vicuna", "vicuna"),
                      ("gpt-4o", "gpt-4o"), ("claude", "claude"), ("mistral", "mistral"), ("davinci", "davinci"),
-                     ("flan", "flan-t5")):
+                     ("flan", "flan-t5"), ("gemma", "gemma")):
         if key in g:
             return fam
     return g or "human"
@@ -77,7 +77,8 @@ class TrainSettings:
 # models, which continue a text rather than answer a request and read differently.
 GENERATOR_KINDS = {"gpt-3.5": "chat model", "gpt-4o": "chat model", "claude": "chat model",
                    "llama-2": "chat model", "mistral": "chat model", "vicuna": "chat model",
-                   "davinci": "completion model", "flan-t5": "completion model"}
+                   "davinci": "completion model", "flan-t5": "completion model",
+                   "gemma": "completion model"}  # gemma-3-270m, a base model: training.generate's continuations
 
 
 def generator_kind(gen: str) -> str:
