@@ -21,10 +21,14 @@ def _split_humans(groups: np.ndarray, y: np.ndarray, seed: int, share: float = 0
 
 
 def leave_one_out(X: np.ndarray, y: np.ndarray, groups: np.ndarray, keys: np.ndarray, C: float, seed: int,
-                  machine_only: bool, augmented: np.ndarray | None = None) -> dict[str, dict]:
+                  machine_only: bool, augmented: np.ndarray | None = None,
+                  datasets: np.ndarray | None = None) -> dict[str, dict]:
     """One held-out value of `keys` at a time. machine_only: the key names machine rows only
     (a generator), so the test's humans are a held-out share of human stories.
-    augmented: attacked copies; trained on with their story, never tested on."""
+    augmented: attacked copies; trained on with their story, never tested on.
+    datasets (with machine_only): each row's data set. The held-out machine rows are then also
+    scored against only the held-out humans of their own data sets ("... vs its data sets'
+    humans"): within one genre, so the score reads the generator, not essays against news."""
     out = {}
     synthetic = np.zeros(len(y), bool) if augmented is None else np.asarray(augmented, bool)
     values = sorted(set(keys[y == 1].tolist())) if machine_only else sorted(set(keys.tolist()))
@@ -43,7 +47,13 @@ def leave_one_out(X: np.ndarray, y: np.ndarray, groups: np.ndarray, keys: np.nda
         fit = fit_head(X[train], y[train], groups[train], seed=seed, Cs=(C,), fprs=(0.01,),
                        augmented=synthetic[train])
         p = fit.head.predict_proba(X[test])[:, 1]
-        out[f"held out {v}"] = summary(y[test], p, {0.01: fit.thresholds[0]["threshold"]})
+        t = {0.01: fit.thresholds[0]["threshold"]}
+        out[f"held out {v}"] = summary(y[test], p, t)
+        if machine_only and datasets is not None:
+            own = np.isin(datasets[test], list(set(datasets[test & (y == 1)].tolist())))
+            same = own | (y[test] == 1)
+            if not same.all() and len(set(y[test][same].tolist())) == 2:
+                out[f"held out {v} vs its data sets' humans"] = summary(y[test][same], p[same], t)
     return out
 
 

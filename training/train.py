@@ -199,7 +199,8 @@ def evaluate_article_head(prep: Prepared, X: np.ndarray, art: HeadFit, settings:
                 res = leave_one_attack_out(X, y, groups, np.array(prep.attack), art.C, settings.seed)
             else:
                 res = leave_one_out(X, y, groups, prep.keys(key), art.C, settings.seed,
-                                    machine_only=(key in ("generator", "family")), augmented=prep.augmented)
+                                    machine_only=(key in ("generator", "family")), augmented=prep.augmented,
+                                    datasets=np.array(prep.dataset))
             metrics["leave_one_out"].update({f"{key}: {k}": v for k, v in res.items()})
             log(f"leave-one-{key}-out AUROC: " + ", ".join(f"{k} {v['auroc']:.3f}" for k, v in res.items()))
     return metrics
