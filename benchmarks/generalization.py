@@ -9,6 +9,10 @@
    vs unattacked human AUROC, and the FPR of attacked humans for attacks that keep a text human.
 3. The seeds: the real seed 000 after every attack that keeps it human-written must stay under the
    1% threshold; the fabricated seed 002 is scored too.
+4. Completion models, which no shipped model trained on: gemma-3-270m continuations of news openings
+   (`python -m fabscore.training.generate`, --generated) against the same PolitiFact++ human pages; and
+   OUTFOX essays per generator (text-davinci-003, flan-t5-xxl; gpt-3.5 for comparison) against human
+   essays, --essay-rows hash-chosen, first 200 words: within one genre, so the score reads the generator.
 
 Writes benchmarks/generalization.json (one entry per model). With --record, the PolitiFact++ and
 attack tables also go into the model's config.json under "evaluations" and its card is re-rendered
@@ -57,6 +61,24 @@ def politifact(model: str, workers: int, attack_rows: int, log) -> dict:
                                            for name, a in attacked["attacks"].items()}}}
 
 
+def completions(model: str, workers: int, generated: str, essay_rows: int, log) -> dict:
+    """Completion-model text against humans of its own genre (item 4 of the docstring)."""
+    def not_gemma_vs_pf_humans(ex) -> bool:
+        return in_llmfake(ex) or (ex.label == 1 and ex.source != "gemma_news_completions")
+
+    news = evaluate(model, [generated, str(SHARED / "politifact_pp.clean.jsonl")], by=("generator",), max_words=200,
+                    workers=workers, exclude=not_gemma_vs_pf_humans, log=log)
+    essays = evaluate(model, [str(SHARED / "outfox_essays.clean.jsonl")], by=("generator",), max_words=200,
+                      workers=workers, max_rows=essay_rows, log=log)
+    rows = {"gemma-3-270m news continuations vs PolitiFact++ human pages": news["overall"]}
+    humans = essays["groups"]["generator"].get("human")
+    for g, r in essays["groups"]["generator"].items():
+        if g != "human":
+            rows[f"OUTFOX essays: {g} vs human essays"] = r
+    return {"rows": rows, "n_abstained": {"news": news["n_abstained"], "essays": essays["n_abstained"]},
+            "essay_humans": humans}
+
+
 def seeds(model: str) -> dict:
     det = detector_for(model, FeatureCache())
     t = det.model.threshold(0.01)
@@ -93,6 +115,12 @@ def record(model: str, res: dict) -> None:
                      "share of attacked **human** articles flagged, for attacks that keep a text human-written "
                      "('-' for the others). `benchmarks/generalization.py`"),
             "rows": att}}
+    if "completions" in res:
+        config["evaluations"]["Completion models (never trained on), first 200 words"] = {
+            "note": ("gemma-3-270m continuations of news openings (`python -m fabscore.training.generate`) against the "
+                     "PolitiFact++ human pages above; OUTFOX essays of each generator against human essays "
+                     "(a generator row is scored against all human essays). `benchmarks/generalization.py`"),
+            "rows": res["completions"]["rows"]}
     (path / md.CONFIG).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     md.write_manifest(path)
     refresh(path)  # checks the model against the new manifest, re-renders the card
@@ -105,6 +133,9 @@ def main() -> int:
     ap.add_argument("--attack-rows", type=int, default=40, help="articles in the attack sample (half of each label)")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "generalization.json"))
     ap.add_argument("--record", action="store_true", help="write the tables into the model's config and card")
+    ap.add_argument("--generated", default=str(Path.home() / ".cache" / "fabscore" / "generated" / "gemma_news.jsonl"),
+                    help="completion-style continuations from `python -m fabscore.training.generate` (skipped if absent)")
+    ap.add_argument("--essay-rows", type=int, default=600, help="OUTFOX essays scored (half of each label)")
     args = ap.parse_args()
     log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
     out_path = Path(args.out)
@@ -114,6 +145,12 @@ def main() -> int:
         name = md.load(model).name
         res = {"model": model, "politifact_pp": politifact(model, args.workers, args.attack_rows, log),
                "seeds": seeds(model), "load_average_end": os.getloadavg()}
+        if Path(args.generated).is_file():
+            res["completions"] = completions(model, args.workers, args.generated, args.essay_rows, log)
+            for k, v in res["completions"]["rows"].items():
+                print(f"  {k}: AUROC {v['auroc']:.3f}, TPR at the 1% threshold {v['at_threshold_0.01']['tpr']:.3f}")
+        else:
+            log(f"{args.generated}: not found, completion-model rows skipped")
         res["seconds"] = round(time.time() - t0, 1)
         results[name] = res
         pf = res["politifact_pp"]["unattacked"]
