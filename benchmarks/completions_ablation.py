@@ -34,7 +34,6 @@ for _var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
 
 import numpy as np  # noqa: E402
 
-from fabscore.features.featurize import stack  # noqa: E402
 from fabscore.training.augment import DEFAULT_AUGMENT  # noqa: E402
 from fabscore.training.data import cap_rows, load  # noqa: E402
 from fabscore.training.feature_cache import FeatureCache, fill  # noqa: E402
@@ -42,11 +41,7 @@ from fabscore.training.fit import fit_head  # noqa: E402
 from fabscore.training.metrics import auroc, threshold_for_fpr, tpr_at_fpr  # noqa: E402
 from fabscore.training.train import TrainSettings, feature_matrices, prepare_examples  # noqa: E402
 
-from generalization_ablation import NEWS, PF_ATTACKS, SHARED, politifact_rows  # noqa: E402
-
-
-def matrix(articles, cache, kinds):
-    return np.stack([stack(cache.features(a, kinds), kinds)[0] for a in articles])
+from generalization_ablation import NEWS, PF_ATTACKS, SHARED, attacked_auroc, matrix, politifact_rows  # noqa: E402
 
 
 def main() -> int:
@@ -84,6 +79,7 @@ def main() -> int:
     out = {"features": list(kinds), "rows": {"real_news": int((~aug & ~gen).sum()), "generated": int((~aug & gen).sum()),
                     "copies": int(aug.sum()), "essays_per_class": {k: len(v) for k, v in ess.items()}},
            "variants": {}}
+
     def one_head(rows: np.ndarray):
         """A head fitted on rows: out-of-fold scores there, the final head's scores elsewhere."""
         fit = fit_head(X[rows], y[rows], groups[rows], augmented=aug[rows], fprs=(0.01,))
@@ -95,40 +91,36 @@ def main() -> int:
     completion = one_head(gen | (~gen & (y == 0)))
     # Leave one generator family out, within news: the news-only head never saw a completion model
     # (its score on the continuations, above as "generated"), and the completion head never saw a chat model.
-    real_news = ~aug & ~gen
-    hum = real_news & (y == 0)
+    real_news, real_gen = ~aug & ~gen, ~aug & gen
+    news_humans = real_news & (y == 0)
     out["leave_one_family_out_news"] = {
         "completion model held out (trained on chat models): continuations vs news humans":
-            auroc(np.r_[np.zeros(hum.sum()), np.ones((~aug & gen).sum())], np.r_[news_only[0][hum], news_only[0][~aug & gen]]),
+            attacked_auroc(news_only[0][news_humans], news_only[0], real_gen.astype(int)),
         "chat model held out (trained on continuations): chat-model news vs news humans":
-            auroc(np.r_[np.zeros(hum.sum()), np.ones((real_news & (y == 1)).sum())],
-                  np.r_[completion[0][hum], completion[0][real_news & (y == 1)]])}
+            attacked_auroc(completion[0][news_humans], completion[0], (real_news & (y == 1)).astype(int))}
     print(out["leave_one_family_out_news"], flush=True)
     variants = {"news only": news_only, "news + gemma continuations": one_head(np.ones(len(y), bool)),
                 "two heads, the higher score: news only | news humans vs gemma continuations": (
                     np.maximum(news_only[0], completion[0]),
                     lambda M: np.maximum(news_only[1](M), completion[1](M)), None)}
     for name, (oof, score, C) in variants.items():
-        t = threshold_for_fpr(oof[real_news & (y == 0)], 0.01)
+        t = threshold_for_fpr(oof[news_humans], 0.01)
         res = {"C": C, "cv_auroc_news": auroc(y[real_news], oof[real_news]),
                "cv_tpr_at_1pct_fpr_news": tpr_at_fpr(y[real_news], oof[real_news], 0.01), "threshold_1pct": t,
                "cv_fpr_at_threshold_by_source": {s: float((oof[real_news & (src == s) & (y == 0)] >= t).mean())
                                                  for s in sorted(set(src[real_news & (y == 0)].tolist()))}}
-        real_gen = ~aug & gen
-        res["generated_vs_news_humans"] = auroc(np.r_[y[real_news & (y == 0)], y[real_gen]],
-                                                np.r_[oof[real_news & (y == 0)], oof[real_gen]])
+        res["generated_vs_news_humans"] = attacked_auroc(oof[news_humans], oof, real_gen.astype(int))
         res["generated_tpr_at_threshold"] = float((oof[real_gen] >= t).mean())
         p = score(pf_X["none"])
         yc = pf["none"][1]
         res["politifact_pp"] = {"auroc": auroc(yc, p), "tpr_at_1pct_fpr": tpr_at_fpr(yc, p, 0.01),
                                 "fpr_at_threshold": float((p[yc == 0] >= t).mean())}
-        hum = p[yc == 0]
+        hum = p[yc == 0]  # the unattacked PolitiFact++ humans every attack is measured against
         res["politifact_pp_attacked"] = {}
         for a in PF_ATTACKS:
             ya = pf[a][1]
             pa = score(pf_X[a])
-            res["politifact_pp_attacked"][a] = auroc(np.r_[np.zeros(len(hum)), np.ones((ya == 1).sum())],
-                                                     np.r_[hum, pa[ya == 1]])
+            res["politifact_pp_attacked"][a] = attacked_auroc(hum, pa, ya)
         ph = score(ess_X["human"])
         res["essays_vs_human_essays"] = {}
         for g in ("davinci", "flan", "gpt-3.5"):

