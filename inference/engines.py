@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from itertools import chain, islice
 from typing import Iterable, Iterator
 
+from .backbones import PASS_THREADS
 from .reading import Input
 
 WORKER_RAM_BYTES = 3 * 2**29  # 1.5 GiB: a worker with both backbones peaks near 1 GiB
@@ -32,7 +33,9 @@ class EngineError(Exception):
 
 @dataclass(frozen=True)
 class Plan:
-    """How many worker processes, and torch threads in each; workers 0: this process."""
+    """How many worker processes, and torch threads in each; workers 0: this process.
+    Threads are always PASS_THREADS, the count every forward pass runs on anyway, so that a
+    record never depends on the number of workers (see backbones.pass_threads)."""
 
     workers: int
     threads: int
@@ -64,14 +67,14 @@ def plan(workers: str | int | None) -> Plan:
     if workers in (None, "auto"):
         ram = _available_ram()
         n = min(cores, max(1, ram // WORKER_RAM_BYTES)) if ram else cores
-        return Plan(n if n > 1 else 0, 1, auto=True)
+        return Plan(n if n > 1 else 0, PASS_THREADS, auto=True)
     try:
         n = int(workers)
     except (TypeError, ValueError):
         n = 0
     if n < 1:
         raise EngineError(f"--workers must be 'auto' or a whole number of processes >= 1, got {workers!r}")
-    return Plan(0 if n == 1 else n, max(1, cores // n))
+    return Plan(0 if n == 1 else n, PASS_THREADS)
 
 
 # ---------------------------------------------------------------- in a worker process

@@ -239,7 +239,7 @@ class RayEngine:
                  keep: tuple[str, ...] = ()):
         self.det, self.address, self.keep = det, address, tuple(keep)
         explicit = plan.workers if (plan.workers and not plan.auto) else None
-        self.runner = RayRunner(explicit if address else (plan.workers or 1), 1 if plan.auto else plan.threads,
+        self.runner = RayRunner(explicit if address else (plan.workers or 1), plan.threads,
                                 address, timeout)
         self.actors, self.threads = self.runner.actors, self.runner.threads
 

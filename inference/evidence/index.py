@@ -198,11 +198,12 @@ def encode(texts: Sequence[str]) -> np.ndarray:
     """fp32 MiniLM sentence embeddings (L2-normalized), as float32 rows."""
     import torch
 
-    from ..backbones import load_minilm
+    from ..backbones import load_minilm, pass_threads
     from ..features.embed import encode_texts
 
     tok, model = load_minilm(torch.float32)
-    return encode_texts(list(texts), tok, model).astype(np.float32)
+    with pass_threads():  # the same vectors whatever the caller's thread count
+        return encode_texts(list(texts), tok, model).astype(np.float32)
 
 
 @dataclass

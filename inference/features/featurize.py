@@ -137,10 +137,11 @@ def featurize_kinds(article: Article, kinds: tuple[str, ...], encoder: str | Non
     """Each kind's blocks, `lm` first so that `lmdist` reuses its SmolLM2 pass; lm_block: the
     article's `lm` blocks already at hand (from a feature cache), so `lmdist` needs no pass."""
     out: dict[str, dict[str, np.ndarray]] = {}
-    for kind in sorted(kinds, key=lambda k: k != "lm"):
-        out[kind] = featurize_kind(article, kind, encoder, device, lm_block)
-        if kind == "lm":
-            lm_block = out[kind]
+    with backbones.pass_threads():  # the same numbers whatever the caller's thread count
+        for kind in sorted(kinds, key=lambda k: k != "lm"):
+            out[kind] = featurize_kind(article, kind, encoder, device, lm_block)
+            if kind == "lm":
+                lm_block = out[kind]
     return out
 
 
