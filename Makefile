@@ -27,6 +27,7 @@ demo: install
 	$(BIN)/fabscore score seeds/002_3ca293cc838cf24e.txt --evidence seeds/000_e0349e775a64605f.txt --format table --html runs/demo-evidence.html
 
 test: install
+	$(BIN)/ruff check .
 	bash tests/browser_setup.sh
 	$(BIN)/pytest -q
 

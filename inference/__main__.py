@@ -1,6 +1,6 @@
 """`python -m fabscore ...` is the `fabscore` command."""
 import sys
 
-from .cli import main
+from fabscore.cli.commands import main
 
 sys.exit(main())

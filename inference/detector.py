@@ -17,20 +17,19 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from . import model_dir as md
-from .backbones import resolve_device
-from .features.featurize import featurize, stack
-from .language import english_reason
-from .records import build_record, error_result, round6
-from .text import Article, chunks, prepare
+from fabscore.features.featurize import featurize, stack
+from fabscore.io.records import build_record, error_result, round6
+from fabscore.models import directory as md
+from fabscore.models.backbones import resolve_device
+from fabscore.text.language import english_reason
+from fabscore.text.sentences import Article, chunks, prepare
 
 Featurizer = Callable[[Article, tuple[str, ...]], dict[str, np.ndarray]]
 
@@ -213,7 +212,7 @@ class Detector:
     def evidence_check(self, evidence):
         """Evidence mode (fabscore.evidence): an EvidenceCheck (index + this model's consistency
         head) from an index, an index directory, or a list of reference texts or paths."""
-        from .evidence import resolve_evidence
+        from fabscore.evidence import resolve_evidence
 
         return resolve_evidence(evidence, self.model)
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
+import subprocess
 from pathlib import Path
 
+import psutil
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -60,7 +63,7 @@ def feature_cache(tmp_path_factory):
     """A fresh feature cache per session; FABSCORE_TEST_FEATURE_CACHE names a folder to reuse
     across sessions instead (entries are keyed by featurizer and backbone versions, so a
     reused cache gives the same features; it only skips minutes of recomputing them)."""
-    from fabscore.training.feature_cache import FeatureCache
+    from fabscore.training.fit.feature_cache import FeatureCache
 
     reuse = os.environ.get("FABSCORE_TEST_FEATURE_CACHE")
     return FeatureCache(Path(reuse) if reuse else tmp_path_factory.mktemp("features"))
@@ -83,7 +86,8 @@ def seed_texts() -> dict[str, str]:
 
 
 # Fixtures whose first use costs minutes: training the suite's own model (SmolLM2 and MiniLM over
-# 40 articles), starting headless Chromium, or loading SmolLM2 in fp32 beside bf16. Every test that uses one is slow, whatever its marks,
+# 40 articles), starting headless Chromium, or loading SmolLM2 in fp32 beside bf16. Every test that uses
+# one is slow, whatever its marks,
 # so `pytest -m "not slow"` stays the quick subset.
 SLOW_FIXTURES = frozenset({"tiny_model_dir", "driver", "lm_dir", "lm_fp32"})
 
@@ -92,3 +96,37 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+
+
+# ---------------------------------------------------------------- processes a test starts
+def children(pid: int) -> list[int]:
+    """Direct child process ids (the worker processes); [] once the process is gone."""
+    try:
+        return [c.pid for c in psutil.Process(pid).children()]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def alive(pid: int) -> bool:
+    """Running, and not a zombie waiting to be reaped."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+@pytest.fixture
+def procs():
+    """Subprocesses a test starts; always stopped afterwards, by their own ids."""
+    started: list[subprocess.Popen] = []
+    try:
+        yield started
+    finally:
+        for p in started:
+            kids = children(p.pid) if alive(p.pid) else []
+            if p.poll() is None:
+                p.kill()
+                p.wait(10)
+            for k in kids:
+                if alive(k):
+                    os.kill(k, signal.SIGKILL)

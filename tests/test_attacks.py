@@ -1,4 +1,4 @@
-"""The attack suite (issue 15): seeded and deterministic, each attack changes real
+"""The attack suite: seeded and deterministic, each attack changes real
 text, the ones normalization undoes are undone (and only those), nothing breaks on
 empty or tiny input, and `fabscore evaluate --attacks` reports on a small real sample."""
 from __future__ import annotations
@@ -6,12 +6,11 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from fabscore.normalize import normalize
-from fabscore.cli import main as fabscore_main
-from fabscore.training.attacks import ATTACKS, FAMILIES, degenerate, rewrite_sentences, select, synonyms
-
 from conftest import SHARED_DATA, small_sample
+
+from fabscore.cli.commands import main as fabscore_main
+from fabscore.text.normalize import normalize
+from fabscore.training.data.attacks import ATTACKS, FAMILIES, degenerate, rewrite_sentences, select, synonyms
 
 FAST_ATTACKS = [a for a in ATTACKS.values() if not a.slow]
 
@@ -37,7 +36,7 @@ def test_undone_by_normalize_flag_is_true_exactly_when_normalize_undoes_it(attac
 def test_undone_attacks_leave_sentence_boundaries_alone(name, seed_texts):
     """Sentences are split on the original text, so normalize() alone was not enough:
     Cyrillic letters in 'gov.' or 'e.g.' moved pysbd's boundaries in 10 of 100 llmfake articles."""
-    from fabscore.text import prepare
+    from fabscore.text.sentences import prepare
 
     texts = list(seed_texts.values()) + [r["text"] for r in small_sample(SHARED_DATA / "llmfake.clean.jsonl", 15)]
     texts.append("Cases rose in Maryland, Gov. Larry Hogan said on Sunday. Tests, e.g. antibody tests, lag behind.")
@@ -133,19 +132,34 @@ def test_cli_evaluate_unknown_attack_is_a_usage_error(capsys):
 
 # ---------------------------------------------------------------- leave one generator family out
 def test_generator_kinds_of_the_shared_data():
-    from fabscore.training.train import generator_kind
+    from fabscore.training.data.generators import generator_kind
 
     chat = ["gpt-3.5-turbo", "gpt-3.5-turbo (ChatGPT)", "gpt-3.5-turbo-0613", "llama-2-70b-chat", "vicuna-13b-v1.3",
             "gpt-4o", "claude-3-haiku-20240307", "mistral-7b-instruct-v0.2"]
     assert {generator_kind(g) for g in chat} == {"chat model"}
     assert {generator_kind(g) for g in ("text-davinci-003", "flan-t5-xxl")} == {"completion model"}
-    assert generator_kind("palm-2") == "palm-2"  # neither family: its own name, never silently merged
+    assert generator_kind("palm-2") == "unknown"  # a kind no mapping names is said to be unknown, never guessed
+    assert generator_kind("palm-2", {"palm-2": {"kind": "chat model"}}) == "chat model"  # the user's mapping
+
+
+def test_generator_families_keep_2024_models_apart():
+    from fabscore.training.data.generators import generator_family, generator_kind, read_mapping
+
+    assert generator_family("llama-3-70b") == "llama-3" != generator_family("llama-2-70b-chat") == "llama-2-chat"
+    assert generator_family("llama-2-7b-chat") == generator_family("llama-2-13b-chat")  # sizes are one family
+    assert len({generator_family(g) for g in ("gpt-4", "gpt-4o", "gpt-3.5-turbo-0613", "gemini-1.5-pro")}) == 4
+    assert generator_family("claude-3-opus-20240229") == "claude-3-opus"
+    assert {generator_kind(g) for g in ("gemini-1.5-pro", "gpt-4", "llama-3-70b", "claude-3-sonnet-20240229")} \
+        == {"chat model"}
+    assert generator_family("x-1", {"x-1": "my-family"}) == "my-family"
+    with pytest.raises(ValueError, match="generator mapping"):
+        read_mapping(__file__)  # not JSON
 
 
 def test_leave_one_family_out_holds_out_each_family():
     import numpy as np
 
-    from fabscore.training.loo import leave_one_out
+    from fabscore.training.eval.loo import leave_one_out
 
     rng = np.random.default_rng(0)
     n = 240
@@ -166,7 +180,7 @@ def test_leave_one_out_also_compares_with_the_humans_of_the_held_out_rows_data_s
     essays against news. The within-data-set row compares them with essay humans only."""
     import numpy as np
 
-    from fabscore.training.loo import leave_one_out
+    from fabscore.training.eval.loo import leave_one_out
 
     rng = np.random.default_rng(1)
     ds = np.array(["news"] * 100 + ["essays"] * 100 + ["news"] * 100 + ["essays"] * 100)
@@ -188,7 +202,7 @@ def _examples(n_each: int = 30):
 
 
 def load_row(r: dict):
-    from fabscore.training.data import Example
+    from fabscore.training.data.examples import Example
 
     label = int(r["label"] == "machine")
     return Example(id=r["id"], text=r["text"], label=label, group=(r.get("pair_id") or r["id"]) if label else r["id"],
@@ -196,7 +210,7 @@ def load_row(r: dict):
 
 
 def test_attacked_copies_keep_label_and_story_and_spare_humans_the_spinner():
-    from fabscore.training.augment import DEFAULT_AUGMENT, attacked_copies, attacks_for
+    from fabscore.training.data.augment import DEFAULT_AUGMENT, attacked_copies, attacks_for
 
     if not (SHARED_DATA / "llmfake.clean.jsonl").is_file():
         pytest.skip("../shared/data/llmfake.clean.jsonl not found")
@@ -219,7 +233,7 @@ def test_attacked_copies_keep_label_and_story_and_spare_humans_the_spinner():
 
 
 def test_augment_refuses_rewrites_and_drops_attacks_normalization_undoes():
-    from fabscore.training.augment import attacks_for
+    from fabscore.training.data.augment import attacks_for
 
     with pytest.raises(ValueError, match="too slow"):
         attacks_for("paraphrase")
@@ -230,7 +244,7 @@ def test_augment_refuses_rewrites_and_drops_attacks_normalization_undoes():
 def test_head_fits_on_attacked_copies_but_calibrates_and_thresholds_on_real_rows():
     import numpy as np
 
-    from fabscore.training.fit import fit_head
+    from fabscore.training.fit.heads import fit_head
 
     rng = np.random.default_rng(0)
     n = 400
@@ -252,7 +266,7 @@ def test_head_fits_on_attacked_copies_but_calibrates_and_thresholds_on_real_rows
 def test_train_with_augmentation_reports_attacked_copies_apart(tmp_path):
     """style features only (no backbone pass), real llmfake rows: the card lists the copies,
     the headline metrics count only real articles, and an attack table is written."""
-    from fabscore.training.feature_cache import FeatureCache
+    from fabscore.training.fit.feature_cache import FeatureCache
     from fabscore.training.train import train
 
     if not (SHARED_DATA / "llmfake.clean.jsonl").is_file():

@@ -20,10 +20,10 @@ import numpy as np
 import pytest
 import torch
 
-from fabscore import backbones
 from fabscore.features import embed, lm
 from fabscore.features.featurize import featurize_kind
-from fabscore.text import prepare
+from fabscore.models import backbones
+from fabscore.text.sentences import prepare
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -74,7 +74,8 @@ def test_cache_dir_is_keyed_by_gguf_sha256(lm_dir):
 
 def test_cache_root_follows_fabscore_cache(monkeypatch, tmp_path):
     monkeypatch.setenv("FABSCORE_CACHE", str(tmp_path / "elsewhere"))
-    assert backbones._dequantized_dir() == tmp_path / "elsewhere" / f"smollm2-{backbones.smollm_info().weights_sha256[:16]}"
+    sha = backbones.smollm_info().weights_sha256
+    assert backbones._dequantized_dir() == tmp_path / "elsewhere" / f"smollm2-{sha[:16]}"
 
 
 def test_dequantized_cache_reproduces_gguf_logits(lm_fp32, seed_texts):
@@ -139,7 +140,7 @@ def test_bf16_lm_features_stay_close_to_fp32(lm_dir, lm_fp32, seed_texts):
 SCORE_SCRIPT = """
 import json, sys
 from fabscore import load_detector
-from fabscore.backbones import lm_dtype
+from fabscore.models.backbones import lm_dtype
 det = load_detector(sys.argv[1])
 texts = [open(p, encoding="utf-8").read() for p in sys.argv[2:]]
 print(json.dumps({"dtype": str(lm_dtype()), "scores": [r["score"] for r in det.score(texts)]}))
@@ -181,8 +182,10 @@ def test_bf16_and_fp32_article_scores_agree(tiny_model_dir):
 SENTENCES = [
     "On March 15th, 2023, the International Criminal Court received a chilling threat.",
     "The council approved the budget.",
-    "Moscow may have left the \"tented camp in place,\" which indicated that they were continuing the training program.",
-    "Officials did not respond to requests for comment on Tuesday evening, according to a spokesperson for the ministry.",
+    "Moscow may have left the \"tented camp in place,\" which indicated that they were continuing the "
+    "training program.",
+    "Officials did not respond to requests for comment on Tuesday evening, according to a spokesperson "
+    "for the ministry.",
 ]
 
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from fabscore import cli
+from fabscore.cli import commands as cli
 from fabscore.detector import Detector
-from fabscore.reading import ReadError, read_document
+from fabscore.io.reading import ReadError, read_document
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = sorted((ROOT / "seeds").glob("*.txt"))
@@ -30,8 +30,8 @@ GERMAN = ("Die Bundesregierung hat am Mittwoch ein neues Gesetz zur Förderung e
 CHINESE = ("国务院周三召开常务会议，部署进一步推动新能源汽车产业发展的措施。会议指出，要加快充电基础设施建设，"
            "完善相关补贴政策，并鼓励地方政府因地制宜出台配套方案。专家表示，这些措施有望在明年显著提升市场需求。")
 ARABIC = ("أعلنت وزارة الصحة يوم الثلاثاء عن خطة جديدة لتوسيع الخدمات الطبية في المناطق الريفية. "
-          "وقال المتحدث باسم الوزارة إن الخطة تشمل بناء عشرين مستشفى جديدا وتدريب آلاف الممرضين خلال السنوات الخمس المقبلة. ")
-MIXED_RTL = ("The festival opened in Haifa on Monday. \u05d4\u05e4\u05e1\u05d8\u05d9\u05d1\u05dc \u05e0\u05e4\u05ea\u05d7 "
+          "وقال المتحدث باسم الوزارة إن الخطة تشمل بناء عشرين مستشفى جديدا وتدريب آلاف الممرضين خلال السنوات الخمس المقبلة. ")  # noqa: E501 - a sentence in another script, kept whole on one line
+MIXED_RTL = ("The festival opened in Haifa on Monday. \u05d4\u05e4\u05e1\u05d8\u05d9\u05d1\u05dc \u05e0\u05e4\u05ea\u05d7 "  # noqa: E501 - a sentence in another script, kept whole on one line
              "\u200f\u05d1\u05d9\u05d5\u05dd \u05e9\u05e0\u05d9\u200f, organisers said, \u0648\u0642\u0627\u0644 "
              "\u0627\u0644\u0645\u0646\u0638\u0645\u0648\u0646 \u202bإن الحضور كان كبيرا\u202c and tickets sold out. ")
 HTML = """<html><head><script>window.SECRET_SCRIPT = 1;</script></head><body>
@@ -42,7 +42,7 @@ HTML = """<html><head><script>window.SECRET_SCRIPT = 1;</script></head><body>
 @pytest.fixture(scope="module")
 def model_dir() -> Path:
     """The shipped fast model (MiniLM + style): real, and needs no shared data to train."""
-    from fabscore.model_dir import SHIPPED
+    from fabscore.models.directory import SHIPPED
 
     return SHIPPED / "fast"
 

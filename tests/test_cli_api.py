@@ -1,4 +1,4 @@
-"""Issues #11 and #12 on a real model (the shipped fast one, no shared data needed):
+"""The command line and the Python API on a real model (the shipped fast one, no shared data needed):
 data-set checks, --resume rules, output formats, the Python API's conventions and
 its cache, one record shape and rounding, exit codes, parser behaviour, devices."""
 from __future__ import annotations
@@ -7,14 +7,13 @@ import json
 import os
 import subprocess
 import sys
-from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from fabscore import cli
-from fabscore.model_dir import SHIPPED
+from fabscore.cli import commands as cli
+from fabscore.models.directory import SHIPPED
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = sorted((ROOT / "seeds").glob("*.txt"))
@@ -195,7 +194,7 @@ def test_api_records_have_the_cli_keys_and_fpr_per_call(det, texts, tmp_path, ca
 def test_scores_are_cached_across_score_and_predict_proba(texts):
     from fabscore.detector import Detector
     from fabscore.features.featurize import featurize
-    from fabscore.model_dir import load
+    from fabscore.models.directory import load
 
     model = load("fast")
     calls = []
@@ -290,9 +289,9 @@ def test_stdin_is_one_article(texts):
 
 # ---------------------------------------------------------------- G. device and import side effects
 def test_device_reaches_the_backbone_loads(texts, monkeypatch):
-    from fabscore import backbones
     from fabscore.detector import Detector
-    from fabscore.model_dir import load
+    from fabscore.models import backbones
+    from fabscore.models.directory import load
 
     asked = []
     real = backbones.load_minilm
@@ -318,7 +317,7 @@ def test_an_absent_device_is_a_clear_error(device, tmp_path, capsys, monkeypatch
     code, _, err = run([tmp_path, "--model", FAST, "--device", device], capsys)
     assert code == 2 and f"device '{device}' asked for" in err
     monkeypatch.setenv("FABSCORE_DEVICE", device)
-    from fabscore import backbones
+    from fabscore.models import backbones
 
     with pytest.raises(backbones.DeviceError, match="use --device cpu"):
         backbones.resolve_device()
@@ -326,7 +325,7 @@ def test_an_absent_device_is_a_clear_error(device, tmp_path, capsys, monkeypatch
 
 def test_importing_backbones_leaves_the_host_process_alone():
     probe = ("import os, transformers\nfrom transformers.utils import logging\nbefore = logging.get_verbosity()\n"
-             "import fabscore.backbones\nprint(os.environ.get('HF_HUB_OFFLINE'),"
+             "import fabscore.models.backbones\nprint(os.environ.get('HF_HUB_OFFLINE'),"
              " os.environ.get('TRANSFORMERS_OFFLINE'), logging.get_verbosity() == before,"
              " logging.is_progress_bar_enabled())")
     env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
@@ -335,10 +334,10 @@ def test_importing_backbones_leaves_the_host_process_alone():
 
 
 def test_one_sha256_helper_without_torch():
-    proc = _python("import sys, fabscore.hashing, fabscore.model_dir as md\n"
-                   "print(md._sha256 is fabscore.hashing.sha256_file, 'torch' in sys.modules)")
+    proc = _python("import sys, fabscore.models.hashing, fabscore.models.directory as md\n"
+                   "print(md._sha256 is fabscore.models.hashing.sha256_file, 'torch' in sys.modules)")
     assert proc.stdout.split()[0] == "True", proc.stderr
-    proc = _python("import sys, fabscore.hashing\nprint('torch' in sys.modules)")
+    proc = _python("import sys, fabscore.models.hashing\nprint('torch' in sys.modules)")
     assert proc.stdout.strip() == "False"
 
 
@@ -355,7 +354,7 @@ def test_report_is_autoescaped_and_its_csp_hashes_its_own_blocks():
     import hashlib
     import re
 
-    from fabscore.report import PALETTE, TEMPLATES, render
+    from fabscore.io.report import PALETTE, TEMPLATES, render
 
     page = render(_report_records())
     assert "<script>window.__pwned" not in page and "&lt;script&gt;" in page
@@ -372,7 +371,7 @@ def test_report_is_autoescaped_and_its_csp_hashes_its_own_blocks():
 
 
 def test_report_explains_flagged_sentences_in_a_human_article(det, texts):
-    from fabscore.report import render
+    from fabscore.io.report import render
 
     page = render(_report_records())
     assert page.count('class="explain"') == 1  # one human article has a flagged sentence

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from fabscore import cli
+from fabscore.cli import commands as cli
 from fabscore.detector import Detector
-from fabscore.reading import read_document
+from fabscore.io.reading import read_document
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = sorted((ROOT / "seeds").glob("*.txt"))
@@ -23,7 +23,7 @@ FIELDS = ["path", "id", "score", "label", "threshold", "sentence_threshold", "ta
 @pytest.fixture(scope="module")
 def model_dir() -> Path:
     """The shipped fast model (MiniLM + style): real, and needs no shared data to train."""
-    from fabscore.model_dir import SHIPPED
+    from fabscore.models.directory import SHIPPED
 
     return SHIPPED / "fast"
 
@@ -256,7 +256,7 @@ def test_html_report(model_dir, corpus, tmp_path, capsys):
 
 
 def test_html_report_module_missing_is_a_usage_error(model_dir, corpus, tmp_path, capsys, monkeypatch):
-    monkeypatch.setitem(sys.modules, "fabscore.report", None)  # as if report.py were not installed
+    monkeypatch.setitem(sys.modules, "fabscore.io.report", None)  # as if report.py were not installed
     code, _, err = run([corpus / "a0.txt", "--model", model_dir, "--html", tmp_path / "r.html"], capsys)
-    assert code == 2 and "--html needs fabscore.report.write_html" in err
+    assert code == 2 and "--html needs fabscore.io.report.write_html" in err
     assert not (tmp_path / "r.html").exists()

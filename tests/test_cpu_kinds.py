@@ -19,7 +19,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import SEED_HUMAN, SEED_MACHINE, shared_file
 
 # oneDNN (bf16 matrix products), MKL (fp32 ones) and ATen (everything else) each pick their kernels
@@ -59,7 +58,7 @@ def texts() -> list[str]:
 def token_stats(docs: list[str]) -> list[str]:
     """SmolLM2's per-token statistics of each text as featurization computes them, as hex bytes."""
     from fabscore.features.featurize import featurize_kinds
-    from fabscore.text import prepare
+    from fabscore.text.sentences import prepare
 
     return [featurize_kinds(prepare(d), ("lm",))["lm"]["lm_token_stats"].tobytes().hex() for d in docs]
 
@@ -68,9 +67,11 @@ def child(path: str) -> None:
     """In the capped process: records at 2 threads, at 1, and from two workers, per model."""
     import torch
 
-    from fabscore import backbones, load_detector
-    from fabscore.engines import LocalEngine, plan
-    from fabscore.reading import Input
+    from fabscore import load_detector
+    from fabscore.engines import plan
+    from fabscore.engines.local import LocalEngine
+    from fabscore.io.reading import Input
+    from fabscore.models import backbones
 
     docs = json.loads(Path(path).read_text())
     out = {"capability": torch.backends.cpu.get_cpu_capability(), "dtype": str(backbones.lm_dtype()), "runs": {}}

@@ -12,10 +12,11 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import alive, children
 
-from fabscore import cli
+from fabscore.cli import commands as cli
 from fabscore.engines import EngineError, plan
-from fabscore.pool import WorkerDied, WorkerPool
+from fabscore.engines.pool import WorkerDied, WorkerPool
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = sorted((ROOT / "seeds").glob("*.txt"))
@@ -59,21 +60,6 @@ def cli_cmd(*argv) -> list[str]:
     return [sys.executable, "-m", "fabscore", "score", *map(str, argv)]
 
 
-def children(pid: int) -> list[int]:
-    """Direct child process ids, from /proc (the worker processes)."""
-    out = []
-    try:
-        tasks = list(Path(f"/proc/{pid}/task").iterdir())
-    except OSError:  # gone
-        return out
-    for task in tasks:
-        try:
-            out += [int(c) for c in (task / "children").read_text().split()]
-        except OSError:
-            pass
-    return out
-
-
 def workers_of(pid: int) -> list[int]:
     """The spawned worker processes among pid's children (not multiprocessing's resource tracker)."""
     out = []
@@ -84,14 +70,6 @@ def workers_of(pid: int) -> list[int]:
         except OSError:
             pass
     return out
-
-
-def alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def wait_for_records(out: Path, n: int, proc: subprocess.Popen, timeout: float = 240) -> None:
@@ -134,23 +112,6 @@ def wait_for_loaded(pid: int, proc: subprocess.Popen, min_rss: int = 850 * 2**20
     raise AssertionError(f"worker {pid} did not load the models within {timeout} s")
 
 
-@pytest.fixture
-def procs():
-    """Subprocesses a test starts; always stopped afterwards, by their own ids."""
-    started: list[subprocess.Popen] = []
-    try:
-        yield started
-    finally:
-        for p in started:
-            kids = children(p.pid) if alive(p.pid) else []
-            if p.poll() is None:
-                p.kill()
-                p.wait(10)
-            for k in kids:
-                if alive(k):
-                    os.kill(k, signal.SIGKILL)
-
-
 # ---------------------------------------------------------------- the plan
 def test_workers_flag_is_checked():
     assert plan("1").workers == 0 and plan(1).workers == 0  # 1: this process, as before
@@ -191,7 +152,7 @@ def test_pool_loses_only_the_item_a_killed_worker_held():
 
 
 def test_pool_stops_when_workers_cannot_start():
-    from fabscore.pool import WorkerInitError
+    from fabscore.engines.pool import WorkerInitError
 
     with pytest.raises(WorkerInitError, match="no model here"):
         with WorkerPool(_square_or_die, 2, init=_fail_init, threads=0) as pool:
@@ -200,7 +161,7 @@ def test_pool_stops_when_workers_cannot_start():
 
 _ORPHAN_SCRIPT = """
 import sys, time
-from fabscore.pool import WorkerPool
+from fabscore.engines.pool import WorkerPool
 with WorkerPool(abs, 1, threads=0) as pool:
     for _ in pool.imap_unordered([-1]):
         print(pool.pids()[0], flush=True)
@@ -293,8 +254,8 @@ def test_training_featurizes_through_the_same_pool(tmp_path):
     import numpy as np
 
     from fabscore.features.featurize import featurize_kind
-    from fabscore.text import prepare
-    from fabscore.training.feature_cache import FeatureCache, fill
+    from fabscore.text.sentences import prepare
+    from fabscore.training.fit.feature_cache import FeatureCache, fill
 
     texts = [p.read_text(encoding="utf-8") for p in sorted(make_corpus(tmp_path / "t", 6).glob("*.txt"))]
     articles = [prepare(t) for t in texts]

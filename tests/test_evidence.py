@@ -9,18 +9,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import SEED_HUMAN, SEED_MACHINE, SHARED_DATA
 
-from fabscore import cli
+from fabscore.cli import commands as cli
 from fabscore.evidence import EvidenceError, build, load
 from fabscore.evidence.claims import extract
-from fabscore.model_dir import write_manifest
-from fabscore.training.evidence_eval import INVENTED
+from fabscore.models.directory import write_manifest
+from fabscore.training.evidence.evaluate import INVENTED
 
 
 def unrelated_news(n: int) -> list[str]:
-    from fabscore.training.evidence_eval import unrelated_news
+    from fabscore.training.evidence.evaluate import unrelated_news
 
     return unrelated_news(n, SHARED_DATA)
 
@@ -51,7 +50,7 @@ def test_index_round_trip(seed_index, tmp_path):
 
 
 def test_sentence_table_behaves_like_the_list_of_sentences(seed_index):
-    from fabscore.evidence.index import EvidenceSentence, SentenceTable
+    from fabscore.evidence.table import EvidenceSentence, SentenceTable
 
     listed = [EvidenceSentence(s.path, s.id, s.start, s.end, s.text) for s in seed_index.sentences]
     table = SentenceTable.from_sentences(listed)
@@ -66,11 +65,12 @@ def test_sentence_table_behaves_like_the_list_of_sentences(seed_index):
 def test_float16_vectors_give_the_float32_top_k(seed_index):
     """Stored and held as float16: the fp32 embeddings' top 5 up to the rounding, cosines within 1e-3."""
     from fabscore.evidence import index as ix
-    from fabscore.normalize import normalize
+    from fabscore.evidence import search
+    from fabscore.text.normalize import normalize
 
     v32 = ix.encode([normalize(t) for t in seed_index.sentences.texts])
     q = np.concatenate([v32[[0, 3, 5]], ix.encode(["The court was never threatened by anyone."])])
-    s32, i32 = ix.exact_search(v32, q, 5)
+    s32, i32 = search.exact_search(v32, q, 5)
     s16, i16 = seed_index.search(q, 5)
     assert seed_index.vectors.dtype == np.float16
     assert np.allclose(s16, s32, atol=1e-3)
@@ -82,20 +82,20 @@ def test_float16_search_a_block_at_a_time_matches_float32():
     converted at a time) give what float32 gives on the same (rounded) values."""
     import faiss
 
-    from fabscore.evidence import index as ix
+    from fabscore.evidence import search
 
     rng = np.random.default_rng(0)
-    v = rng.standard_normal((2 * ix._BLOCK + 123, 64), dtype=np.float32)
+    v = rng.standard_normal((2 * search._BLOCK + 123, 64), dtype=np.float32)
     v16 = (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float16)
     v32 = v16.astype(np.float32)
     q = v32[rng.integers(len(v32), size=20)] + 0.1 * rng.standard_normal((20, 64), dtype=np.float32)
-    s, i = ix.exact_search(v16, q, 5)
+    s, i = search.exact_search(v16, q, 5)
     full = q @ v32.T
     assert np.array_equal(i, np.argsort(-full, axis=1, kind="stable")[:, :5])
     assert np.allclose(s, np.take_along_axis(full, i, 1), atol=1e-5)
-    ivf = ix.train_ivf(v16)
-    assert np.array_equal(ivf.assign, ix.train_ivf(v32).assign)  # the same float32 values, block by block
-    index = ix.faiss_index(v16, ivf)
+    ivf = search.train_ivf(v16)
+    assert np.array_equal(ivf.assign, search.train_ivf(v32).assign)  # the same float32 values, block by block
+    index = search.faiss_index(v16, ivf)
     quantizer = faiss.IndexFlatIP(64)
     quantizer.add(ivf.centroids)
     ref = faiss.IndexIVFFlat(quantizer, 64, ivf.nlist, faiss.METRIC_INNER_PRODUCT)
@@ -250,19 +250,19 @@ def ivf_index():
 
 
 def test_index_stores_the_ivf_structure_and_loads_it_without_clustering(ivf_index, tmp_path):
-    from fabscore.evidence import index as ix
+    from fabscore.evidence import search
 
     d = ivf_index.save(tmp_path / "idx", ivf=True)
     assert "ivf.safetensors" in json.loads((d / "MANIFEST.json").read_text())["files"]
     cfg = json.loads((d / "index.json").read_text())["ivf"]
-    assert cfg["nlist"] == ivf_index.ivf.nlist >= 16 and cfg["nprobe"] == ix.FAISS_NPROBE
+    assert cfg["nlist"] == ivf_index.ivf.nlist >= 16 and cfg["nprobe"] == search.FAISS_NPROBE
     again = load(d)
     assert np.array_equal(again.ivf.assign, ivf_index.ivf.assign)
     assert np.array_equal(again.ivf.centroids, ivf_index.ivf.centroids)
     q = ivf_index.vectors[::5]
     sims, idx = again.search(q, 3)  # through FAISS: the index has an IVF structure
     assert again._faiss is not None and again._faiss.ntotal == len(ivf_index)
-    exact_sims, _ = ix.exact_search(ivf_index.vectors, q, 3)
+    exact_sims, _ = search.exact_search(ivf_index.vectors, q, 3)
     assert np.allclose(sims[:, 0], exact_sims[:, 0], atol=1e-5) and (sims[:, 0] > 0.999).all()  # finds itself
     import faiss  # the same neighbours as FAISS's own IVF over these centroids, assigning the vectors itself
 
@@ -270,7 +270,7 @@ def test_index_stores_the_ivf_structure_and_loads_it_without_clustering(ivf_inde
     quantizer.add(ivf_index.ivf.centroids)
     ref = faiss.IndexIVFFlat(quantizer, q.shape[1], ivf_index.ivf.nlist, faiss.METRIC_INNER_PRODUCT)
     ref.add(ivf_index.vectors)
-    ref.nprobe = ix.FAISS_NPROBE
+    ref.nprobe = search.FAISS_NPROBE
     assert np.array_equal(idx, ref.search(q, 3)[1])
     plain = load(ivf_index.save(tmp_path / "plain", ivf=False))  # small indexes store none by default
     assert plain.ivf is None and not (tmp_path / "plain" / "ivf.safetensors").exists()
@@ -358,7 +358,7 @@ def test_relevance_cut_depends_on_pool_size_within_the_measured_range():
 def test_relevance_curve_measures_the_best_unrelated_cosine_by_pool_size():
     """On random unit vectors the best cosine of an unrelated probe rises with the pool: the curve
     rises, the line in ln(size) fits it, and a probe's own article never counts."""
-    from fabscore.training.consistency import relevance_curve
+    from fabscore.training.evidence.relevance import relevance_curve
 
     rng = np.random.default_rng(0)
     pool = rng.standard_normal((4_000, 32)).astype(np.float32)
@@ -374,7 +374,7 @@ def test_relevance_curve_measures_the_best_unrelated_cosine_by_pool_size():
 
 def test_claims_are_entities_numbers_dates_quotes_with_offsets():
     text = SEED_MACHINE.read_text()
-    from fabscore.text import prepare
+    from fabscore.text.sentences import prepare
 
     sents = prepare(text).sentences
     claims = extract([s.text for s in sents])
@@ -404,7 +404,7 @@ def test_seed_002_invented_sentences_rank_lowest(detector, seed_index):
     rec = detector.score(SEED_MACHINE.read_text(), evidence=seed_index)[0]
     ranked = sorted((s for s in rec["sentences"] if s["support"] is not None), key=lambda s: s["support"])
     lowest = ranked[:3]
-    # the issue's target: the three lowest-support sentences all carry invented specifics
+    # the three lowest-support sentences all carry invented specifics
     assert all(any(w in s["text"] for w in INVENTED) for s in lowest), [s["text"][:60] for s in lowest]
     assert rec["evidence_summary"]["n_unsupported"] >= 3
     eboe = next(s for s in rec["sentences"] if "Eboe-Osuji" in s["text"])
@@ -473,10 +473,10 @@ def test_table_shows_evidence_counts_and_unbacked_sentences(capsys):
 def test_evidence_reuses_the_article_scoring_prepared():
     """Detector.record hands the evidence check the Article the writing score was computed from:
     each text is prepared once (the fast model and the default model's consistency head)."""
-    from fabscore import model_dir as md
     from fabscore.detector import Detector
     from fabscore.evidence import resolve_evidence
-    from fabscore.text import prepare
+    from fabscore.models import directory as md
+    from fabscore.text.sentences import prepare
 
     prepared = []
 
@@ -499,13 +499,13 @@ def test_small_consistency_head_trained_on_real_pairs(tmp_path):
     from fabscore.evidence.annotate import check_sentences
     from fabscore.evidence.checker import Checker, RelevanceCut, load_checker
     from fabscore.evidence.features import TOP_K
-    from fabscore.training.consistency import build_split, read
-    from fabscore.training.fit import fit_head
+    from fabscore.training.evidence.pairs import build_split, read
+    from fabscore.training.fit.heads import fit_head
 
     rows = [r for r in read("usnews_mar2023_human.clean.jsonl") if 150 <= len(r["text"].split()) <= 500][:8]
     outside = [r for r in read("iu_news.clean.jsonl") if r["label"] == "human"][:3]
     rng = np.random.default_rng(0)
-    pool, pairs, _ = build_split(rows, [], outside, rng, 3, 0, lambda m: None)
+    pool, pairs = build_split(rows, [], outside, rng, 3, 0, lambda m: None)
     checked = check_sentences([p.text for p in pairs], pool, TOP_K)
     y = np.array([p.label for p in pairs])
     assert 10 <= y.sum() < len(y)
@@ -513,7 +513,7 @@ def test_small_consistency_head_trained_on_real_pairs(tmp_path):
     assert max(fit.cv_auroc.values()) > 0.8  # grouped-CV AUROC on these real pairs
     model = tmp_path / "model"
     model.mkdir()
-    for f in Path(__import__("fabscore.model_dir", fromlist=["SHIPPED"]).SHIPPED / "default").iterdir():
+    for f in Path(__import__("fabscore.models.directory", fromlist=["SHIPPED"]).SHIPPED / "default").iterdir():
         if f.name not in ("consistency_head.safetensors", "consistency.json"):
             (model / f.name).write_bytes(f.read_bytes())
     Checker(fit.head, RelevanceCut(0.2, 0.05, 16, 5000), TOP_K, claim_support_cut=0.7).save(model)
@@ -527,7 +527,7 @@ def test_small_consistency_head_trained_on_real_pairs(tmp_path):
 @pytest.mark.slow
 def test_cli_evaluate_evidence_on_held_out_stories(shared_data, feature_cache, tmp_path, capsys):
     """The shipped default model's consistency head on 8 held-out stories (real pairs, real models)."""
-    from fabscore.training.evidence_eval import TYPE_NAMES
+    from fabscore.training.evidence.evaluate import TYPE_NAMES
 
     out = tmp_path / "ev"
     code = cli.main(["evaluate", "--evidence", "--evidence-stories", "8", "--evidence-rewrites", "8",
@@ -546,7 +546,8 @@ def test_cli_evaluate_evidence_on_held_out_stories(shared_data, feature_cache, t
     assert rep["corruption_auroc"]["entity"]["auroc"] > 0.8 and rep["corruption_auroc"]["insert"]["auroc"] > 0.8
     nat = rep["natural_n"]
     assert nat["inserted"] > 0 and nat["restated"] > 0 and 0.5 < rep["natural_auroc"] <= 1.0
-    assert f"| {rep['natural_auroc']:.3f} |" in rows[f"natural: inserted ({nat['inserted']}) vs restated ({nat['restated']})"]
+    natural_row = rows[f"natural: inserted ({nat['inserted']}) vs restated ({nat['restated']})"]
+    assert f"| {rep['natural_auroc']:.3f} |" in natural_row
     c = rep["claim_level"]
     assert c["n_corrupted_claims"] > 0 and c["n_negative_claims"] > 0
     assert c["recall_at_precision"]["precision"] is None or c["recall_at_precision"]["precision"] >= 0.9
@@ -571,7 +572,8 @@ def test_claim_scores_rank_missing_claims_then_doubted_sentences():
 
     from fabscore.evidence.annotate import claim_supported
     from fabscore.evidence.claims import Claim
-    from fabscore.training.consistency import Pair, claim_scores
+    from fabscore.training.evidence.metrics import claim_scores
+    from fabscore.training.evidence.pairs import Pair
 
     c = Claim(0, 4, "Paris", "entity", "GPE")
     pairs = [Pair("o1", 1, "original", "a"), Pair("o2", 1, "original", "b"),

@@ -1,4 +1,4 @@
-"""Completion-style continuations (`fabscore.training.generate`, issue 15): the opening is
+"""Completion-style continuations (`fabscore.training.data.generate`): the opening is
 the article's first whole sentences, the continuation is cleaned like the data files, and a
 real run of the packaged gemma-3-270m writes labelled rows that `train` reads, keeps the story
 group, and resumes without redoing rows."""
@@ -7,13 +7,12 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from fabscore.normalize import normalize
-from fabscore.training import generate as gen
-from fabscore.training.data import load
-from fabscore.training.train import generator_kind
-
 from conftest import SEED_HUMAN
+
+from fabscore.text.normalize import normalize
+from fabscore.training.data import generate as gen
+from fabscore.training.data.examples import load
+from fabscore.training.data.generators import generator_kind
 
 
 def test_opening_is_whole_first_sentences_within_bounds(seed_texts):

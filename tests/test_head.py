@@ -1,14 +1,13 @@
-"""The head as a scikit-learn estimator (issue 11.3): the estimator contract, and the
+"""The head as a scikit-learn estimator: the estimator contract, and the
 shipped heads loading as fitted estimators that score exactly as before."""
 from __future__ import annotations
-
 
 import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
-from fabscore import model_dir as md
-from fabscore.head import LinearHead
+from fabscore.models import directory as md
+from fabscore.models.head import LinearHead
 
 SHIPPED_HEADS = [(m, level) for m in ("default", "fast") for level in ("article", "sentence")]
 

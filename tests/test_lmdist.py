@@ -3,15 +3,14 @@ numbers from a fresh pass and from an `lm` block read back from the feature cach
 from __future__ import annotations
 
 import numpy as np
-
 from conftest import SEED_HUMAN
 
 
 def test_lmdist_from_the_cache_equals_a_fresh_pass_and_lm_shares_its_pass(tmp_path, monkeypatch):
     from fabscore.features import lm
     from fabscore.features.featurize import feature_names, featurize, stack
-    from fabscore.text import head, prepare
-    from fabscore.training.feature_cache import FeatureCache
+    from fabscore.text.sentences import head, prepare
+    from fabscore.training.fit.feature_cache import FeatureCache
 
     article = head(prepare(SEED_HUMAN.read_text()), 120)
     passes = []
@@ -29,7 +28,8 @@ def test_lmdist_from_the_cache_equals_a_fresh_pass_and_lm_shares_its_pass(tmp_pa
     assert len(passes) == 3
     derived = cache.features(article, ("lmdist",))  # from the cached lm block's token statistics: no pass
     assert len(passes) == 3
-    assert np.array_equal(derived["lmdist"], fresh["lmdist"]) and np.array_equal(derived["sent_lmdist"], fresh["sent_lmdist"])
+    assert np.array_equal(derived["lmdist"], fresh["lmdist"])
+    assert np.array_equal(derived["sent_lmdist"], fresh["sent_lmdist"])
 
     other = FeatureCache(tmp_path / "other")  # lmdist alone: one pass, and lm's token statistics kept too
     assert np.array_equal(other.features(article, ("lmdist",))["lmdist"], fresh["lmdist"]) and len(passes) == 4

@@ -10,19 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import pickle
 import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
 from fabscore import load_detector
-from fabscore import model_dir as md
+from fabscore.models import directory as md
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = sorted((REPO / "seeds").glob("*.txt"))
@@ -215,7 +214,8 @@ def test_save_load_round_trip_scores_identically(tiny_model_dir: Path, tmp_path:
     reloaded = md.load(copy)
     assert reloaded.config == loaded.config
     after = load_detector(copy).score(texts)
-    assert [dict(r, model=None) for r in after] == [dict(r, model=None) for r in before]  # records name their model's path
+    # the records name their model's path, the only field that differs
+    assert [dict(r, model=None) for r in after] == [dict(r, model=None) for r in before]
     assert [r["model"]["sha256"] for r in after] == [r["model"]["sha256"] for r in before]
 
 

@@ -8,9 +8,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fabscore.features import embed
-from fabscore.normalize import normalize
-from fabscore.reading import markdown_to_text, strip_tags
-from fabscore.text import prepare
+from fabscore.io.reading import markdown_to_text, strip_tags
+from fabscore.text.normalize import normalize
+from fabscore.text.sentences import prepare
 
 # Arbitrary Unicode, plus text built from pieces that stress the splitter:
 # newlines, terminal punctuation, quotes, RTL marks, combining marks, CJK.
@@ -126,7 +126,8 @@ def test_an_edit_moves_the_lmdist_histograms_by_its_share_of_tokens(tokens, edit
     def hist(toks):
         cols = list(zip(*toks))
         stats = {k: np.array(cols[i], dtype=np.float64) for i, k in enumerate(lm.TOKEN_STATS)}
-        return lmdist.aggregate(stats)[:len(lmdist.LOGP_EDGES) + 1 + len(lmdist.RANK_EDGES) + 1 + len(lmdist.Z_EDGES) + 1]
+        n_bins = len(lmdist.LOGP_EDGES) + 1 + len(lmdist.RANK_EDGES) + 1 + len(lmdist.Z_EDGES) + 1
+        return lmdist.aggregate(stats)[:n_bins]
 
     edited = tokens[:at] + edit + tokens[at + len(edit):]
     k = max(len(edit), len(edited) - len(tokens) + len(edit))

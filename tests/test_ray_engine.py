@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
-
-from test_engines import ROOT, SEEDS, alive, by_id, children, cli_cmd, jsonl, make_corpus, procs, wait_for_records  # noqa: F401
+from conftest import alive, children
+from test_engines import ROOT, SEEDS, by_id, cli_cmd, jsonl, make_corpus, wait_for_records
 
 ray = pytest.importorskip("ray", reason="the ray extra: pip install 'fabscore[ray]'")
 

@@ -18,9 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from conftest import shared_file, small_sample
-from test_engines import ROOT, alive
+from conftest import alive, shared_file, small_sample
+from test_engines import ROOT
 from test_ray_engine import descendants
 
 pytest.importorskip("ray", reason="the ray extra: pip install 'fabscore[ray]'")

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from fabscore.reading import ReadError, decode, iter_inputs, markdown_to_text, read_document
+from fabscore.io.reading import ReadError, decode, iter_inputs, markdown_to_text, read_document
 
 SAMPLE = "The minister said \u201cwe will act\u201d on Tuesday \u2014 a caf\u00e9 owner called it na\u00efve.\n"
 LATIN1 = "Le caf\u00e9 \u00e9tait ferm\u00e9, d\u00e9j\u00e0 \u00e0 midi; na\u00efve r\u00e9sum\u00e9.\n"
@@ -32,7 +32,7 @@ def test_encodings_round_trip(tmp_path, name, data, expected):
 
 
 def test_other_scripts_are_not_forced_into_cp1252():
-    russian = "\u041f\u0440\u0438\u0432\u0435\u0442 \u043c\u0438\u0440, \u043a\u0430\u043a \u0434\u0435\u043b\u0430 \u0443 \u0432\u0430\u0441 \u0441\u0435\u0433\u043e\u0434\u043d\u044f?"
+    russian = "\u041f\u0440\u0438\u0432\u0435\u0442 \u043c\u0438\u0440, \u043a\u0430\u043a \u0434\u0435\u043b\u0430 \u0443 \u0432\u0430\u0441 \u0441\u0435\u0433\u043e\u0434\u043d\u044f?"  # noqa: E501 - a sentence in another script, kept whole on one line
     text, encoding = decode(russian.encode("cp1251"))
     assert text == russian, encoding
 

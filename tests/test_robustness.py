@@ -1,4 +1,4 @@
-"""Robustness (issue 6 items 2, 5, 6) with the real tiny model and real backbones:
+"""Robustness with the real tiny model and real backbones:
 surface tricks do not move the score, scoring is deterministic and independent
 of batching, and a very long article is scored in chunks within 2 GiB.
 """
@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from fabscore import load_detector
-from fabscore.normalize import normalize
-from fabscore.text import prepare
+from fabscore.text.normalize import normalize
+from fabscore.text.sentences import prepare
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"

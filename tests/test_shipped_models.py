@@ -1,18 +1,17 @@
-"""The shipped models (issue 11.6): both load and label the seed articles, the default
+"""The shipped models: both load and label the seed articles, the default
 scores exactly as its stored arrays say, and it beats chance on shared data it did not
 train on."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import SEED_HUMAN, SEED_MACHINE, shared_file
 from safetensors.numpy import load_file
 
 from fabscore import load_detector
-from fabscore import model_dir as md
 from fabscore.features.featurize import stack
-from fabscore.text import chunks
-
-from conftest import SEED_HUMAN, SEED_MACHINE, shared_file
+from fabscore.models import directory as md
+from fabscore.text.sentences import chunks
 
 pytestmark = pytest.mark.slow  # each model loads its backbones and scores whole articles
 
@@ -43,7 +42,8 @@ def test_default_model_scores_the_seeds_as_its_stored_arrays_say():
             decisions.append(float((((x_art[None] - t["mean"]) / t["scale"]) @ t["coef"] + t["intercept"][0])[0]))
             weights.append(piece.n_words)
             z = ((x_sent - ts["mean"]) / ts["scale"]) @ ts["coef"] + ts["intercept"][0]
-            sentence_scores += list(1 / (1 + np.exp(-np.clip(ts["calibration"][0] * z + ts["calibration"][1], -500, 500))))
+            logit = np.clip(ts["calibration"][0] * z + ts["calibration"][1], -500, 500)
+            sentence_scores += list(1 / (1 + np.exp(-logit)))
         a, b = t["calibration"]
         z = float(np.average(decisions, weights=weights))
         want = float(1 / (1 + np.exp(-np.clip(a * z + b, -500, 500))))
@@ -55,8 +55,8 @@ def test_default_model_scores_the_seeds_as_its_stored_arrays_say():
 def test_default_model_beats_chance_on_unseen_shared_data():
     """40 politifact_pp articles (20 human, 20 machine, hash-chosen) from stories the
     default model never trained on (meta.in_llmfake false), first 200 words: AUROC well above 0.5."""
-    from fabscore.training.data import cap_rows, load
-    from fabscore.training.metrics import auroc
+    from fabscore.training.data.examples import cap_rows, load
+    from fabscore.training.eval.metrics import auroc
 
     unseen = [e for e in load(str(shared_file("politifact_pp.clean.jsonl"))) if not e.meta.get("in_llmfake")]
     rows = cap_rows(unseen, 40, "shipped-test")

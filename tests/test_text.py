@@ -6,9 +6,9 @@ import unicodedata
 
 import pytest
 
-from fabscore.language import english_reason
-from fabscore.normalize import normalize
-from fabscore.text import chunks, head, prepare
+from fabscore.text.language import english_reason
+from fabscore.text.normalize import normalize
+from fabscore.text.sentences import chunks, head, prepare
 
 SEED_000_LAST_SENTENCE_END = "which indicated that they were continuing the training program."
 HEADLINES = ("Rafah Border Crossing", "Zelenskiy Awaits", "Kevin Warsh", "Harassing Top Diplomat",
@@ -100,13 +100,13 @@ def test_whitespace_is_collapsed():
 
 def test_cyrillic_lookalikes_are_folded_in_latin_text():
     # a/e/o/p/c replaced by Cyrillic \u0430 \u0435 \u043e \u0440 \u0441
-    spoofed = "The \u0440r\u0435sid\u0435nt \u0441\u0430ll\u0435d f\u043er \u0430 \u0441\u0435\u0430s\u0435fir\u0435 \u043en M\u043end\u0430y."
+    spoofed = "The \u0440r\u0435sid\u0435nt \u0441\u0430ll\u0435d f\u043er \u0430 \u0441\u0435\u0430s\u0435fir\u0435 \u043en M\u043end\u0430y."  # noqa: E501 - a sentence in another script, kept whole on one line
     assert any("\u0400" <= ch <= "\u04ff" for ch in spoofed)
     assert normalize(spoofed) == "The president called for a ceasefire on Monday."
 
 
 def test_russian_sentence_stays_cyrillic():
-    russian = "\u041f\u0440\u0435\u0437\u0438\u0434\u0435\u043d\u0442 \u043f\u0440\u0438\u0437\u0432\u0430\u043b \u043a \u043f\u0440\u0435\u043a\u0440\u0430\u0449\u0435\u043d\u0438\u044e \u043e\u0433\u043d\u044f \u0432 \u043f\u043e\u043d\u0435\u0434\u0435\u043b\u044c\u043d\u0438\u043a."
+    russian = "\u041f\u0440\u0435\u0437\u0438\u0434\u0435\u043d\u0442 \u043f\u0440\u0438\u0437\u0432\u0430\u043b \u043a \u043f\u0440\u0435\u043a\u0440\u0430\u0449\u0435\u043d\u0438\u044e \u043e\u0433\u043d\u044f \u0432 \u043f\u043e\u043d\u0435\u0434\u0435\u043b\u044c\u043d\u0438\u043a."  # noqa: E501 - a sentence in another script, kept whole on one line
     assert normalize(russian) == russian
     assert normalize("  " + russian + "\n") == russian
 
@@ -124,9 +124,9 @@ ENGLISH = ("The minister said on Tuesday that the government would not change it
            "and that the vote in parliament was expected to take place after the summer.")
 GERMAN = ("Der Minister sagte am Dienstag, die Regierung werde ihre Pl\u00e4ne f\u00fcr den neuen Haushalt nicht "
           "\u00e4ndern, und die Abstimmung im Parlament werde nach dem Sommer erwartet.")
-CHINESE = "\u90e8\u957f\u5468\u4e8c\u8868\u793a\uff0c\u653f\u5e9c\u4e0d\u4f1a\u6539\u53d8\u65b0\u9884\u7b97\u7684\u8ba1\u5212\uff0c\u8bae\u4f1a\u6295\u7968\u9884\u8ba1\u5c06\u5728\u590f\u5929\u4e4b\u540e\u8fdb\u884c\u3002"
-ARABIC = ("\u0642\u0627\u0644 \u0627\u0644\u0648\u0632\u064a\u0631 \u064a\u0648\u0645 \u0627\u0644\u062b\u0644\u0627\u062b\u0627\u0621 "
-          "\u0625\u0646 \u0627\u0644\u062d\u0643\u0648\u0645\u0629 \u0644\u0646 \u062a\u063a\u064a\u0631 \u062e\u0637\u0637\u0647\u0627 "
+CHINESE = "\u90e8\u957f\u5468\u4e8c\u8868\u793a\uff0c\u653f\u5e9c\u4e0d\u4f1a\u6539\u53d8\u65b0\u9884\u7b97\u7684\u8ba1\u5212\uff0c\u8bae\u4f1a\u6295\u7968\u9884\u8ba1\u5c06\u5728\u590f\u5929\u4e4b\u540e\u8fdb\u884c\u3002"  # noqa: E501 - a sentence in another script, kept whole on one line
+ARABIC = ("\u0642\u0627\u0644 \u0627\u0644\u0648\u0632\u064a\u0631 \u064a\u0648\u0645 \u0627\u0644\u062b\u0644\u0627\u062b\u0627\u0621 "  # noqa: E501 - a sentence in another script, kept whole on one line
+          "\u0625\u0646 \u0627\u0644\u062d\u0643\u0648\u0645\u0629 \u0644\u0646 \u062a\u063a\u064a\u0631 \u062e\u0637\u0637\u0647\u0627 "  # noqa: E501 - a sentence in another script, kept whole on one line
           "\u0644\u0644\u0645\u064a\u0632\u0627\u0646\u064a\u0629 \u0627\u0644\u062c\u062f\u064a\u062f\u0629.")
 
 

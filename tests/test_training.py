@@ -1,4 +1,4 @@
-"""Training (issue 3): data formats, grouped splits, FPR thresholds, the model
+"""Training: data formats, grouped splits, FPR thresholds, the model
 directory round trip, `fabscore train` / `fabscore evaluate`, sentence labels.
 
 Everything runs on real data (llmfake rows from ../shared) and the real packaged
@@ -17,12 +17,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fabscore import model_dir as md
+from fabscore.cli import commands as cli
 from fabscore.detector import Detector
-from fabscore import cli
-from fabscore.training.data import DataError, Example, Fields, fingerprint, load
-from fabscore.training.fit import folds
-from fabscore.training.metrics import threshold_for_fpr
+from fabscore.models import directory as md
+from fabscore.training.data.examples import DataError, Example, Fields, fingerprint, load
+from fabscore.training.eval.metrics import threshold_for_fpr
+from fabscore.training.fit.heads import folds
 
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -159,7 +159,9 @@ def llmfake_pairs(tmp_path_factory, shared_data) -> Path:
     machine rows whose human source is not in the sample and 6 machine rows
     written from a title alone (no pair_id)."""
     rows = [json.loads(line) for line in (shared_data / "llmfake.clean.jsonl").open()]
-    key = lambda r: hashlib.sha256(f"split:{r['id']}".encode()).hexdigest()  # noqa: E731
+    def key(r: dict) -> str:
+        return hashlib.sha256(f"split:{r['id']}".encode()).hexdigest()
+
     humans = sorted((r for r in rows if r["label"] == "human"), key=key)
     by_pair: dict[str, list[dict]] = {}
     for r in rows:
@@ -326,10 +328,10 @@ def test_cli_train_finetune_ships_its_encoder_and_reports_only_held_out_stories(
     thresholds and metrics come from the held-out fold alone."""
     from safetensors.numpy import load_file
 
-    from fabscore import backbones
     from fabscore.detector import load_detector
     from fabscore.features.featurize import featurize_kind
-    from fabscore.text import prepare
+    from fabscore.models import backbones
+    from fabscore.text.sentences import prepare
 
     out = tmp_path / "ft"
     code = cli.main(["train", "--data", str(tiny_data), "--out", str(out), "--cache", str(feature_cache.root),
@@ -411,7 +413,7 @@ def test_cli_evaluate_json_and_max_rows(tiny_model_dir, tiny_data, feature_cache
 
 
 def test_fpr_warning_when_a_threshold_does_not_hold():
-    from fabscore.training.evaluate import fpr_warnings
+    from fabscore.training.eval.evaluate import fpr_warnings
 
     report = {"overall": {"n_human": 200, "at_threshold_0.01": {"fpr": 0.03, "tpr": 0.5},
                           "at_threshold_0.05": {"fpr": 0.06, "tpr": 0.7}}}
@@ -449,10 +451,10 @@ REWRITE = [
 
 
 def test_sentence_labels_copied_vs_invented():
-    from fabscore import backbones
     from fabscore.features.embed import encode_texts
-    from fabscore.text import prepare
-    from fabscore.training.sentence_labels import align, label_example
+    from fabscore.models import backbones
+    from fabscore.text.sentences import prepare
+    from fabscore.training.data.sentence_labels import align, label_example
 
     tok, model = backbones.load_minilm()
     src_sents = [s.norm for s in prepare(SOURCE).sentences]

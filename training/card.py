@@ -8,8 +8,8 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from .metrics import min_humans
-from .shortcuts import NEAR_MODEL, close_cues
+from fabscore.training.eval.metrics import min_humans
+from fabscore.training.eval.shortcuts import NEAR_MODEL, close_cues
 
 TEMPLATE = "model_card.md.j2"
 TABLE_COLUMNS = ("n", "n_human", "n_machine", "auroc", "tpr_at_1pct_fpr", "tpr_at_5pct_fpr", "ece")
@@ -80,7 +80,7 @@ def render(config: dict) -> str:
 def refresh(model: str | Path) -> Path:
     """Re-render README.md of an existing model directory from its config.json and rewrite
     its MANIFEST.json; config and heads are verified first and left byte-identical."""
-    from fabscore import model_dir as md
+    from fabscore.models import directory as md
 
     loaded = md.load(model)  # checks config, heads and backbones against the manifest
     (loaded.path / md.CARD).write_text(render(loaded.config))

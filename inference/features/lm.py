@@ -19,7 +19,7 @@ LM_FEATURES = (
     "lm_mean_logp", "lm_std_logp", "lm_q10_logp", "lm_q50_logp",
     "lm_mean_entropy", "lm_std_entropy", "lm_mean_logrank", "lm_top1", "lm_top10",
     "lm_fastdetect", "lm_logppl_over_entropy", "lm_mean_z", "lm_std_z",
-    # Robust to edits (issue 15): a typo makes a handful of tokens very unlikely and drags every
+    # Robust to edits: a typo makes a handful of tokens very unlikely and drags every
     # mean with it, while order statistics, trimmed means and top-k shares move little; the
     # log-probability of the model's own top choice (lpmax) describes the context, not the token.
     "lm_q25_logp", "lm_q75_logp", "lm_trim_logp", "lm_median_logrank", "lm_top3",

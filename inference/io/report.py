@@ -1,0 +1,224 @@
+"""One self-contained HTML page for a batch of scored articles.
+
+The page must open from a USB stick with no network, so CSS and JS are inline
+and nothing is fetched. Article text is hostile input: the page is a Jinja2
+template (templates/report.html.j2) rendered with autoescape on, and a
+Content-Security-Policy that allows only our own script and style (by hash)
+stops anything that slipped through from running. This module only shapes the
+records into what the template shows.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import sys
+from collections.abc import Iterable
+from functools import lru_cache
+from pathlib import Path
+
+# Sentence-score colours: a light sequential ramp (white -> warm orange) that dark text stays
+# readable on (contrast >= 6:1) and that luminance alone orders for colour-blind readers.
+# The page's .b0 ... .b9 rules and the notebooks' shading both come from here.
+PALETTE = ("#ffffff", "#fff6dd", "#ffebbd", "#ffdf9f", "#ffd084",
+           "#ffbf6d", "#ffac5d", "#fd9754", "#f9814f", "#f0694d")
+N_BUCKETS = len(PALETTE)
+LABEL_RANK = {"fabricated": 0, "human": 1, "abstain": 2, "error": 3}
+FLAG = "\u2691"  # ⚑
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+COLUMNS = (("score", "Score", "num", "descending"), ("label", "Label", "", "ascending"),
+           ("words", "Words", "num", "descending"), ("path", "Path", "", "ascending"))
+
+
+def _csp_hash(source: str) -> str:
+    """CSP source expression allowing exactly this inline block and nothing else."""
+    return "'sha256-" + base64.b64encode(hashlib.sha256(source.encode("utf-8")).digest()).decode() + "'"
+
+
+@lru_cache(maxsize=1)
+def _environment():
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined,
+                      keep_trailing_newline=True)
+    env.globals.update(fmt=_fmt, pct=_pct, n_buckets=N_BUCKETS, flag=FLAG, columns=COLUMNS)
+    return env
+
+
+def _fmt(score: float | None, digits: int = 2) -> str:
+    return "\u2014" if score is None else f"{score:.{digits}f}"
+
+
+def _pct(fpr: float | None) -> str:
+    return "?" if fpr is None else f"{fpr * 100:g}%"
+
+
+def _bucket(score: float) -> int:
+    return min(N_BUCKETS - 1, max(0, int(score * N_BUCKETS)))
+
+
+def shade(score: float) -> str:
+    """The colour of a sentence with this score (the report's and the notebooks' shading)."""
+    return PALETTE[_bucket(score)]
+
+
+def _is_scored(rec: dict) -> bool:
+    return rec.get("score") is not None and rec.get("label") in ("fabricated", "human")
+
+
+def _where(rec: dict) -> str:
+    return str(rec.get("path") or rec.get("id") or "(no path)")
+
+
+def _models(records: list[dict], model: dict | None) -> list[dict]:
+    """Distinct models in the batch (normally one), the explicit one first."""
+    out, seen = [], set()
+    for m in ([model] if model else []) + [r.get("model") or {} for r in records]:
+        key = (m.get("name"), m.get("sha256"))
+        if m and key not in seen:
+            seen.add(key)
+            out.append(m)
+    return out
+
+
+def _counts(records: list[dict]) -> dict[str, int]:
+    labels = [r.get("label") for r in records]
+    counts = {"articles": len(records), "scored": sum(map(_is_scored, records)),
+              "flagged": labels.count("fabricated"), "human": labels.count("human"),
+              "abstained": labels.count("abstain"), "errors": labels.count("error")}
+    summaries = [r["evidence_summary"] for r in records if isinstance(r.get("evidence_summary"), dict)]
+    if summaries:  # evidence mode
+        counts["unsupported sentences"] = sum(int(e.get("n_unsupported") or 0) for e in summaries)
+    return counts
+
+
+def _thresholds(records: list[dict]) -> list[tuple[float, float | None]]:
+    pairs = {(r.get("threshold"), r.get("target_fpr")) for r in records if r.get("threshold") is not None}
+    return sorted(pairs, key=lambda p: (p[0], p[1] if p[1] is not None else -1))
+
+
+STATUS_TEXT = {"supported": "supported by the evidence", "unsupported": "NOT supported by the evidence",
+               "no_evidence": "no relevant evidence found"}
+
+
+def _evidence_tip(s: dict) -> str:
+    """Evidence mode's part of a sentence's tooltip: its status, support and best evidence."""
+    status = s.get("status")
+    if status not in STATUS_TEXT:
+        return ""
+    tip = f"; {STATUS_TEXT[status]}"
+    if s.get("support") is not None:
+        tip += f" (support {float(s['support']):.2f})"
+    best = (s.get("evidence") or [None])[0]
+    if best:
+        where = best.get("path") or best.get("id") or "?"
+        tip += f"; nearest evidence: \u201c{best.get('text', '')}\u201d ({where})"
+    return tip
+
+
+def _pieces(s: dict, text: str) -> list[dict]:
+    """The sentence's text in pieces, unsupported claims (evidence mode) marked by kind."""
+    start = s.get("start") if isinstance(s.get("start"), int) else 0
+    marks = sorted((c["start"] - start, c["end"] - start, str(c.get("kind") or "claim"))
+                   for c in s.get("claims") or [] if c.get("supported") is False
+                   and isinstance(c.get("start"), int) and isinstance(c.get("end"), int))
+    out, pos = [], 0
+    for a, b, kind in marks:
+        if a < pos or not 0 <= a < b <= len(text):
+            continue  # overlapping or outside the sentence
+        if a > pos:
+            out.append({"text": text[pos:a], "claim": None})
+        out.append({"text": text[a:b], "claim": kind})
+        pos = b
+    if pos < len(text) or not out:
+        out.append({"text": text[pos:], "claim": None})
+    return out
+
+
+def _sentence(s: dict) -> dict:
+    score = float(s.get("score") or 0.0)
+    flagged = bool(s.get("flagged"))
+    text = "" if s.get("text") is None else str(s["text"])
+    status = s.get("status") if s.get("status") in STATUS_TEXT else None
+    return {"text": text, "pieces": _pieces(s, text), "score": f"{score:.4f}", "flagged": flagged,
+            "status": status,
+            "tip": f"sentence score {score:.2f}" + (" \u2014 flagged" if flagged else "") + _evidence_tip(s),
+            "cls": f"s b{_bucket(score)}" + (" flagged" if flagged else "") + (f" ev-{status}" if status else "")}
+
+
+def _paragraphs(sentences: Iterable[dict]) -> list[list[dict]]:
+    """Sentences in paragraphs: a gap of more than one character starts a new one."""
+    out: list[list[dict]] = []
+    prev_end = None
+    for s in sentences:
+        start = s.get("start")
+        gap = (start - prev_end) if isinstance(start, int) and isinstance(prev_end, int) else 1
+        if not out or gap > 1:
+            out.append([])
+        out[-1].append(_sentence(s))
+        prev_end = s.get("end")
+    return out
+
+
+def _article(i: int, rec: dict) -> dict:
+    sents = rec.get("sentences") or []
+    facts = {k: rec.get(k) for k in ("score", "threshold", "sentence_threshold", "target_fpr", "n_words", "model")}
+    return {"i": i, "rec": facts, "label": str(rec.get("label")), "where": _where(rec), "n_sentences": len(sents),
+            "n_flagged": sum(bool(s.get("flagged")) for s in sents), "paragraphs": _paragraphs(sents),
+            "evidence": rec.get("evidence_summary") if isinstance(rec.get("evidence_summary"), dict) else None}
+
+
+def render(records: list[dict], model: dict | None = None) -> str:
+    """The whole page as one string."""
+    env = _environment()
+    css = (TEMPLATES / "report.css").read_text(encoding="utf-8") + "".join(
+        f".b{i}{{background:{c}}}" for i, c in enumerate(PALETTE))
+    js = (TEMPLATES / "report.js").read_text(encoding="utf-8")
+    csp = (f"default-src 'none'; style-src {_csp_hash(css)}; script-src {_csp_hash(js)}; img-src data:; "
+           "base-uri 'none'; form-action 'none'")
+    order = sorted(range(len(records)),
+                   key=lambda i: (records[i].get("score") is None, -(records[i].get("score") or 0.0), i))
+    rows = [{"i": i, "score": records[i].get("score"), "words": records[i].get("n_words"),
+             "label": str(records[i].get("label") or "error"), "where": _where(records[i]),
+             "rank": LABEL_RANK.get(str(records[i].get("label") or "error"), 9)} for i in order]
+    problems = [{"i": i, "label": str(r.get("label") or "error"), "where": _where(r),
+                 "why": r.get("error") or r.get("reason") or "no reason recorded"}
+                for i, r in enumerate(records) if not _is_scored(r)]
+    from markupsafe import Markup
+
+    return env.get_template("report.html.j2").render(
+        csp=csp, css=Markup(css), js=Markup(js), models=_models(records, model), thresholds=_thresholds(records),
+        counts=_counts(records), rows=rows,
+        evidence=any(isinstance(r.get("evidence_summary"), dict) for r in records),
+        articles=[_article(i, records[i]) for i in order if _is_scored(records[i])],
+        problems=problems)
+
+
+def write_html(path: str | Path, records: list[dict], model: dict | None = None) -> Path:
+    """Write the report for `records` (fabscore score's JSONL records) to `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render(list(records), model), encoding="utf-8")
+    return path
+
+
+def read_jsonl(path: str | Path) -> list[dict]:
+    """Records of a `fabscore score` output file, skipping blank lines."""
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m fabscore.io.report runs/x.jsonl -o report.html`: render an existing run."""
+    ap = argparse.ArgumentParser(prog="python -m fabscore.io.report", description=main.__doc__)
+    ap.add_argument("jsonl")
+    ap.add_argument("-o", "--out", default=None, help="default: the JSONL path with .html")
+    args = ap.parse_args(argv)
+    out = write_html(args.out or Path(args.jsonl).with_suffix(".html"), read_jsonl(args.jsonl))
+    print(out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

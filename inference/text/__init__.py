@@ -1,0 +1,1 @@
+"""Text as the models see it: normalization, sentence splitting and chunking, language checks."""

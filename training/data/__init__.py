@@ -1,0 +1,1 @@
+"""Training data: labelled examples, attacks and attacked copies, generated continuations, sentence labels."""

@@ -1,0 +1,1 @@
+"""Evaluation: metrics, leave-one-out protocols, shortcut audits, attacked copies, notebook helpers."""

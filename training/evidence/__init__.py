@@ -1,0 +1,1 @@
+"""Training and evaluating evidence mode's consistency head."""

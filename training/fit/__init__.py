@@ -1,0 +1,1 @@
+"""Fitting: the heads, the feature cache that feeds them, and fine-tuning the encoder."""
