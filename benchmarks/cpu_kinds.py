@@ -1,17 +1,21 @@
 """How far scores move between CPU kinds and thread counts, and what one thread per pass costs.
 
-    .venv/bin/python benchmarks/cpu_kinds.py --out benchmarks/cpu_kinds.json [--n 60] [--quick]
+    .venv/bin/python benchmarks/cpu_kinds.py --out benchmarks/cpu_kinds.json [--n 60]
+    .venv/bin/python benchmarks/cpu_kinds.py --quick --out /tmp/cpu_kinds.json   # checks that it runs
 
 1. Scores of the shipped default and fast models on real news (human and machine) in child
    processes capped to each CPU kind this machine can run (AVX2 only: fp32; AVX-512 with bf16:
    bf16; see tests/test_cpu_kinds.py for the caps): per pair of kinds the largest and mean score
    difference and the labels that change at the 1% threshold.
-2. Without the one-thread rule (backbones.PASS_THREADS set to the thread count), how many texts'
+2. Without the one-thread rule (threads.PASS_THREADS set to the thread count), how many texts'
    SmolLM2 token statistics and scores differ between 1 and 2 torch threads in one process.
 3. Throughput of scoring in one process (the Python API, `--workers 1`) with every pass on one
    thread against two, in interleaved rounds on the same articles. `--workers auto` already ran
    one single-threaded process per core, so the command line's default is not affected
    (benchmarks/limits.py measures it against the machine's limit).
+
+`--quick`: 2 articles (one human, one machine; their first 150 words) in 1., one of them in 2.
+and 3., one round.
 """
 from __future__ import annotations
 
@@ -20,19 +24,21 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
+import common
+from common import SHARED
+
 CAPS = {"avx2": {"ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"},
         "avx512_bf16": {"ONEDNN_MAX_CPU_ISA": "AVX512_CORE_BF16", "ATEN_CPU_CAPABILITY": "avx512"}}
 
 
 def articles(n: int) -> list[dict]:
     """n/2 human (usnews) and n/2 machine (llmfake) articles, in file order."""
-    human = [json.loads(line) for line in (DATA / "usnews_mar2023_human.clean.jsonl").open()][: n // 2]
-    machine = [r for r in map(json.loads, (DATA / "llmfake.clean.jsonl").open()) if r["label"] == "machine"]
+    human = [json.loads(line) for line in (SHARED / "usnews_mar2023_human.clean.jsonl").open()][: n // 2]
+    machine = [r for r in map(json.loads, (SHARED / "llmfake.clean.jsonl").open()) if r["label"] == "machine"]
     return human + machine[:: max(1, len(machine) // (n - n // 2))][: n - n // 2]
 
 
@@ -40,7 +46,8 @@ def child_scores(path: str) -> None:
     """In a capped child: each model's scores and labels at 1% on the texts."""
     import torch
 
-    from fabscore import backbones, load_detector
+    from fabscore import load_detector
+    from fabscore.models import backbones
 
     texts = json.loads(Path(path).read_text())
     out = {"capability": torch.backends.cpu.get_cpu_capability(), "dtype": str(backbones.lm_dtype())}
@@ -77,17 +84,18 @@ def threads_without_rule(texts: list[str]) -> dict:
     import numpy as np
     import torch
 
-    from fabscore import backbones, load_detector
+    from fabscore import load_detector
     from fabscore.features.featurize import featurize_kinds
-    from fabscore.text import prepare
+    from fabscore.models import threads
+    from fabscore.text.sentences import prepare
 
     stats, scores = {}, {}
     for t in (1, 2):
         torch.set_num_threads(t)
-        backbones.PASS_THREADS = t
+        threads.PASS_THREADS = t
         stats[t] = [featurize_kinds(prepare(x), ("lm",))["lm"]["lm_token_stats"] for x in texts]
         scores[t] = [r["score"] for r in load_detector("default").score(texts)]
-    backbones.PASS_THREADS = 1
+    threads.PASS_THREADS = 1
     differ = [i for i, (a, b) in enumerate(zip(stats[1], stats[2])) if not np.array_equal(a, b)]
     d = [abs(a - b) for a, b in zip(scores[1], scores[2]) if a is not None]
     return {"n": len(texts), "token_stats_differ": len(differ),
@@ -99,46 +107,45 @@ def throughput(texts: list[str], rounds: int) -> dict:
     """Articles/s of the API in one process, passes on 1 thread vs 2 (interleaved rounds)."""
     import torch
 
-    from fabscore import backbones, load_detector
+    from fabscore import load_detector
+    from fabscore.models import threads
 
     torch.set_num_threads(2)
     load_detector("default").score(texts[:1])  # load and warm up
     rates: dict[int, list[float]] = {1: [], 2: []}
     for _ in range(rounds):
         for t in (1, 2):
-            backbones.PASS_THREADS = t
+            threads.PASS_THREADS = t
             det = load_detector("default")  # a new detector: nothing remembered
             t0 = time.perf_counter()
             det.score(texts)
             rates[t].append(len(texts) / (time.perf_counter() - t0))
-    backbones.PASS_THREADS = 1
+    threads.PASS_THREADS = 1
     ratios = sorted(a / b for a, b in zip(rates[1], rates[2]))
     return {"articles": len(texts), "rounds": rounds, "articles_per_s_one_thread": rates[1],
             "articles_per_s_two_threads": rates[2], "one_over_two_median": round(ratios[len(ratios) // 2], 3)}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "cpu_kinds.json"))
-    ap.add_argument("--n", type=int, default=60, help="articles for the score comparisons")
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--quick", action="store_true", help="6 articles, 1 round: checks that it runs")
-    args = ap.parse_args()
-    n, rounds = (6, 1) if args.quick else (args.n, args.rounds)
-    rows = articles(n)
-    texts = [r["text"] for r in rows]
-    tmp = Path(args.out).with_suffix(".texts.json")
-    tmp.write_text(json.dumps(texts))
-    try:
-        res = {"machine": {"cpu": next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
-                                        if line.startswith("model name")), "?"), "cores": os.cpu_count()},
-               "by_kind": by_kind(tmp)}
-    finally:
-        tmp.unlink()
-    res["threads_without_rule"] = threads_without_rule(texts)
-    res["in_process_throughput"] = throughput([t for t in texts[: max(4, n // 5)]], rounds)
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default=str(common.BENCHMARKS / "cpu_kinds.json"))
+    ap.add_argument("--n", type=int, default=None, help="articles for the score comparisons (default 60; --quick 2)")
+    ap.add_argument("--rounds", type=int, default=None, help="throughput rounds (default 3; --quick 1)")
+    ap.add_argument("--quick", action="store_true", help="2 articles (1 in 2. and 3.), 1 round: checks that it runs")
+    args = ap.parse_args(argv)
+    n = args.n or (2 if args.quick else 60)
+    rounds = args.rounds or (1 if args.quick else 3)
+    texts = [common.cut(r["text"], 150) if args.quick else r["text"] for r in articles(n)]
+    with tempfile.TemporaryDirectory(prefix="fabscore-cpu-kinds-") as tmp:
+        texts_file = Path(tmp) / "texts.json"
+        texts_file.write_text(json.dumps(texts))
+        res = {"machine": {"cpu": common.cpu_name(), "cores": os.cpu_count()}, "quick": args.quick,
+               "by_kind": by_kind(texts_file)}
+    few = texts[:1] if args.quick else texts[: max(4, n // 5)]
+    res["threads_without_rule"] = threads_without_rule(texts[:1] if args.quick else texts)
+    res["in_process_throughput"] = throughput(few, rounds)
     print(json.dumps(res, indent=1))
-    Path(args.out).write_text(json.dumps(res, indent=1) + "\n")
+    common.write_json(args.out, res)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,12 @@
 """Evidence retrieval: exact matrix product vs FAISS, and where the crossover lies.
 
-    .venv/bin/python benchmarks/evidence_retrieval.py [--max-n 1000000] [--out benchmarks/evidence_retrieval.json]
+    .venv/bin/python benchmarks/evidence_retrieval.py [--sizes 10000,...] [--out benchmarks/evidence_retrieval.json]
+    .venv/bin/python benchmarks/evidence_retrieval.py --quick --out /tmp/retrieval.json   # checks that it runs
 
 Synthetic unit vectors shaped like sentence embeddings (clusters of topics plus
 noise, 384 dimensions), held as float16 like the index's; an "article" is 30
 query sentences near indexed ones, top-5 each. For each index size: milliseconds per article of exact search
-(fabscore.evidence.index.exact_search) and of the FAISS IVF index the evidence
+(fabscore.evidence.search.exact_search) and of the FAISS IVF index the evidence
 index switches to (build_faiss), FAISS's recall@5 against exact, and its build
 time. Prints a table and writes JSON. Targets are reported, never asserted.
 
@@ -14,23 +15,26 @@ time. Prints a table and writes JSON. Targets are reported, never asserted.
 opened by `fabscore.evidence.load` (manifest hashes, JSON, safetensors, checks) and
 searched once, in a fresh child process: the time from load to the first result, and
 that child's peak RSS. `--load-only` measures only that and keeps the JSON's other keys.
+
+`--quick`: one index of 10,000 sentences, 3 articles, and the load timing at that size.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import resource
+import os
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+import common
 import numpy as np
+from common import peak_rss
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from fabscore.evidence.index import EXACT_MAX_SENTENCES, build_faiss, exact_search  # noqa: E402
-from procfs import peak_rss  # noqa: E402  (benchmarks/procfs.py)
+from fabscore.evidence.search import EXACT_MAX_SENTENCES, build_faiss, exact_search
 
 DIM, K, PER_ARTICLE = 384, 5, 30
 TARGET_MS_PER_ARTICLE_AT_1M = 50.0
@@ -81,10 +85,8 @@ def _first_search(path: str) -> None:
 def load_times(n: int, rng, work: Path) -> dict:
     """Save a synthetic index of n sentences with and without its IVF structure and time, in a
     fresh process each, loading it and searching once (what a `fabscore score --evidence DIR` pays)."""
-    import shutil
-    import subprocess
-
-    from fabscore.evidence.index import EvidenceIndex, EvidenceSentence
+    from fabscore.evidence.index import EvidenceIndex
+    from fabscore.evidence.table import EvidenceSentence
 
     v = synthetic(n, rng)
     filler = "x" * 110
@@ -106,20 +108,26 @@ def load_times(n: int, rng, work: Path) -> dict:
     return out
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--sizes", default="10000,30000,100000,300000,1000000")
-    ap.add_argument("--load-sizes", default="1000000", help="sizes whose load + first search is timed ('' = none)")
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default=None, help="index sizes (default 10000,30000,100000,300000,1000000; "
+                                                  "--quick 10000)")
+    ap.add_argument("--load-sizes", default=None,
+                    help="sizes whose load + first search is timed ('' = none; default 1000000; --quick 10000)")
     ap.add_argument("--load-only", action="store_true", help="only the load timings, kept with the JSON's other keys")
     ap.add_argument("--first-search", default=None, help=argparse.SUPPRESS)  # the child process
-    ap.add_argument("--articles", type=int, default=20)
-    ap.add_argument("--out", default=str(REPO / "benchmarks" / "evidence_retrieval.json"))
-    args = ap.parse_args()
+    ap.add_argument("--articles", type=int, default=None, help="articles searched per size (default 20; --quick 3)")
+    ap.add_argument("--quick", action="store_true", help="one small index, 3 articles: checks that it runs")
+    ap.add_argument("--out", default=str(common.BENCHMARKS / "evidence_retrieval.json"))
+    args = ap.parse_args(argv)
     if args.first_search:
         _first_search(args.first_search)
         return 0
-    import os
-    import tempfile
+    if args.sizes is None:
+        args.sizes = "10000" if args.quick else "10000,30000,100000,300000,1000000"
+    if args.load_sizes is None:
+        args.load_sizes = "10000" if args.quick else "1000000"
+    args.articles = args.articles or (3 if args.quick else 20)
 
     def loads() -> list[dict]:
         with tempfile.TemporaryDirectory(prefix="fabscore-retrieval-") as work:
@@ -130,7 +138,7 @@ def main() -> int:
         res = json.loads(Path(args.out).read_text()) if Path(args.out).is_file() else {}
         res["load"] = loads()
         res["load_load_average"] = os.getloadavg()
-        Path(args.out).write_text(json.dumps(res, indent=2) + "\n")
+        common.write_json(args.out, res)
         return 0
     import faiss
 
@@ -141,11 +149,11 @@ def main() -> int:
         v = synthetic(n, rng)
         q = queries(v, args.articles, rng)  # float32, as scoring encodes them
         v = v.astype(np.float16)  # searched (exact and FAISS) as the index holds its vectors
-        exact_ms = per_article_ms(lambda x: exact_search(v, x, K), q, args.articles)
+        exact_ms = per_article_ms(lambda x, v=v: exact_search(v, x, K), q, args.articles)
         t = time.perf_counter()
         index = build_faiss(v)
         build_s = time.perf_counter() - t
-        faiss_ms = per_article_ms(lambda x: index.search(x, K), q, args.articles)
+        faiss_ms = per_article_ms(lambda x, index=index: index.search(x, K), q, args.articles)
         _, ei = exact_search(v, q, K)
         _, fi = index.search(q, K)
         recall = float(np.mean([len(set(a) & set(b)) / K for a, b in zip(ei, fi)]))
@@ -161,14 +169,14 @@ def main() -> int:
     used = big["exact_ms_per_article"] if big["n_sentences"] <= EXACT_MAX_SENTENCES else big["faiss_ms_per_article"]
     res = {"rows": rows, "queries_per_article": PER_ARTICLE, "k": K, "threads": faiss.omp_get_max_threads(),
            "first_size_where_faiss_is_faster_at_recall_0.95": cross,
-           "load_average": __import__("os").getloadavg(), "EXACT_MAX_SENTENCES": EXACT_MAX_SENTENCES,
+           "load_average": os.getloadavg(), "EXACT_MAX_SENTENCES": EXACT_MAX_SENTENCES,
            "largest_n": big["n_sentences"], "ms_per_article_at_largest_with_switch": used,
            "target_ms_per_article_at_1M": TARGET_MS_PER_ARTICLE_AT_1M,
-           "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 3)}
+           "quick": args.quick, "peak_rss_gib": round(peak_rss() / 2**30, 3)}
     res["load"] = loads()
     res["load_load_average"] = os.getloadavg()
     print(json.dumps({k: v for k, v in res.items() if k != "rows"}, indent=2))
-    Path(args.out).write_text(json.dumps(res, indent=2) + "\n")
+    common.write_json(args.out, res)
     return 0
 
 

@@ -1,6 +1,7 @@
 """Evidence mode's targets, measured: the seeds, speed, memory.
 
     .venv/bin/python benchmarks/evidence_targets.py [--pool 300] [--articles 8] [--out benchmarks/evidence_targets.json]
+    .venv/bin/python benchmarks/evidence_targets.py --quick --out /tmp/evidence_targets.json   # checks that it runs
 
 - seeds: seed 002 scored with seed 000 as evidence (are the three lowest-support sentences
   ones with invented specifics?), seed 000 against itself (all supported?), seed 000
@@ -20,23 +21,23 @@
   loaded, and scoring timed with and without it as evidence: measured, not extrapolated.
   The pool is written under --workdir (never into the repository) and reused when there.
 Numbers are printed and written as JSON; nothing is asserted.
+
+`--quick`: 2 articles scored, a pool of 10, a synthetic "10,000-article" index of 2 sentences
+per article, the seed checks against 5 unrelated articles instead of 50.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import resource
+import subprocess
 import sys
 import time
 from pathlib import Path
 
+import common
 import numpy as np
-
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-SHARED = REPO.parent / "shared" / "data"
-GiB = 2 ** 30
+from common import REPO, SHARED, GiB, peak_rss
 
 
 def rows(name: str) -> list[dict]:
@@ -46,11 +47,11 @@ def rows(name: str) -> list[dict]:
 def indexing(texts: list[str]) -> dict:
     import torch
 
-    from fabscore.backbones import load_minilm
     from fabscore.evidence.claims import extract, load_nlp
     from fabscore.evidence.index import build_from_texts, sentences_of
     from fabscore.features.embed import encode_texts
-    from fabscore.normalize import normalize
+    from fabscore.models.backbones import load_minilm
+    from fabscore.text.normalize import normalize
 
     tok, model = load_minilm(torch.float32)
     encode_texts(["warm up"], tok, model)
@@ -84,7 +85,8 @@ def synthetic_index(n: int, n_articles: int = 10_000, block: int = 16_384):
     articles, held as a loaded index holds them (float16 vectors, a SentenceTable), built
     without an intermediate that would count in the peak (a float32 array of all the
     vectors, a list of sentence records)."""
-    from fabscore.evidence.index import EvidenceIndex, SentenceTable
+    from fabscore.evidence.index import EvidenceIndex
+    from fabscore.evidence.table import SentenceTable
 
     rng = np.random.default_rng(0)
     v = np.empty((n, 384), np.float16)
@@ -101,8 +103,8 @@ def synthetic_index(n: int, n_articles: int = 10_000, block: int = 16_384):
 
 def scoring(det, texts: list[str], pool_index, pool_articles: int, big_per_article: float | None = None,
             synthetic: bool = True) -> dict:
-    from fabscore.evidence import resolve_evidence
     from fabscore.evidence import annotate as ann
+    from fabscore.evidence import resolve_evidence
 
     check = resolve_evidence(pool_index, det.model)
     det.score(texts[:1])
@@ -150,7 +152,7 @@ def scoring(det, texts: list[str], pool_index, pool_articles: int, big_per_artic
     t_big_search = (time.perf_counter() - t)
     other = t_ev - t_plain - parts["search"]
     t_ev_10k = t_plain + other + t_big_search
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    rss = peak_rss()
     return {**measured, "pool_10k_sentences_per_article": round(per_article, 1), "pool_10k_articles_sentences": n_big,
             "pool_10k_search_s": round(t_big_search, 3),
             "pool_10k_search_backend": "faiss" if big._faiss is not None else "exact",
@@ -163,10 +165,6 @@ def scoring(det, texts: list[str], pool_index, pool_articles: int, big_per_artic
 def real_pool_index(n: int, workdir: Path) -> dict:
     """A real pool of n articles, indexed by `fabscore index` in a child process (timed, peak RSS from
     /proc); reused when workdir already holds it. Returns where it is and what it took."""
-    import subprocess
-
-    from procfs import peak_rss
-
     workdir.mkdir(parents=True, exist_ok=True)
     out = workdir / f"index-{n}"
     info_file = workdir / f"index-{n}.build.json"
@@ -184,7 +182,7 @@ def real_pool_index(n: int, workdir: Path) -> dict:
     with src.open("w") as f:
         for r in chosen:
             f.write(json.dumps({"id": r["id"], "text": r["text"]}) + "\n")
-    cmd = [str(REPO / ".venv" / "bin" / "fabscore"), "index", str(src), "--out", str(out)]
+    cmd = [sys.executable, "-m", "fabscore", "index", str(src), "--out", str(out)]
     t = time.perf_counter()
     child = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
     peak = 0
@@ -208,8 +206,6 @@ def real_pool_index(n: int, workdir: Path) -> dict:
 
 def real_pool_scoring(det, texts: list[str], info: dict) -> dict:
     """Scoring with and without a real pool loaded from disk; peak RSS of this process (VmHWM)."""
-    from procfs import peak_rss
-
     from fabscore.evidence import load
 
     t = time.perf_counter()
@@ -221,31 +217,39 @@ def real_pool_scoring(det, texts: list[str], info: dict) -> dict:
     return res
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--pool", type=int, default=300)
-    ap.add_argument("--articles", type=int, default=8)
-    ap.add_argument("--big-per-article", type=float, default=25.0,
-                    help="sentences per article of the synthetic 10,000-article pool (full-length news: ~25; "
-                         "0 = the real pool's mean)")
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pool", type=int, default=None, help="articles in the real pool (default 300; --quick 10)")
+    ap.add_argument("--articles", type=int, default=None, help="articles scored (default 8; --quick 2)")
+    ap.add_argument("--big-per-article", type=float, default=None,
+                    help="sentences per article of the synthetic 10,000-article pool (full-length news: ~25, the "
+                         "default; --quick 2; 0 = the real pool's mean)")
+    ap.add_argument("--quick", action="store_true", help="a few articles, a small pool: checks that it runs")
     ap.add_argument("--real-pool", type=int, default=0, metavar="N",
                     help="also index a real pool of N articles from ../shared/data (10000: the issue's target) and "
                          "score with it, measured")
     ap.add_argument("--workdir", default="/tmp/fabscore-evidence-pool", help="where the real pool and its index go")
     ap.add_argument("--skip", default="", help="comma list of sections to skip: seeds, indexing, scoring")
-    ap.add_argument("--out", default=str(REPO / "benchmarks" / "evidence_targets.json"))
-    args = ap.parse_args()
+    ap.add_argument("--out", default=str(common.BENCHMARKS / "evidence_targets.json"))
+    args = ap.parse_args(argv)
+    args.pool = args.pool or (10 if args.quick else 300)
+    args.articles = args.articles or (2 if args.quick else 8)
+    if args.big_per_article is None:
+        args.big_per_article = 2.0 if args.quick else 25.0
     skip = set(filter(None, args.skip.split(",")))
     from fabscore import load_detector
-    from fabscore.training.evidence_eval import seed_checks
+    from fabscore.training.evidence.evaluate import seed_checks
 
-    say = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    def say(m):
+        print(m, file=sys.stderr, flush=True)
+
     det = load_detector(cache_size=0)  # no memo of scored texts: the with-evidence run must score again
     out_path = Path(args.out)
     res = json.loads(out_path.read_text()) if skip and out_path.is_file() else {}  # skipped sections are kept
     res["load_average_start"] = os.getloadavg()
     if "seeds" not in skip:
-        res["seeds"] = seed_checks(det, REPO / "seeds", SHARED)  # the same checks as `fabscore evaluate --evidence`
+        # the same checks as `fabscore evaluate --evidence`
+        res["seeds"] = seed_checks(det, REPO / "seeds", SHARED, n_unrelated=5 if args.quick else 50)
         say(json.dumps(res["seeds"], indent=1))
     articles = [r["text"] for r in rows("llmfake.clean.jsonl") if r["label"] == "machine"
                 and 150 <= len(r["text"].split()) <= 600][:args.articles]
@@ -263,7 +267,8 @@ def main() -> int:
         say(json.dumps(res["real_pool"]["scoring"], indent=1))
     res["load_average_end"] = os.getloadavg()
     res["targets"] = {"index_over_bare": 0.5, "ratio_10k": 2.0, "peak_rss_gib": 2.0}
-    out_path.write_text(json.dumps(res, indent=2) + "\n")
+    res["quick"] = args.quick
+    common.write_json(out_path, res)
     return 0
 
 

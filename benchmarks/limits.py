@@ -5,7 +5,7 @@
 
 1. Bare grid: the SmolLM2 forward passes the default model makes on real 300- and
    1,000-word articles (the same windows as inference/features/lm.py, per 200-word
-   chunk: see run.bare_inputs), spread over P spawned processes x T torch threads,
+   chunk: see common.bare_inputs), spread over P spawned processes x T torch threads,
    B windows per forward pass (padded, with an attention mask). Each process loads
    the model and warms up, then all start together (a barrier); the wall time is
    from the barrier to the last process's end. The best configuration is "the
@@ -13,10 +13,10 @@
 2. End to end: `fabscore score FOLDER --workers auto` in a child process; the steady
    rate (first record to last) as a share of the best bare configuration's articles/s,
    that configuration timed again on the same articles the CLI scores.
-   Peak RSS of the CLI and of every worker (VmHWM sampled from /proc while it runs).
+   Peak RSS of the CLI and of every worker (VmHWM sampled while it runs: common.cli_run).
 3. Training (`--sections train`): what `fabscore train --workers N` does first, featurizing
    a sample of llmfake (every k-th article, the 200-word heads training scores) into an
-   empty feature cache (training.feature_cache.fill, the same WorkerPool as scoring), against
+   empty feature cache (fabscore.training.fit.feature_cache.fill, the same WorkerPool as scoring), against
    the best bare configuration (the grid on a few heads picks it) timed on the same heads'
    windows. The steady rate comes from the cache files' modification times (first to last);
    the wall time for all of llmfake is extrapolated from it by words, plus the measured
@@ -30,6 +30,10 @@ Ratios within one run are what count: this machine is shared. Every end-to-end r
 records the load average before and after it and `other_cpu_cores`: the CPU time that
 processes outside the run's own process tree used during it, in cores (0 = the run had
 the machine to itself; on 2 cores, 1.0 = another job took half of it).
+
+`--quick` checks that it runs: 300-word articles only, 8 of them (the fewest for which `--workers
+auto` starts its workers on 2 cores), a grid of one configuration (one single-threaded process per
+core, batch 1: how those workers run); 4 articles in the training section, 6 in one Ray pair.
 """
 from __future__ import annotations
 
@@ -38,27 +42,28 @@ import json
 import multiprocessing as mp
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from itertools import product
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import run as bench  # noqa: E402  (benchmarks/run.py: inputs, bare windows, cli timing)
-from procfs import peak_rss  # noqa: E402
+import common
+from common import SHARED, SIZES, build_articles, cli_run, source_texts, write_folder
 
-GiB = 1024 ** 3
 TARGETS = {"local_share_of_best_bare": 0.85, "train_share_of_best_bare": 0.85, "ray_over_local": 0.9,
            "peak_rss_gib_per_worker": 2.0}
+# per setting: (full run, --quick); an option given on the command line wins
+DEFAULTS = {"limits_n": ([40, 16], [8, 2]), "grid_n": ([12, 6], [8, 2]), "batches": ([1, 4], [1]),
+            "ray_n": (200, 6), "ray_rounds": (2, 1), "limits_train_n": (240, 4)}
+QUICK_SIZES = (300,)
 
 
 # ---------------------------------------------------------------- 1. bare grid
 def _grid_worker(windows: list[list[int]], threads: int, batch: int, barrier, out) -> None:
     import torch
 
-    from fabscore import backbones
+    from fabscore.models import backbones
 
     torch.set_num_threads(threads)
     tok, model = backbones.load_smollm()
@@ -100,10 +105,10 @@ def bare_config(windows: list[list[int]], procs: int, threads: int, batch: int) 
 
 
 def grid(articles: list[str], configs: list[tuple[int, int, int]], say) -> dict:
-    from fabscore import model_dir as md
+    from fabscore.models import directory as md
 
     cfg = md.load(None).config
-    windows = bench.bare_inputs(articles, tuple(cfg["features"]), int(cfg["chunk_words"]))["lm"]
+    windows = common.bare_inputs(articles, tuple(cfg["features"]), int(cfg["chunk_words"]))["lm"]
     tokens = sum(map(len, windows))
     rows = []
     for procs, threads, batch in configs:
@@ -119,110 +124,15 @@ def grid(articles: list[str], configs: list[tuple[int, int, int]], say) -> dict:
 def best_on(articles: list[str], best: dict, say, chunk_words: int | None = None) -> dict:
     """The grid's best configuration timed on every one of these articles: the bare rate of
     exactly the inputs the end-to-end run scores (a few articles' rate differs by 10-20%)."""
-    from fabscore import model_dir as md
+    from fabscore.models import directory as md
 
     cfg = md.load(None).config
-    windows = bench.bare_inputs(articles, tuple(cfg["features"]), chunk_words or int(cfg["chunk_words"]))["lm"]
+    windows = common.bare_inputs(articles, tuple(cfg["features"]), chunk_words or int(cfg["chunk_words"]))["lm"]
     s = bare_config(windows, best["processes"], best["threads"], best["batch"])
     out = {"articles": len(articles), "seconds": round(s, 2), "articles_per_s": round(len(articles) / s, 4),
            "tokens_per_s": round(sum(map(len, windows)) / s, 1)}
     say(f"best bare on all {len(articles)} articles: {out}")
     return out
-
-
-# ---------------------------------------------------------------- 2./3. end to end
-def _tree(pid: int) -> list[int]:
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            for task in Path(f"/proc/{p}/task").iterdir():
-                kids = [int(c) for c in (task / "children").read_text().split()]
-                out += kids
-                todo += kids
-        except OSError:
-            pass
-    return out
-
-
-def _busy_ticks() -> int:
-    """CPU time every process on the machine has used (user, nice, system, irq, softirq, steal), in ticks."""
-    f = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in f[:8])
-    return user + nice + system + irq + softirq + steal
-
-
-def _ticks(pid: int) -> int:
-    """A process's own CPU time (utime + stime), in ticks."""
-    try:
-        f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return int(f[11]) + int(f[12])
-    except (OSError, IndexError, ValueError):
-        return 0
-
-
-def cli_rate(folder: Path, out: Path, n: int, extra: list[str]) -> dict:
-    """`fabscore score FOLDER --out FILE *extra` timed as benchmarks/run.cli_run does,
-    plus the peak RSS of each process in its tree (sampled every 0.2 s) and the CPU the
-    rest of the machine used meanwhile (`other_cpu_cores`, see the module's docstring)."""
-    cmd = [sys.executable, "-m", "fabscore", "score", str(folder), "--out", str(out), *extra]
-    out.unlink(missing_ok=True)
-    peaks: dict[int, tuple[str, int]] = {}
-    own: dict[int, int] = {}  # CPU ticks of every process of the run's tree, last seen
-    load_before, busy0, reaped0 = list(os.getloadavg()), _busy_ticks(), _reaped_ticks()
-    t = time.monotonic()
-    with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(cmd, cwd=bench.REPO, stdout=subprocess.DEVNULL, stderr=err)
-        first = last = None
-        seen, tick = 0, 0.0
-        while proc.poll() is None:
-            now = time.monotonic() - t
-            k = bench._records(out)
-            if k > seen:
-                first = first or (now, k)
-                last, seen = (now, k), k
-            if now - tick > 0.2:
-                tick = now
-                for pid in [proc.pid, *_tree(proc.pid)]:
-                    try:
-                        name = Path(f"/proc/{pid}/comm").read_text().strip()
-                    except OSError:
-                        continue
-                    peaks[pid] = (name, max(peaks.get(pid, ("", 0))[1], peak_rss(pid)))
-                    own[pid] = max(own.get(pid, 0), _ticks(pid))
-            time.sleep(0.02)
-        seconds = time.monotonic() - t
-        busy = _busy_ticks() - busy0
-        # the tree's CPU: its processes sampled every 0.2 s (missing each one's last moments), or what
-        # the reaped CLI reports for itself and the descendants it waited for, whichever is larger
-        own_ticks = max(sum(own.values()), _reaped_ticks() - reaped0)
-        k = bench._records(out)
-        if k > seen:
-            last = (seconds, k)
-        if proc.returncode != 0:
-            err.seek(0)
-            raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}: {err.read().decode()[-2000:]}")
-    res = {"command": " ".join(["fabscore score FOLDER", *extra]), "articles": n, "records": k,
-           "seconds": round(seconds, 2), "articles_per_s": round(n / seconds, 4),
-           "startup_to_first_record_s": round(first[0], 2) if first else None}
-    if first and last and last[1] > first[1]:
-        res["steady_articles_per_s"] = round((last[1] - first[1]) / (last[0] - first[0]), 4)
-    workers = {pid: v for pid, v in peaks.items() if pid != proc.pid and v[1] > 200 * 2**20}
-    res["peak_rss_gib_cli"] = round(peaks.get(proc.pid, ("", 0))[1] / GiB, 3)
-    res["peak_rss_gib_workers"] = sorted((round(v / GiB, 3) for _, v in workers.values()), reverse=True)
-    res["peak_rss_gib_total"] = round((peaks.get(proc.pid, ("", 0))[1] + sum(v for _, v in workers.values())) / GiB, 3)
-    hz = os.sysconf("SC_CLK_TCK")
-    res["cpu_cores_run"] = round(own_ticks / hz / seconds, 3)
-    res["articles_per_cpu_s"] = round(n / (own_ticks / hz), 4) if own_ticks else None
-    res["other_cpu_cores"] = round(max(0, busy - own_ticks) / hz / seconds, 3)
-    res["load_average_before"], res["load_average_after"] = load_before, list(os.getloadavg())
-    return res
-
-
-def _reaped_ticks() -> int:
-    """CPU ticks of this process's reaped children (and the descendants they waited for)."""
-    t = os.times()
-    return int(round((t.children_user + t.children_system) * os.sysconf("SC_CLK_TCK")))
 
 
 # ---------------------------------------------------------------- training featurization
@@ -231,10 +141,10 @@ def train_featurization(data_dir: Path, n: int, grid_n: int, configs: list[tuple
     """`fabscore train`'s featurization of n llmfake articles (every k-th, at least MIN_WORDS
     words) from an empty cache with `cores` workers, as a share of the best bare configuration
     on the first grid_n of the same heads."""
-    from fabscore import model_dir as md
-    from training.data import load
-    from training.feature_cache import FeatureCache, fill
-    from training.train import CHUNK_WORDS, MIN_WORDS
+    from fabscore.models import directory as md
+    from fabscore.training.data.examples import load
+    from fabscore.training.fit.feature_cache import FeatureCache, fill
+    from fabscore.training.train import CHUNK_WORDS, MIN_WORDS
 
     kinds = tuple(md.load(None).config["features"])
     exs = load(str(data_dir / "llmfake.clean.jsonl"))
@@ -274,20 +184,39 @@ def train_featurization(data_dir: Path, n: int, grid_n: int, configs: list[tuple
 
 
 # ---------------------------------------------------------------- the run
-def run(args: argparse.Namespace, say=None) -> dict:
-    say = say or (lambda m: print(f"[{time.strftime('%H:%M:%S')}] {m}", file=sys.stderr, flush=True))
+def settings(args: argparse.Namespace) -> dict:
+    """Counts and sizes of this run: the full defaults or --quick's; options given on the command line win."""
+    quick = bool(getattr(args, "quick", False))
+    out = {k: getattr(args, k, None) or v[quick] for k, v in DEFAULTS.items()}
+    if getattr(args, "ray_n", None) == 0:  # 0 skips the Ray comparison
+        out["ray_n"] = 0
+    out["sizes"] = QUICK_SIZES if quick else SIZES
+    out["quick"] = quick
+    return out
+
+
+def run(args: argparse.Namespace, say=common.say) -> dict:
+    s = settings(args)
     cores = len(os.sched_getaffinity(0))
-    configs = [(p, t, b) for p, t, b in product((1, cores), (1, cores), args.batches) if p * t <= cores]
-    res: dict = {"load_average_at_start": list(os.getloadavg()), "cores": cores, "targets": TARGETS, "sizes": {}}
-    texts = bench.source_texts(Path(args.data_dir))
+    spread = ((cores,), (1,)) if s["quick"] else ((1, cores), (1, cores))  # processes, threads
+    configs = [(p, t, b) for p, t, b in product(*spread, s["batches"]) if p * t <= cores]
+    res: dict = {"load_average_at_start": list(os.getloadavg()), "cores": cores, "targets": TARGETS,
+                 "settings": {**s, "sizes": list(s["sizes"]), "sections": list(args.sections)},
+                 "sizes": {}}
+    texts = source_texts(Path(args.data_dir))
     with tempfile.TemporaryDirectory(prefix="fabscore-limits-") as tmpdir:
         tmp = Path(tmpdir)
-        for k, words in enumerate(bench.SIZES if "grid" in args.sections else ()):
-            arts = bench.build_articles(texts, words, args.limits_n[k], offset=k * 7919)
-            row = grid(arts[: args.grid_n[k]], configs, say)  # which configuration is best, on a few articles
-            row["best_on_sample"] = best_on(arts, row["best"], say)  # and its rate on the CLI's own inputs
-            folder = bench.write_folder(tmp / f"w{words}", arts)
-            row["cli_auto"] = cli_rate(folder, tmp / f"w{words}.jsonl", len(arts), ["--workers", "auto"])
+        for words in s["sizes"] if "grid" in args.sections else ():
+            k = SIZES.index(words)
+            arts = build_articles(texts, words, s["limits_n"][k], offset=k * 7919)
+            row = grid(arts[: s["grid_n"][k]], configs, say)  # which configuration is best, on a few articles
+            if row["articles"] < len(arts):  # and its rate on the CLI's own inputs
+                row["best_on_sample"] = best_on(arts, row["best"], say)
+            else:  # the grid ran on all of them
+                row["best_on_sample"] = {"articles": len(arts), **{k: row["best"][k] for k in
+                                                                   ("seconds", "articles_per_s", "tokens_per_s")}}
+            folder = write_folder(tmp / f"w{words}", arts)
+            row["cli_auto"] = cli_run(folder, tmp / f"w{words}.jsonl", len(arts), ["--workers", "auto"])
             say(f"{words} words: cli --workers auto {row['cli_auto']}")
             steady = row["cli_auto"].get("steady_articles_per_s")
             row["share_of_best_bare"] = (round(steady / row["best_on_sample"]["articles_per_s"], 3) if steady
@@ -296,11 +225,12 @@ def run(args: argparse.Namespace, say=None) -> dict:
             res["sizes"][str(words)] = row
             say(f"{words} words: steady share of best bare {row['share_of_best_bare']}")
         if "train" in args.sections:
-            res["train"] = train_featurization(Path(args.data_dir), args.train_n, args.grid_n[0], configs, cores, say)
-        if args.ray_n and "ray" in args.sections:
-            arts = bench.build_articles(texts, 300, args.ray_n, offset=4242)
-            res["ray"] = ray_comparison(bench.write_folder(tmp / "ray", arts), tmp, len(arts), str(cores),
-                                        args.ray_rounds, say)
+            res["train"] = train_featurization(Path(args.data_dir), s["limits_train_n"], s["grid_n"][0], configs,
+                                               cores, say)
+        if s["ray_n"] and "ray" in args.sections:
+            arts = build_articles(texts, 300, s["ray_n"], offset=4242)
+            res["ray"] = ray_comparison(write_folder(tmp / "ray", arts), tmp, len(arts), str(cores),
+                                        s["ray_rounds"], say)
     res["load_average_at_end"] = list(os.getloadavg())
     return res
 
@@ -310,10 +240,10 @@ def ray_comparison(folder: Path, tmp: Path, n: int, workers: str, rounds: int, s
     interleaved A, B, A, B, ...; the summary figures are the median over the pairs."""
     pairs = []
     for r in range(rounds):
-        local = cli_rate(folder, tmp / f"ray-local-{r}.jsonl", n, ["--workers", workers])
+        local = cli_run(folder, tmp / f"ray-local-{r}.jsonl", n, ["--workers", workers])
         say(f"ray comparison {r}, local: {local}")
         try:
-            ray = cli_rate(folder, tmp / f"ray-ray-{r}.jsonl", n, ["--engine", "ray", "--workers", workers])
+            ray = cli_run(folder, tmp / f"ray-ray-{r}.jsonl", n, ["--engine", "ray", "--workers", workers])
         except RuntimeError as e:  # e.g. Ray could not start on an overloaded machine: recorded, not fatal
             say(f"ray comparison {r}, ray failed: {e}")
             pairs.append({"local": local, "ray": {"error": str(e)[-1500:], "load_average": list(os.getloadavg())}})
@@ -357,16 +287,20 @@ def _same_records(a: Path, b: Path) -> bool:
     return load(a) == load(b)
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--limits-n", dest="limits_n", type=int, nargs=2, default=[40, 16], metavar=("N300", "N1000"),
-                   help="articles in the end-to-end runs at 300 and 1,000 words")
-    p.add_argument("--grid-n", type=int, nargs=2, default=[12, 6], metavar=("N300", "N1000"),
-                   help="articles whose windows the bare grid runs, at 300 and 1,000 words")
-    p.add_argument("--batches", type=int, nargs="+", default=[1, 4], help="windows per forward pass in the grid")
-    p.add_argument("--ray-n", type=int, default=200, help="articles in the Ray vs local comparison (0: skip)")
-    p.add_argument("--ray-rounds", type=int, default=2,
-                   help="interleaved (local, Ray) pairs in the Ray comparison")
-    p.add_argument("--train-n", type=int, default=240, help="llmfake articles in the training featurization section")
+def add_arguments(p: argparse.ArgumentParser, train_flag: str = "--train-n") -> None:
+    """This benchmark's options (run.py adds them too, the training count as --limits-train-n)."""
+    p.add_argument("--limits-n", dest="limits_n", type=int, nargs=2, default=None, metavar=("N300", "N1000"),
+                   help="articles in the end-to-end runs at 300 and 1,000 words (default 40 16; --quick 8 2)")
+    p.add_argument("--grid-n", type=int, nargs=2, default=None, metavar=("N300", "N1000"),
+                   help="articles whose windows the bare grid runs, at 300 and 1,000 words (default 12 6; --quick 8 2)")
+    p.add_argument("--batches", type=int, nargs="+", default=None,
+                   help="windows per forward pass in the grid (default 1 4; --quick 1)")
+    p.add_argument("--ray-n", type=int, default=None,
+                   help="articles in the Ray vs local comparison (default 200; --quick 6; 0: skip)")
+    p.add_argument("--ray-rounds", type=int, default=None,
+                   help="interleaved (local, Ray) pairs in the Ray comparison (default 2; --quick 1)")
+    p.add_argument(train_flag, dest="limits_train_n", type=int, default=None,
+                   help="llmfake articles in the training featurization section (default 240; --quick 4)")
     p.add_argument("--sections", type=lambda v: tuple(v.split(",")), default=("grid", "train", "ray"),
                    help="what to run: grid (the bare grid and --workers auto at both sizes), train (training "
                         "featurization from an empty cache), ray (the comparison)")
@@ -375,17 +309,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(p)
-    p.add_argument("--data-dir", default=str(bench.SHARED))
-    p.add_argument("--out", default=str(bench.REPO / "benchmarks" / "limits.json"))
+    p.add_argument("--data-dir", default=str(SHARED))
+    p.add_argument("--out", default=str(common.BENCHMARKS / "limits.json"))
+    p.add_argument("--quick", action="store_true", help="a few articles, the smallest grid: checks that it runs")
     args = p.parse_args(argv)
     res = run(args)
-    Path(args.out).write_text(json.dumps(res, indent=2) + "\n")
+    common.write_json(args.out, res)
     for words, row in res["sizes"].items():
         b = row["best"]
         print(f"{words:>5} words: best bare {b['processes']} proc x {b['threads']} thr x batch {b['batch']} = "
               f"{row['best_on_sample']['articles_per_s']} art/s on the CLI's articles; cli --workers auto steady "
               f"{row['cli_auto'].get('steady_articles_per_s')} art/s = {row['share_of_best_bare']} of it "
-              f"(target >= {TARGETS['local_share_of_best_bare']}); peak RSS workers {row['cli_auto']['peak_rss_gib_workers']} GiB")
+              f"(target >= {TARGETS['local_share_of_best_bare']}); "
+              f"peak RSS workers {row['cli_auto']['peak_rss_gib_workers']} GiB")
     if "train" in res:
         r = res["train"]
         print(f"train featurization of {r['articles']} llmfake heads, {r['workers']} workers, empty cache: steady "

@@ -15,104 +15,25 @@ import argparse
 import hashlib
 import json
 import os
-import platform
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-for _var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
-    os.environ.setdefault(_var, "1")
+import common
+import limits
+import numpy as np
+import torch
+from common import SHARED, SIZES, GiB, build_articles, lm_tokens, source_texts, write_folder
 
-T_START = time.perf_counter()
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+from fabscore.models.threads import PASS_THREADS, pass_threads
 
-T_TORCH = time.perf_counter() - T_START
-
-SHARED = REPO.parent / "shared" / "data"
-SOURCES = ("llmfake.clean.jsonl", "usnews_mar2023_human.clean.jsonl")
-SIZES = (300, 1000)
-GiB = 1024 ** 3
 TARGETS = {"e2e_over_bare": 0.80, "peak_rss_bytes": 2 * GiB, "fast_articles_per_s": 10.0}
-
-
-# ---------------------------------------------------------------- machine
-def machine() -> dict:
-    """What the numbers were measured on; without this they mean nothing."""
-    from fabscore import backbones
-
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        cpu = platform.processor() or "unknown"
-    return {"cpu": cpu, "cores": os.cpu_count(), "affinity": len(os.sched_getaffinity(0)),
-            "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-            "bf16_supported": backbones.bf16_supported(), "lm_dtype": str(backbones.lm_dtype()),
-            "python": platform.python_version(), "platform": platform.platform(),
-            "load_average_at_start": list(os.getloadavg())}
-
-
-# ---------------------------------------------------------------- inputs
-def source_texts(data_dir: Path) -> list[str]:
-    """Texts of both sources, interleaved, in a stable hash order (no file-order dependence)."""
-    pools = []
-    for name in SOURCES:
-        path = data_dir / name
-        if not path.is_file():
-            raise SystemExit(f"bench: {path} is missing (the shared data folder beside the repository)")
-        rows = [json.loads(line) for line in path.open(encoding="utf-8")]
-        rows.sort(key=lambda r: hashlib.sha256(f"bench:{r['id']}".encode()).hexdigest())
-        pools.append([r["text"] for r in rows])
-    out = []
-    for i in range(max(map(len, pools))):
-        out += [p[i] for p in pools if i < len(p)]
-    return out
-
-
-def build_articles(texts: list[str], words: int, n: int, offset: int = 0) -> list[str]:
-    """n articles of about `words` words: consecutive real texts joined as paragraphs
-    and cut at the sentence end that stays within `words` (inference.text.head)."""
-    from fabscore.text import head, prepare
-
-    out, i = [], offset
-    while len(out) < n:
-        parts, total = [], 0
-        while total < words:
-            t = texts[i % len(texts)]
-            i += 1
-            parts.append(t)
-            total += len(t.split())
-        joined = "\n\n".join(parts)
-        art = head(prepare(joined), words)
-        out.append(joined[: art.sentences[-1].end])
-    return out
-
-
-def write_folder(folder: Path, articles: list[str]) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for k, text in enumerate(articles):
-        (folder / f"{k:05d}.txt").write_text(text, encoding="utf-8")
-    return folder
-
-
-def lm_tokens(articles: list[str]) -> int:
-    """SmolLM2 tokens of the normalized text the detector scores: the unit of tokens/s."""
-    from fabscore import backbones
-    from fabscore.text import prepare
-
-    tok, _ = backbones.load_smollm()
-    return sum(len(tok(prepare(a).norm, add_special_tokens=False)["input_ids"]) for a in articles)
+# per setting: (full run, --quick); an option given on the command line wins
+DEFAULTS = {"n": (20, 2), "rss_n": (1000, 2), "train_n": (50, 2), "rounds": (3, 1)}
+QUICK_SIZES = (300,)
 
 
 # ---------------------------------------------------------------- measurements
@@ -129,14 +50,21 @@ class Rate:
                 "tokens_per_s": round(self.tokens / self.seconds, 1), **self.extra}
 
 
+def import_seconds() -> float:
+    """Importing numpy and torch in a fresh interpreter: part of every CLI start."""
+    code = "import time; t = time.perf_counter(); import numpy, torch; print(time.perf_counter() - t)"
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return round(float(child.stdout.split()[-1]), 3)
+
+
 def load_times(model: str | None) -> dict:
     """Cold load of each backbone and of the model directory, in this fresh process."""
-    from fabscore import backbones
     from fabscore.detector import load_detector
+    from fabscore.models import backbones
 
     dequantized = (backbones.cache_root() / f"smollm2-{backbones.smollm_info().weights_sha256[:16]}"
                    / "SOURCE_SHA256").is_file()
-    out = {"import_torch_s": round(T_TORCH, 3), "smollm_dequantized_cache_present": dequantized}
+    out = {"import_torch_s": import_seconds(), "smollm_dequantized_cache_present": dequantized}
     for name, fn in (("smollm_s", backbones.load_smollm), ("minilm_s", backbones.load_minilm),
                      ("model_dir_s", lambda: load_detector(model))):
         t = time.perf_counter()
@@ -147,53 +75,16 @@ def load_times(model: str | None) -> dict:
 
 
 def api_rate(model: str | None, articles: list[str], tokens: int) -> Rate:
-    """Detector.score on every article, after one warm-up article (backbones loaded)."""
+    """Detector.score on every article, after one warm-up article (backbones loaded); the memo of
+    scored texts is off, or the warm-up article would be a cache hit."""
     from fabscore.detector import load_detector
 
-    det = load_detector(model)
+    det = load_detector(model, cache_size=0)
     det.score(articles[:1])
     t = time.perf_counter()
     res = det.score(articles)
     return Rate(len(articles), tokens, time.perf_counter() - t,
                 {"abstained": sum(r["label"] == "abstain" for r in res)})
-
-
-def _lm_windows(ids: list[int]) -> list[list[int]]:
-    """The windows inference.features.lm.token_statistics runs, for the same ids."""
-    from fabscore.features import lm
-
-    out, start, n = [], 0, len(ids)
-    while n > 1:
-        stop = min(start + lm.WINDOW, n)
-        out.append(ids[start:stop])
-        if stop == n:
-            break
-        start = stop - lm.CONTEXT
-    return out
-
-
-def bare_inputs(articles: list[str], kinds: tuple[str, ...], chunk_words: int) -> dict[str, list]:
-    """Token ids of every forward pass the featurizers make on these articles, per
-    chunk as the Detector scores them: SmolLM2 windows and MiniLM windows (sentence
-    vectors pool the same MiniLM pass). Tokenizing is done here, outside the timed part."""
-    from fabscore import backbones
-    from fabscore.features import embed, uses_lm
-    from fabscore.features.featurize import sentence_token_index
-    from fabscore.text import chunks, prepare
-
-    lm_in, art_in = [], []
-    for a in articles:
-        for piece in chunks(prepare(a), chunk_words):
-            text = piece.norm
-            if uses_lm(kinds):
-                tok, _ = backbones.load_smollm()
-                ids = [tok.bos_token_id or tok.eos_token_id, *tok(text, add_special_tokens=False)["input_ids"]]
-                lm_in += _lm_windows(ids)
-            if "embed" in kinds:
-                tok, _ = backbones.load_minilm()
-                _, parts = embed.tokenize_article(text, tok, partial(sentence_token_index, piece))
-                art_in.append([embed.with_specials(tok, w) for w in parts])
-    return {"lm": lm_in, "embed": art_in}
 
 
 def _minilm_forward(batch: list[list[int]], model, pad_id: int) -> None:
@@ -204,13 +95,14 @@ def _minilm_forward(batch: list[list[int]], model, pad_id: int) -> None:
 
 
 def bare_rate(articles: list[str], tokens: int, kinds: tuple[str, ...], chunk_words: int) -> Rate:
-    """Only the backbones' forward passes on the same inputs: the ceiling for this tool."""
-    from fabscore import backbones
+    """Only the backbones' forward passes on the same inputs: the ceiling for this tool. On the
+    detector's thread count per pass (threads.pass_threads), so both sides do the same work."""
+    from fabscore.models import backbones
 
-    inputs = bare_inputs(articles, kinds, chunk_words)
+    inputs = common.bare_inputs(articles, kinds, chunk_words)
     lm_model = backbones.load_smollm()[1] if inputs["lm"] else None
     mtok, mini = backbones.load_minilm() if inputs["embed"] else (None, None)
-    with torch.inference_mode():
+    with torch.inference_mode(), pass_threads():
         if lm_model is not None:
             lm_model(torch.tensor([inputs["lm"][0]]))  # warm-up
         t = time.perf_counter()
@@ -222,57 +114,18 @@ def bare_rate(articles: list[str], tokens: int, kinds: tuple[str, ...], chunk_wo
             _minilm_forward(batch, mini, mtok.pad_token_id)
         t_embed = time.perf_counter() - t
     return Rate(len(articles), tokens, t_lm + t_embed,
-                {"lm_forward_s": round(t_lm, 3), "lm_windows": len(inputs["lm"]),
+                {"torch_threads": PASS_THREADS, "lm_forward_s": round(t_lm, 3), "lm_windows": len(inputs["lm"]),
                  "minilm_forward_s": round(t_embed, 3), "minilm_batches": len(inputs["embed"])})
 
 
-def _records(out: Path) -> int:
-    try:
-        with out.open("rb") as f:
-            return f.read().count(b"\n")
-    except OSError:
-        return 0
-
-
-def cli_run(model: str | None, folder: Path, out: Path, articles: int, tokens: int) -> Rate:
-    """`fabscore score FOLDER` in a child process, timed from spawn to exit (startup,
-    model load and every article); peak RSS of that child alone (os.wait4).
-
-    The CLI flushes each record as it is made, so watching the output file also gives
-    the start-up time (spawn to first record) and the steady-state rate between the
-    first and the last record: what a large folder sees once start-up is amortized."""
-    cmd = [sys.executable, "-m", "fabscore", "score", str(folder), "--out", str(out)]
-    if model:
-        cmd += ["--model", str(model)]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
-    out.unlink(missing_ok=True)  # a previous round's records would read as this run's first record
-    with tempfile.TemporaryFile() as err:
-        t = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=err)
-        seen, first, last = 0, None, None
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            n = _records(out)
-            if n > seen:
-                now = time.perf_counter() - t
-                first = (now, n) if first is None else first
-                last, seen = (now, n), n
-            if pid:
-                break
-            time.sleep(0.02)
-        seconds = time.perf_counter() - t
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode != 0:
-            err.seek(0)
-            raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}:\n{err.read().decode(errors='replace')[-2000:]}")
-    n_records = _records(out)
-    rss = usage.ru_maxrss * 1024  # kilobytes on Linux
-    extra = {"records": n_records, "peak_rss_bytes": rss, "peak_rss_gib": round(rss / GiB, 3),
-             "exit_code": proc.returncode, "startup_to_first_record_s": round(first[0], 3) if first else None}
-    if first and last and last[1] > first[1] and last[0] > first[0]:
-        extra["steady_articles_per_s"] = round((last[1] - first[1]) / (last[0] - first[0]), 3)
-        extra["steady_tokens_per_s"] = round(tokens / articles * extra["steady_articles_per_s"], 1)
-    return Rate(articles, tokens, seconds, extra)
+def cli_rate(model: str | None, folder: Path, out: Path, articles: int, tokens: int) -> dict:
+    """`fabscore score FOLDER` in a child (common.cli_run), with tokens/s: the CLI's own figures."""
+    row = common.cli_run(folder, out, articles, ["--model", model] if model else [])
+    rate = Rate(articles, tokens, row.pop("seconds"))
+    row.pop("articles_per_s")
+    if "steady_articles_per_s" in row:
+        row["steady_tokens_per_s"] = round(tokens / articles * row["steady_articles_per_s"], 1)
+    return {**rate.as_dict(), **row}
 
 
 def sample_jsonl(data_dir: Path, per_label: int, path: Path) -> Path:
@@ -291,7 +144,7 @@ def train_times(data: Path, tmp: Path) -> dict:
     """training.train.train on a small sample twice with one fresh cache: the first run
     featurizes every article, the second reads every feature from the cache."""
     from fabscore.features import KINDS
-    from fabscore.training.feature_cache import FeatureCache
+    from fabscore.training.fit.feature_cache import FeatureCache
     from fabscore.training.train import train
 
     cache = FeatureCache(tmp / "cache")
@@ -313,19 +166,20 @@ RATIOS = {"api_over_bare": ("api", "articles_per_s", "bare"), "cli_over_bare": (
 def one_round(model, fast, arts, tokens, folder, out_stem: Path, kinds, chunk_words, n, say) -> dict:
     """Every path once on the same articles, back to back, so a ratio compares runs
     that saw the same machine load."""
-    row = {"cli": cli_run(model, folder, out_stem.with_suffix(".jsonl"), n, tokens).as_dict()}
+    row = {"cli": cli_rate(model, folder, out_stem.with_suffix(".jsonl"), n, tokens)}
     say(f"cli {row['cli']['articles_per_s']} art/s")
     row["api"] = api_rate(model, arts, tokens).as_dict()
     row["bare"] = bare_rate(arts, tokens, kinds, chunk_words).as_dict()
     say(f"api {row['api']['articles_per_s']} art/s, bare {row['bare']['articles_per_s']} art/s")
     if fast:
-        from fabscore import model_dir as md
+        from fabscore.models import directory as md
 
         fast_cfg = md.load(fast).config
         row["fast_api"] = api_rate(fast, arts, tokens).as_dict()
-        row["fast_cli"] = cli_run(fast, folder, out_stem.with_name(out_stem.name + "-fast.jsonl"), n, tokens).as_dict()
+        row["fast_cli"] = cli_rate(fast, folder, out_stem.with_name(out_stem.name + "-fast.jsonl"), n, tokens)
         row["fast_bare"] = bare_rate(arts, tokens, tuple(fast_cfg["features"]), int(fast_cfg["chunk_words"])).as_dict()
-        say(f"fast api {row['fast_api']['articles_per_s']} art/s, bare MiniLM {row['fast_bare']['articles_per_s']} art/s")
+        say(f"fast api {row['fast_api']['articles_per_s']} art/s, "
+            f"bare MiniLM {row['fast_bare']['articles_per_s']} art/s")
     for name, (num, key, den) in RATIOS.items():
         if num in row and key in row[num]:
             row[name] = round(row[num][key] / row[den]["articles_per_s"], 3)
@@ -349,7 +203,7 @@ def median_row(rounds: list[dict]) -> dict:
 
 
 def resolve_model(model: str | None, name: str) -> str:
-    from fabscore import model_dir as md
+    from fabscore.models import directory as md
 
     path = md.resolve(model) if model else md.SHIPPED / name
     if not (path / "config.json").is_file():
@@ -357,51 +211,57 @@ def resolve_model(model: str | None, name: str) -> str:
     return str(path)
 
 
+def settings(args: argparse.Namespace) -> dict:
+    """The run's sizes and counts: the full defaults or --quick's, options given win."""
+    out = {k: getattr(args, k) or v[bool(args.quick)] for k, v in DEFAULTS.items()}
+    out["sizes"] = QUICK_SIZES if args.quick else SIZES
+    return out
+
+
 def run(args: argparse.Namespace) -> dict:
-    from fabscore import model_dir as md
+    from fabscore.models import directory as md
 
     data_dir = Path(args.data_dir)
     model = resolve_model(args.model, "default")
     fast = resolve_model(args.fast_model, "fast") if args.fast_model != "none" else None
-    n, rss_n, train_n = (args.n or 3, args.rss_n or 30, args.train_n or 10) if args.quick else \
-        (args.n or 20, args.rss_n or 1000, args.train_n or 50)
-    args.rounds = args.rounds or (1 if args.quick else 3)
-    res: dict = {"machine": machine(), "settings": {"model": model, "fast_model": fast, "n": n, "rss_n": rss_n,
-                                                   "rounds": args.rounds,
-                                                   "train_per_label": train_n, "quick": args.quick},
+    s = settings(args)
+    res: dict = {"machine": common.machine(),
+                 "settings": {"model": common.shown(model), "fast_model": fast and common.shown(fast),
+                              "n": s["n"], "rss_n": s["rss_n"], "rounds": s["rounds"], "sizes": list(s["sizes"]),
+                              "train_per_label": s["train_n"], "quick": args.quick},
                  "targets": {"e2e_over_bare": TARGETS["e2e_over_bare"], "peak_rss_gib": 2.0,
                              "fast_articles_per_s": TARGETS["fast_articles_per_s"]}}
-    say = lambda m: print(f"[{time.perf_counter() - T_START:7.1f}s] {m}", file=sys.stderr, flush=True)  # noqa: E731
+    say = common.say
     res["load"] = load_times(model)
     say(f"loaded: {res['load']}")
     cfg = md.load(model).config
     kinds, chunk_words = tuple(cfg["features"]), int(cfg["chunk_words"])
     texts = source_texts(data_dir)
+    n = s["n"]
     with tempfile.TemporaryDirectory(prefix="fabscore-bench-") as tmpdir:
         tmp = Path(tmpdir)
         res["sizes"] = {}
-        for k, words in enumerate(SIZES):
-            arts = build_articles(texts, words, n, offset=k * 7919)
+        for words in s["sizes"]:
+            arts = build_articles(texts, words, n, offset=SIZES.index(words) * 7919)
             tokens = lm_tokens(arts)
             folder = write_folder(tmp / f"w{words}", arts)
             rounds = [one_round(model, fast, arts, tokens, folder, tmp / f"w{words}", kinds, chunk_words, n,
-                                lambda m, r=r: say(f"{words} words, round {r + 1}/{args.rounds}: {m}"))
-                      for r in range(args.rounds)]
+                                lambda m, r=r, w=words: say(f"{w} words, round {r + 1}/{s['rounds']}: {m}"))
+                      for r in range(s["rounds"])]
             row = {"mean_words": round(float(np.mean([len(a.split()) for a in arts])), 1), **median_row(rounds),
                    "rounds": rounds}
             res["sizes"][str(words)] = row
+        rss_n = s["rss_n"]
         mixed = [a for k in range(rss_n) for a in build_articles(texts, SIZES[k % 2], 1, offset=101 * k + 13)]
         folder = write_folder(tmp / "rss", mixed)
-        res["rss_run"] = cli_run(model, folder, tmp / "rss.jsonl", rss_n, lm_tokens(mixed)).as_dict()
+        res["rss_run"] = cli_rate(model, folder, tmp / "rss.jsonl", rss_n, lm_tokens(mixed))
         res["rss_run"]["mean_words"] = round(float(np.mean([len(a.split()) for a in mixed])), 1)
         say(f"rss run: {res['rss_run']['peak_rss_gib']} GiB over {rss_n} articles")
-        res["training"] = train_times(sample_jsonl(data_dir, train_n, tmp / "train.jsonl"), tmp / "train")
+        res["training"] = train_times(sample_jsonl(data_dir, s["train_n"], tmp / "train.jsonl"), tmp / "train")
         say(f"training: {res['training']}")
     if not args.no_limits:  # the machine's limit (processes x threads x batch) and --workers/Ray against it
-        import limits
-
         res["limits"] = limits.run(args, say)
-    res["self_peak_rss_gib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / GiB, 3)
+    res["self_peak_rss_gib"] = round(common.peak_rss() / GiB, 3)
     res["machine"]["load_average_at_end"] = list(os.getloadavg())
     return res
 
@@ -448,24 +308,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", default=None, help="model directory (default: inference/models/default)")
     p.add_argument("--fast-model", default=None,
                    help="fast-mode model directory (default: inference/models/fast; 'none' to skip)")
-    p.add_argument("--n", type=int, default=None, help="articles per size (default 20; --quick 3)")
-    p.add_argument("--rss-n", type=int, default=None, help="articles in the RSS run (default 1000; --quick 30)")
+    p.add_argument("--n", type=int, default=None, help="articles per size (default 20; --quick 2)")
+    p.add_argument("--rss-n", type=int, default=None, help="articles in the RSS run (default 1000; --quick 2)")
     p.add_argument("--train-n", type=int, default=None,
-                   help="human and machine articles each for the training timing (default 50; --quick 10)")
-    p.add_argument("--out", default=str(REPO / "benchmarks" / "results.json"), help="JSON results file")
+                   help="human and machine articles each for the training timing (default 50; --quick 2)")
+    p.add_argument("--out", default=str(common.BENCHMARKS / "results.json"), help="JSON results file")
     p.add_argument("--data-dir", default=str(SHARED), help="folder with the shared .clean.jsonl files")
     p.add_argument("--rounds", type=int, default=None,
                    help="repeat the per-size runs; ratios are medians of the rounds (default 3; --quick 1)")
-    p.add_argument("--quick", action="store_true", help="few articles everywhere: checks the benchmark runs")
+    p.add_argument("--quick", action="store_true",
+                   help="300-word articles only, 2 of them, one round, 2 in the RSS run, 2 + 2 for the training "
+                        "timing and limits.py's --quick: checks that the benchmark runs end to end")
     p.add_argument("--no-limits", action="store_true", help="skip benchmarks/limits.py (the grid and --workers/Ray)")
-    import limits
-
-    limits.add_arguments(p)
+    limits.add_arguments(p, train_flag="--limits-train-n")
     args = p.parse_args(argv)
     res = run(args)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(res, indent=2) + "\n")
+    out = common.write_json(args.out, res)
     print(table(res))
     print(f"\nwrote {out}")
     return 0

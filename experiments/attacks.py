@@ -1,7 +1,7 @@
 """Attacks against a shipped model, on a small held-out sample (issue 15, part 1).
 
-    nice -n 10 .venv/bin/python benchmarks/attacks.py --stage rewrite --work /tmp/attacks   # SmolLM2 rewrites (slow)
-    nice -n 10 .venv/bin/python benchmarks/attacks.py --stage score --work /tmp/attacks     # everything else
+    nice -n 10 .venv/bin/python experiments/attacks.py --stage rewrite --work /tmp/attacks   # SmolLM2 rewrites (slow)
+    nice -n 10 .venv/bin/python experiments/attacks.py --stage score --work /tmp/attacks     # everything else
 
 Sample (read from the shared data folder, never copied into the repository), texts cut to
 their first 200 words at a sentence end:
@@ -11,7 +11,7 @@ their first 200 words at a sentence end:
 - outfox_essays: text-davinci-003 and flan-t5-xxl essays (completion models) and human essays;
 - iu_wiki_en: Wikipedia introductions, human and gpt-3.5-turbo.
 
-It writes benchmarks/attacks.json: per-attack AUROC of the model (through the same path as
+It writes experiments/attacks.json: per-attack AUROC of the model (through the same path as
 `fabscore evaluate --attacks`), how SmolLM2's rewrites hold up as a paraphrase stand-in, which
 LM features invert under character attacks, and a story-grouped logistic-regression check of
 robust token aggregates against the shipped ones. Nothing here changes a shipped model.
@@ -27,23 +27,18 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-for _var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
-    os.environ.setdefault(_var, "1")
+import numpy as np
+import torch
+from common import HERE, SHARED
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+from fabscore.features import lm
+from fabscore.text.sentences import chunks
+from fabscore.training.data import attacks as atk
+from fabscore.training.data.examples import cap_machine, load
+from fabscore.training.eval.metrics import auroc
+from fabscore.training.eval.scoring import cut_text, group_keys, score_examples
+from fabscore.training.fit import feature_cache as fc
 
-from fabscore.features import lm  # noqa: E402
-from fabscore.text import chunks  # noqa: E402
-from fabscore.training import attacks as atk  # noqa: E402
-from fabscore.training import feature_cache as fc  # noqa: E402
-from fabscore.training.data import cap_machine, load  # noqa: E402
-from fabscore.training.evaluate import cut_text, group_keys, score_examples  # noqa: E402
-from fabscore.training.metrics import auroc  # noqa: E402
-from fabscore.training.train import dataset_name  # noqa: E402
-
-SHARED = REPO.parent / "shared" / "data"
 WORDS = 200
 DEFAULT_CAP = 3600  # the default model's --max-machine: llmfake machine rows past it were not trained on
 
@@ -55,13 +50,16 @@ def _pick(rows, n: int, salt: str, min_words: int, max_words: int = 5000):
 
 def sample(scale: float = 1.0) -> list[tuple]:
     """[(example, dataset name)] as described in the module docstring."""
-    n = lambda k: max(2, int(k * scale))  # noqa: E731
+    def n(k):
+        return max(2, int(k * scale))
+
     llm = load(str(SHARED / "llmfake.clean.jsonl"))
     trained = {e.id for e in cap_machine(llm, DEFAULT_CAP, 0) if e.label == 1}
     pp = [e for e in load(str(SHARED / "politifact_pp.clean.jsonl")) if not e.meta.get("in_llmfake")]
     fox = load(str(SHARED / "outfox_essays.clean.jsonl"))
     wiki = load(str(SHARED / "iu_wiki_en.clean.jsonl"))
-    out = [(e, "llmfake") for e in _pick([e for e in llm if e.label == 1 and e.id not in trained], n(50), "atk", 150, 800)]
+    unseen = [e for e in llm if e.label == 1 and e.id not in trained]
+    out = [(e, "llmfake") for e in _pick(unseen, n(50), "atk", 150, 800)]
     out += [(e, "politifact_pp") for e in _pick([e for e in pp if e.label == 1], n(20), "atk", 150)]
     out += [(e, "politifact_pp") for e in _pick([e for e in pp if e.label == 0], n(50), "atk", 150)]
     for gen in ("text-davinci-003", "flan-t5-xxl"):
@@ -103,9 +101,13 @@ def rewrite_usability(arts: list[dict]) -> dict:
             for a in arts for r in a["rows"]]
     why = [r["degenerate"] for r in rows]
     ok = [r for r in rows if not r["degenerate"]]
-    norm = lambda s: " ".join(s.split()).strip().lower()  # noqa: E731
+
+    def norm(s):
+        return " ".join(s.split()).strip().lower()
+
     changed = [r for r in ok if norm(r["rewrite"]) != norm(r["original"])]
-    recall = [len(content_words(r["original"]) & content_words(r["rewrite"])) / max(len(content_words(r["original"])), 1)
+    recall = [len(content_words(r["original"]) & content_words(r["rewrite"]))
+              / max(len(content_words(r["original"])), 1)
               for r in ok]
     new = [len(content_words(r["rewrite"]) - content_words(r["original"])) / max(len(content_words(r["rewrite"])), 1)
            for r in ok]
@@ -200,10 +202,10 @@ def attack_subset(pairs: list[tuple], share: float) -> list[bool]:
 
 
 def score_stage(work: Path, model: str | None, out_path: Path, scale: float, attack_share: float = 1.0) -> None:
-    from fabscore import model_dir as md
     from fabscore.detector import Detector
-    from fabscore.training.attack_eval import attack_report, attack_rows
+    from fabscore.models import directory as md
     from fabscore.training.card import table
+    from fabscore.training.eval.attacks import attack_report, attack_rows
 
     torch.set_num_threads(1)
     record_token_statistics()
@@ -216,7 +218,10 @@ def score_stage(work: Path, model: str | None, out_path: Path, scale: float, att
     base = score_examples(detector, examples, cache, WORDS, 1)
     print(f"base: {len(examples)} articles in {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
     fast = [a for a in atk.ATTACKS.values() if not a.slow]
-    log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+
+    def log(m):
+        print(m, file=sys.stderr, flush=True)
+
     save_stats(work / "stats.npz")
     mask = attack_subset(pairs, attack_share)
     log(f"attacking {int(sum(m and e.label == 1 for m, e in zip(mask, examples)))} machine and "
@@ -241,8 +246,9 @@ def score_stage(work: Path, model: str | None, out_path: Path, scale: float, att
                               keeps_human=False, slow=True)
         report.update(attack_report(detector, [examples[i] for i in keep], [keys[i] for i in keep],
                                     [base[i] for i in keep], cache, WORDS, 1, [stand_in], by=("dataset",), log=log))
-    log("\nall attacks:\n" + table(attack_rows(report), ("undone", "auroc_before", "auroc", "tpr_at_1pct_fpr",
-                                                         "tpr_at_threshold", "human_fpr_before", "abstained", "failed")))
+    columns = ("undone", "auroc_before", "auroc", "tpr_at_1pct_fpr", "tpr_at_threshold", "human_fpr_before",
+               "abstained", "failed")
+    log("\nall attacks:\n" + table(attack_rows(report), columns))
     save_stats(work / "stats.npz")
     (work / "scored.json").write_text(json.dumps({"report": report, "usability": usability,
                                                         "base_scores": [r["score"] for r in base]}, default=float))
@@ -277,7 +283,8 @@ def feature_inversion(X_lm: dict, X_rob: dict, y: np.ndarray, scope: np.ndarray)
         col = {a: np.c_[X_lm[a], X_rob[a]][:, j] for a in X_lm}
         h0 = col["none"][(y == 0) & scope & ~np.isnan(col["none"])]
         m0 = col["none"][(y == 1) & scope & ~np.isnan(col["none"])]
-        row = {"human_mean": float(h0.mean()) if len(h0) else None, "machine_mean": float(m0.mean()) if len(m0) else None,
+        row = {"human_mean": float(h0.mean()) if len(h0) else None,
+               "machine_mean": float(m0.mean()) if len(m0) else None,
                "auroc_unattacked": auroc(np.r_[np.zeros(len(h0)), np.ones(len(m0))], np.r_[h0, m0])}
         for a in [k for k in col if k != "none"]:
             h = col[a][(y == 0) & scope & ~np.isnan(col[a])]
@@ -297,10 +304,13 @@ def feature_inversion(X_lm: dict, X_rob: dict, y: np.ndarray, scope: np.ndarray)
 def analyze(work, detector, cache, pairs, report, usability, base_scores, out_path, t0, scale, fill=False) -> None:
     """fill: compute the token statistics a score run did not record (its features came from the cache)
     for the unattacked texts and the attacked ones that were scored."""
-    from fabscore.training.attack_eval import attack_rows
+    from fabscore.training.eval.attacks import attack_rows
 
     stats = load_stats(work / "stats.npz")
-    log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+
+    def log(m):
+        print(m, file=sys.stderr, flush=True)
+
     if (work / "rewrites.json").is_file():
         for mode, blob in json.loads((work / "rewrites.json").read_text()).items():
             usability[mode] = dict(rewrite_usability(blob["articles"]),
@@ -326,7 +336,8 @@ def analyze(work, detector, cache, pairs, report, usability, base_scores, out_pa
                 st = stats[text_key(piece.norm)] = STATS[text_key(piece.norm)]
             block = cache.get("lm", piece) if piece is not None else None  # the shipped aggregates, as scored
             lm_rows.append(block["lm"] if block is not None else np.full(len(lm.LM_FEATURES), np.nan))
-            rob_rows.append(robust_aggregates(st) if st is not None and len(st["logp"]) else np.full(len(ROBUST_NAMES), np.nan))
+            rob_rows.append(robust_aggregates(st) if st is not None and len(st["logp"])
+                            else np.full(len(ROBUST_NAMES), np.nan))
         X_lm[name], X_rob[name] = np.array(lm_rows), np.array(rob_rows)
     if fill and STATS:
         save_stats(work / "stats.npz")
@@ -338,7 +349,8 @@ def analyze(work, detector, cache, pairs, report, usability, base_scores, out_pa
     lr = ({name: grouped_lr_check({a: X[a][ok] for a in X}, y[ok], groups[ok])
            for name, X in (("shipped_lm_aggregates", X_lm), ("robust_aggregates", X_rob),
                            ("both", {a: np.c_[X_lm[a], X_rob[a]] for a in X_lm}))}
-          if min((y[ok] == 0).sum(), (y[ok] == 1).sum()) >= 15 else {"skipped": f"token statistics for {int(ok.sum())} rows"})
+          if min((y[ok] == 0).sum(), (y[ok] == 1).sum()) >= 15
+          else {"skipped": f"token statistics for {int(ok.sum())} rows"})
     log("\nstory-grouped LR on LM statistics only (fit unattacked, AUROC attacked machine vs unattacked human):")
     log(f"  {lr}")
     result = {"model": detector.model_id, "words": WORDS, "scale": scale,
@@ -359,7 +371,7 @@ def main(argv=None) -> int:
                    help="analyze: redo the feature analysis from a score run's saved work folder")
     p.add_argument("--work", type=Path, required=True, help="scratch folder: feature cache, rewrites.json")
     p.add_argument("--model", default=None, help="model directory (default: the shipped default model)")
-    p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "attacks.json")
+    p.add_argument("--out", type=Path, default=HERE / "attacks.json")
     p.add_argument("--scale", type=float, default=1.0, help="sample size factor (0.1 for a smoke run)")
     p.add_argument("--attack-share", type=float, default=1.0,
                    help="attack only this share of each group (all unattacked humans stay negatives)")
@@ -373,8 +385,8 @@ def main(argv=None) -> int:
     elif args.stage == "score":
         score_stage(args.work, args.model, args.out, args.scale, args.attack_share)
     else:
-        from fabscore import model_dir as md
         from fabscore.detector import Detector
+        from fabscore.models import directory as md
 
         torch.set_num_threads(1)
         record_token_statistics()

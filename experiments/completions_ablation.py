@@ -1,13 +1,14 @@
-"""Do completion-style news continuations made here (gemma-3-270m, `fabscore.training.generate`)
+"""Do completion-style news continuations made here (gemma-3-270m, `fabscore.training.data.generate`)
 teach the detector what chat-model data cannot: completion models' text? (issue 15)
 
-    .venv/bin/python -m fabscore.training.generate --data ../shared/data/{llmfake,aiclf_news,iu_news,usnews_mar2023_human}.clean.jsonl \
+    .venv/bin/python -m fabscore.training.data.generate \
+        --data ../shared/data/{llmfake,aiclf_news,iu_news,usnews_mar2023_human}.clean.jsonl \
         --out ~/.cache/fabscore/generated/gemma_news.jsonl
-    .venv/bin/python benchmarks/completions_ablation.py [--generated PATH] [--max-rows 2000]
+    .venv/bin/python experiments/completions_ablation.py [--generated PATH] [--max-rows 2000]
 
-Two heads on `lmdist` + style (--features; embed,style for the fast model) with the default model's recipe (the four news sets, at most
---max-rows per set, attacked copies of half the rows): without and with the generated
-continuations (and their attacked copies). Both are measured on
+Two heads on `lmdist` + style (--features; embed,style for the fast model) with the default model's
+recipe (the four news sets, at most --max-rows per set, attacked copies of half the rows): without and
+with the generated continuations (and their attacked copies). Both are measured on
 - story-grouped CV over the real news rows that both share (the generated rows are out of these
   folds' metrics), AUROC / TPR at 1% FPR, and FPR per human source at the 1% threshold;
 - PolitiFact++ stories not in llmfake (unseen outlet), and after each attack;
@@ -17,42 +18,33 @@ continuations (and their attacked copies). Both are measured on
 - the generated continuations against the news humans (out of fold where trained on, else never seen).
 The third variant keeps the news-only head and adds a second head (news humans against the
 continuations); an article's score is the higher of the two, and the 1% threshold is chosen on that.
-Writes benchmarks/completions_ablation.json. Nothing is asserted.
+Writes experiments/completions_ablation.json. Nothing is asserted.
 """
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-for _var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
-    os.environ.setdefault(_var, "1")
+import numpy as np
+from common import SHARED, parser
+from generalization_ablation import NEWS, PF_ATTACKS, attacked_auroc, matrix, politifact_rows
 
-import numpy as np  # noqa: E402
-
-from fabscore.training.augment import DEFAULT_AUGMENT  # noqa: E402
-from fabscore.training.data import cap_rows, load  # noqa: E402
-from fabscore.training.feature_cache import FeatureCache, fill  # noqa: E402
-from fabscore.training.fit import fit_head  # noqa: E402
-from fabscore.training.metrics import auroc, threshold_for_fpr, tpr_at_fpr  # noqa: E402
-from fabscore.training.train import TrainSettings, feature_matrices, prepare_examples  # noqa: E402
-
-from generalization_ablation import NEWS, PF_ATTACKS, SHARED, attacked_auroc, matrix, politifact_rows  # noqa: E402
+from fabscore.training.data.augment import DEFAULT_AUGMENT
+from fabscore.training.data.examples import cap_rows, load
+from fabscore.training.eval.metrics import auroc, threshold_for_fpr, tpr_at_fpr
+from fabscore.training.fit.feature_cache import FeatureCache, fill
+from fabscore.training.fit.heads import fit_head
+from fabscore.training.train import TrainSettings, feature_matrices, prepare_examples
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = parser(__doc__, "completions_ablation.json", max_rows=2000, share=0.5)
     ap.add_argument("--generated", default=str(Path.home() / ".cache/fabscore/generated/gemma_news.jsonl"))
-    ap.add_argument("--max-rows", type=int, default=2000)
-    ap.add_argument("--share", type=float, default=0.5)
     ap.add_argument("--essays", type=int, default=150)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--features", default="lmdist,style", help="feature kinds (the fast model: embed,style)")
-    ap.add_argument("--out", default=str(REPO / "benchmarks" / "completions_ablation.json"))
     args = ap.parse_args()
     kinds = tuple(args.features.split(","))
     t0 = time.time()
@@ -76,7 +68,8 @@ def main() -> int:
     pf_X = {k: matrix(a, cache, kinds) for k, (a, _) in pf.items()}
     ess_X = {k: matrix(v, cache, kinds) for k, v in ess.items()}
 
-    out = {"features": list(kinds), "rows": {"real_news": int((~aug & ~gen).sum()), "generated": int((~aug & gen).sum()),
+    out = {"features": list(kinds),
+           "rows": {"real_news": int((~aug & ~gen).sum()), "generated": int((~aug & gen).sum()),
                     "copies": int(aug.sum()), "essays_per_class": {k: len(v) for k, v in ess.items()}},
            "variants": {}}
 
@@ -125,8 +118,9 @@ def main() -> int:
         res["essays_vs_human_essays"] = {}
         for g in ("davinci", "flan", "gpt-3.5"):
             pg = score(ess_X[g])
-            res["essays_vs_human_essays"][g] = {"auroc": auroc(np.r_[np.zeros(len(ph)), np.ones(len(pg))], np.r_[ph, pg]),
-                                                "tpr_at_news_threshold": float((pg >= t).mean())}
+            res["essays_vs_human_essays"][g] = {
+                "auroc": auroc(np.r_[np.zeros(len(ph)), np.ones(len(pg))], np.r_[ph, pg]),
+                "tpr_at_news_threshold": float((pg >= t).mean())}
         res["human_essays_fpr_at_news_threshold"] = float((ph >= t).mean())
         out["variants"][name] = res
         e = res["essays_vs_human_essays"]
@@ -134,7 +128,8 @@ def main() -> int:
               f"PF++ {res['politifact_pp']['auroc']:.3f}/{res['politifact_pp']['tpr_at_1pct_fpr']:.3f}/"
               f"{res['politifact_pp']['fpr_at_threshold']:.3f} attacked "
               + " ".join(f"{v:.3f}" for v in res["politifact_pp_attacked"].values())
-              + f"; essays davinci {e['davinci']['auroc']:.3f} flan {e['flan']['auroc']:.3f} gpt-3.5 {e['gpt-3.5']['auroc']:.3f}"
+              + f"; essays davinci {e['davinci']['auroc']:.3f} flan {e['flan']['auroc']:.3f}"
+              + f" gpt-3.5 {e['gpt-3.5']['auroc']:.3f}"
               + f"; FPR by source {res['cv_fpr_at_threshold_by_source']}"
               + f"; generated {res['generated_vs_news_humans']:.3f} (TPR@t {res['generated_tpr_at_threshold']:.3f})",
               flush=True)

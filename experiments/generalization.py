@@ -1,6 +1,6 @@
 """Generalization of a model to text it never trained on (issue 15).
 
-    .venv/bin/python benchmarks/generalization.py --model inference/models/default [--record]
+    .venv/bin/python experiments/generalization.py --model inference/models/default [--record]
 
 1. PolitiFact++ stories that are not in llmfake (an outlet crawl and a generator setup no shipped
    model trained on), first 200 words: AUROC, TPR at 1% FPR, FPR at the model's 1% threshold,
@@ -10,11 +10,11 @@
 3. The seeds: the real seed 000 after every attack that keeps it human-written must stay under the
    1% threshold; the fabricated seed 002 is scored too.
 4. Completion models, which no shipped model trained on: gemma-3-270m continuations of news openings
-   (`python -m fabscore.training.generate`, --generated) against the same PolitiFact++ human pages; and
+   (`python -m fabscore.training.data.generate`, --generated) against the same PolitiFact++ human pages; and
    OUTFOX essays per generator (text-davinci-003, flan-t5-xxl; gpt-3.5 for comparison) against human
    essays, --essay-rows hash-chosen, first 200 words: within one genre, so the score reads the generator.
 
-Writes benchmarks/generalization.json (one entry per model). With --record, the PolitiFact++ and
+Writes experiments/generalization.json (one entry per model). With --record, the PolitiFact++ and
 attack tables also go into the model's config.json under "evaluations" and its card is re-rendered
 (the manifest is rewritten; heads and weights are untouched).
 """
@@ -27,17 +27,15 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-for _var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
-    os.environ.setdefault(_var, "1")
+from common import HERE, REPO, SHARED
 
-from fabscore import model_dir as md  # noqa: E402
-from fabscore.training import attacks as atk  # noqa: E402
-from fabscore.training import generate  # noqa: E402
-from fabscore.training.evaluate import detector_for, evaluate  # noqa: E402
-from fabscore.training.feature_cache import FeatureCache  # noqa: E402
+from fabscore.models import directory as md
+from fabscore.training.data import attacks as atk
+from fabscore.training.data import generate
+from fabscore.training.eval.evaluate import evaluate
+from fabscore.training.eval.scoring import detector_for
+from fabscore.training.fit.feature_cache import FeatureCache
 
-SHARED = REPO.parent / "shared" / "data"
 SEEDS = {"real": REPO / "seeds" / "000_e0349e775a64605f.txt", "fabricated": REPO / "seeds" / "002_3ca293cc838cf24e.txt"}
 
 
@@ -52,14 +50,16 @@ def politifact(model: str, workers: int, attack_rows: int, log) -> dict:
                         max_rows=attack_rows, attacks=atk.select("fast"), log=log)
     return {"unattacked": full["overall"], "n_abstained": full["n_abstained"],
             "attacks_sample": {"max_rows": attack_rows, "overall_unattacked": attacked["overall"],
-                               "attacks": {name: {"auroc": a["attacked"].get("auroc"),
-                                                  "tpr_at_1pct_threshold": (a["attacked"].get("at_threshold_0.01") or {}).get("tpr"),
-                                                  "n_machine": a["attacked"].get("n_machine"),
-                                                  "n_human": a["attacked"].get("n_human"),
-                                                  "human_fpr_at_1pct": ((a.get("human") or {}).get("fpr_at_0.01") or {}).get("attacked"),
-                                                  "n_machine_abstained": a.get("n_machine_abstained"),
-                                                  "n_failed": a.get("n_failed"), "raw": a}
-                                           for name, a in attacked["attacks"].items()}}}
+                               "attacks": {name: attack_summary(a) for name, a in attacked["attacks"].items()}}}
+
+
+def attack_summary(a: dict) -> dict:
+    """One attack's figures from `evaluate --attacks`, with the raw entry."""
+    return {"auroc": a["attacked"].get("auroc"),
+            "tpr_at_1pct_threshold": (a["attacked"].get("at_threshold_0.01") or {}).get("tpr"),
+            "n_machine": a["attacked"].get("n_machine"), "n_human": a["attacked"].get("n_human"),
+            "human_fpr_at_1pct": ((a.get("human") or {}).get("fpr_at_0.01") or {}).get("attacked"),
+            "n_machine_abstained": a.get("n_machine_abstained"), "n_failed": a.get("n_failed"), "raw": a}
 
 
 def completions(model: str, workers: int, generated: str, essay_rows: int, log) -> dict:
@@ -111,15 +111,15 @@ def record(model: str, res: dict) -> None:
             "note": "`fabscore evaluate --data politifact_pp.clean.jsonl --exclude-meta in_llmfake --max-words 200`",
             "rows": {"all": pf["unattacked"]}},
         "PolitiFact++ after attacks (attacked machine vs unattacked human)": {
-            "note": (f"{pf['attacks_sample']['max_rows']} articles (half of each label, hash-chosen), first 200 words; FPR@t(1%) is the "
-                     "share of attacked **human** articles flagged, for attacks that keep a text human-written "
-                     "('-' for the others). `benchmarks/generalization.py`"),
+            "note": (f"{pf['attacks_sample']['max_rows']} articles (half of each label, hash-chosen), first 200 words; "
+                     "FPR@t(1%) is the share of attacked **human** articles flagged, for attacks that keep a text "
+                     "human-written ('-' for the others). `experiments/generalization.py`"),
             "rows": att}}
     if "completions" in res:
         config["evaluations"]["Completion models (never trained on), first 200 words"] = {
-            "note": ("gemma-3-270m continuations of news openings (`python -m fabscore.training.generate`) against the "
-                     "PolitiFact++ human pages above; OUTFOX essays of each generator against human essays "
-                     "(a generator row is scored against all human essays). `benchmarks/generalization.py`"),
+            "note": ("gemma-3-270m continuations of news openings (`python -m fabscore.training.data.generate`) "
+                     "against the PolitiFact++ human pages above; OUTFOX essays of each generator against human essays "
+                     "(a generator row is scored against all human essays). `experiments/generalization.py`"),
             "rows": res["completions"]["rows"]}
     (path / md.CONFIG).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     md.write_manifest(path)
@@ -131,13 +131,17 @@ def main() -> int:
     ap.add_argument("--model", action="append", required=True)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--attack-rows", type=int, default=40, help="articles in the attack sample (half of each label)")
-    ap.add_argument("--out", default=str(REPO / "benchmarks" / "generalization.json"))
+    ap.add_argument("--out", default=str(HERE / "generalization.json"))
     ap.add_argument("--record", action="store_true", help="write the tables into the model's config and card")
     ap.add_argument("--generated", default=str(Path.home() / ".cache" / "fabscore" / "generated" / "gemma_news.jsonl"),
-                    help="completion-style continuations from `python -m fabscore.training.generate` (skipped if absent)")
+                    help="completion-style continuations from `python -m fabscore.training.data.generate` "
+                         "(skipped if absent)")
     ap.add_argument("--essay-rows", type=int, default=600, help="OUTFOX essays scored (half of each label)")
     args = ap.parse_args()
-    log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+
+    def log(m):
+        print(m, file=sys.stderr, flush=True)
+
     out_path = Path(args.out)
     results = json.loads(out_path.read_text()) if out_path.is_file() else {}
     for model in args.model:

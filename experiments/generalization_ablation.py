@@ -1,6 +1,6 @@
 """Which features and training rows generalize to an unseen outlet and to attacks? (issue 15)
 
-    .venv/bin/python benchmarks/generalization_ablation.py [--max-rows 2000] [--workers 2]
+    .venv/bin/python experiments/generalization_ablation.py [--max-rows 2000] [--workers 2]
 
 Training rows: the four news sets `fabscore train` uses for the default model, at most --max-rows
 per set (half of each label where possible, hash-chosen: the rows of a smaller cap are a subset),
@@ -18,36 +18,30 @@ out-of-fold decisions of real rows, the 1% threshold on out-of-fold human scores
 - the same PolitiFact++ articles after each attack: attacked machine vs unattacked human AUROC, and
   for attacks that keep a text human-written the FPR of attacked humans at the threshold.
 
-Writes benchmarks/generalization_ablation.json; prints one line per variant. Nothing is asserted.
+Writes experiments/generalization_ablation.json; prints one line per variant. Nothing is asserted.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-for _var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
-    os.environ.setdefault(_var, "1")
+import numpy as np
+from common import SHARED, parser
+from training_ablation import attacked_copies_cv
 
-import numpy as np  # noqa: E402
+from fabscore.features import lm
+from fabscore.features.featurize import feature_names
+from fabscore.training.data import attacks as atk
+from fabscore.training.data.augment import DEFAULT_AUGMENT
+from fabscore.training.data.examples import load
+from fabscore.training.eval.metrics import auroc, tpr_at_fpr
+from fabscore.training.fit.feature_cache import FeatureCache, fill
+from fabscore.training.fit.heads import fit_head
+from fabscore.training.train import TrainSettings, feature_matrices, prepare_examples
 
-from fabscore.features import lm  # noqa: E402
-from fabscore.features.featurize import feature_names  # noqa: E402
-from fabscore.training import attacks as atk  # noqa: E402
-from fabscore.training.augment import DEFAULT_AUGMENT  # noqa: E402
-from fabscore.training.data import load  # noqa: E402
-from fabscore.training.feature_cache import FeatureCache, fill  # noqa: E402
-from fabscore.training.fit import fit_head  # noqa: E402
-from fabscore.training.metrics import auroc, tpr_at_fpr  # noqa: E402
-from fabscore.training.train import TrainSettings, feature_matrices, prepare_examples  # noqa: E402
-
-from training_ablation import attacked_copies_cv  # noqa: E402
-
-SHARED = REPO.parent / "shared" / "data"
 NEWS = ("llmfake", "aiclf_news", "iu_news", "usnews_mar2023_human")
 PF_ATTACKS = ("char_typos", "char_spacing", "word_synonym", "word_delete", "sentence_reorder", "sentence_drop")
 KINDS = ("lm", "lmdist", "style", "embed")
@@ -89,7 +83,8 @@ def measure(cols: np.ndarray, rows: np.ndarray, X: np.ndarray, prep, pf: dict, p
     fit = fit_head(X[rows][:, cols], y, groups, seed=seed, augmented=aug, fprs=(0.01,))
     real = fit.held
     t = fit.thresholds[0]["threshold"]
-    res = {"C": fit.C, "cv_auroc": auroc(y[real], fit.oof[real]), "cv_tpr_at_1pct_fpr": tpr_at_fpr(y[real], fit.oof[real], 0.01),
+    res = {"C": fit.C, "cv_auroc": auroc(y[real], fit.oof[real]),
+           "cv_tpr_at_1pct_fpr": tpr_at_fpr(y[real], fit.oof[real], 0.01),
            "threshold_1pct": t,
            "cv_fpr_at_threshold_by_source": {s: float((fit.oof[real & (src == s) & (y == 0)] >= t).mean())
                                              for s in sorted(set(src[real & (y == 0)].tolist()))},
@@ -114,12 +109,9 @@ def measure(cols: np.ndarray, rows: np.ndarray, X: np.ndarray, prep, pf: dict, p
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--max-rows", type=int, default=2000)
-    ap.add_argument("--share", type=float, default=0.25)
+    ap = parser(__doc__, "generalization_ablation.json", max_rows=2000, share=0.25)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--only", default="", help="semicolon list of variant names to run (default: all)")
-    ap.add_argument("--out", default=str(REPO / "benchmarks" / "generalization_ablation.json"))
     args = ap.parse_args()
     t0 = time.time()
     specs = [str(SHARED / f"{d}.clean.jsonl") for d in NEWS]
@@ -165,7 +157,8 @@ def main() -> int:
         pp, att = res["politifact_pp"], res["attacked_held_out_stories"]
         print(f"{name}: CV {res['cv_auroc']:.3f} / TPR@1% {res['cv_tpr_at_1pct_fpr']:.3f}; "
               f"PF++ {pp['auroc']:.3f} / TPR@1% {pp['tpr_at_1pct_fpr']:.3f} / FPR@t {pp['fpr_at_threshold']:.3f}; "
-              f"PF++ attacked " + " ".join(f"{k.split('_')[-1]} {v['auroc']:.3f}" for k, v in res["politifact_pp_attacked"].items())
+              "PF++ attacked "
+              + " ".join(f"{k.split('_')[-1]} {v['auroc']:.3f}" for k, v in res["politifact_pp_attacked"].items())
               + "; held-out copies " + " ".join(f"{k.split('_')[-1][:8]} {v:.3f}" for k, v in att.items()), flush=True)
         out_path.write_text(json.dumps(out, indent=2) + "\n")
     out["seconds"] = round(time.time() - t0, 1)

@@ -1,8 +1,8 @@
 """Three ideas for issue 15 that measured no better than the shipped default, kept runnable:
 
-    .venv/bin/python benchmarks/rejected_variants.py
+    .venv/bin/python experiments/rejected_variants.py [--out experiments/rejected_variants.json]
 
-Same rows and protocol as benchmarks/generalization_ablation.py (the four news sets, at most 2,000
+Same rows and protocol as experiments/generalization_ablation.py (the four news sets, at most 2,000
 per set, attacked copies of half the rows; CV, PolitiFact++ clean and attacked, held-out attacked
 copies), all from the feature cache:
 
@@ -16,33 +16,29 @@ copies), all from the feature cache:
 3. **A threshold that holds 1% FPR in every human source**: the highest of each source's own 1%
    threshold instead of one 1% threshold over all humans (what it costs in recall).
 
-Writes benchmarks/rejected_variants.json; prints a line per variant. Nothing is asserted.
+Writes experiments/rejected_variants.json; prints a line per variant. Nothing is asserted.
 """
 from __future__ import annotations
 
+import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-for _var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
-    os.environ.setdefault(_var, "1")
+import generalization_ablation as ga
+import numpy as np
+from common import HERE
+from numpy.lib.stride_tricks import sliding_window_view
+from training_ablation import attacked_copies_cv
 
-import numpy as np  # noqa: E402
-from numpy.lib.stride_tricks import sliding_window_view  # noqa: E402
-
-from fabscore.features import lm, lmdist  # noqa: E402
-from fabscore.features.featurize import feature_names  # noqa: E402
-from fabscore.training.augment import DEFAULT_AUGMENT  # noqa: E402
-from fabscore.training.feature_cache import FeatureCache  # noqa: E402
-from fabscore.training.fit import fit_head  # noqa: E402
-from fabscore.training.metrics import auroc, threshold_for_fpr, tpr_at_fpr  # noqa: E402
-from fabscore.training.train import TrainSettings, feature_matrices, prepare_examples  # noqa: E402
-
-import generalization_ablation as ga  # noqa: E402
-from training_ablation import attacked_copies_cv  # noqa: E402
+from fabscore.features import lm, lmdist
+from fabscore.features.featurize import feature_names
+from fabscore.training.data.augment import DEFAULT_AUGMENT
+from fabscore.training.eval.metrics import auroc, threshold_for_fpr, tpr_at_fpr
+from fabscore.training.fit.feature_cache import FeatureCache
+from fabscore.training.fit.heads import fit_head
+from fabscore.training.train import TrainSettings, feature_matrices, prepare_examples
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -62,7 +58,10 @@ def clean_context(stats: dict[str, np.ndarray], window: int, max_rank: int) -> n
     return np.r_[hist, keep.mean()]
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default=str(HERE / "rejected_variants.json"))
+    args = ap.parse_args(argv)
     t0 = time.time()
     cache = FeatureCache()
     settings = TrainSettings(max_rows=2000, augment=DEFAULT_AUGMENT, augment_share=0.5)
@@ -118,7 +117,7 @@ def main() -> int:
             name = f"late fusion: shipped + {w} x ({other_name})"
             out["variants"][name] = measure(
                 _logit(base.oof[real]) + w * _logit(fo.oof[real]),
-                lambda a: _logit(base.head.predict_proba(pf_X[a][:, shipped])[:, 1])
+                lambda a, w=w, fo=fo, other=other: _logit(base.head.predict_proba(pf_X[a][:, shipped])[:, 1])
                 + w * _logit(fo.head.predict_proba(pf_X[a][:, other])[:, 1]))
             report(name, out["variants"][name])
 
@@ -136,8 +135,10 @@ def main() -> int:
             Xv = np.c_[X[:, cols], F]
             f = fit_head(Xv, y, groups, augmented=aug, fprs=(0.01,))
             name = f"clean context W={window} R={max_rank}, {how} lmdist"
-            out["variants"][name] = measure(f.oof[real], lambda a: f.head.predict_proba(np.c_[pf_X[a][:, cols], PF[a]])[:, 1],
-                                            Xv, f.C)
+            def pf_scores(a, f=f, cols=cols, PF=PF):
+                return f.head.predict_proba(np.c_[pf_X[a][:, cols], PF[a]])[:, 1]
+
+            out["variants"][name] = measure(f.oof[real], pf_scores, Xv, f.C)
             report(name, out["variants"][name])
 
     # 3. the per-source threshold
@@ -147,14 +148,16 @@ def main() -> int:
     rows = {}
     for name, t in (("one 1% threshold over all humans", threshold_for_fpr(oof[yr == 0], 0.01)),
                     ("highest of each source's 1% threshold", max(per_source.values()))):
-        rows[name] = {"threshold": t, "cv_tpr": float((oof[yr == 1] >= t).mean()), "cv_fpr": float((oof[yr == 0] >= t).mean()),
-                      "cv_flagged_by_source": {k: f"{int((oof[(yr == 0) & (s == k)] >= t).sum())} of {int(((yr == 0) & (s == k)).sum())}"
-                                               for k in per_source},
-                      "politifact_pp_tpr": float((pc[yc == 1] >= t).mean()), "politifact_pp_fpr": float((pc[yc == 0] >= t).mean())}
+        flagged = {k: f"{int((oof[(yr == 0) & (s == k)] >= t).sum())} of {int(((yr == 0) & (s == k)).sum())}"
+                   for k in per_source}
+        rows[name] = {"threshold": t, "cv_tpr": float((oof[yr == 1] >= t).mean()),
+                      "cv_fpr": float((oof[yr == 0] >= t).mean()), "cv_flagged_by_source": flagged,
+                      "politifact_pp_tpr": float((pc[yc == 1] >= t).mean()),
+                      "politifact_pp_fpr": float((pc[yc == 0] >= t).mean())}
         print(name, json.dumps(rows[name]), flush=True)
     out["threshold_rules"] = rows
     out["seconds"] = round(time.time() - t0, 1)
-    (REPO / "benchmarks" / "rejected_variants.json").write_text(json.dumps(out, indent=2) + "\n")
+    Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
     return 0
 
 

@@ -1,6 +1,6 @@
 """Which training choices generalize? An ablation on cached features (issue 15).
 
-    .venv/bin/python benchmarks/training_ablation.py [--max-rows 250]
+    .venv/bin/python experiments/training_ablation.py [--max-rows 250]
 
 Reads the rows `fabscore train` would read for the default model's mix (the feature cache must hold
 them: run the train command in the README first) and compares, with the same story-grouped
@@ -15,34 +15,28 @@ protocol `train` uses:
 For each variant: grouped-CV AUROC and TPR at 1% FPR on real rows; leave one generator family out
 (chat model / completion model); leave one data set out; the out-of-fold AUROC of attacked copies
 per attack (only where copies were trained on: the attack's other stories were seen) and leave one
-attack out (that attack's copies never trained on). Writes benchmarks/training_ablation.json.
+attack out (that attack's copies never trained on). Writes experiments/training_ablation.json.
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-for _var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
-    os.environ.setdefault(_var, "1")
+import numpy as np
+from common import SHARED, parser
 
-import numpy as np  # noqa: E402
+from fabscore.features import lm
+from fabscore.features.featurize import feature_names
+from fabscore.training.data.augment import DEFAULT_AUGMENT
+from fabscore.training.eval.loo import leave_one_attack_out, leave_one_out
+from fabscore.training.eval.metrics import auroc, tpr_at_fpr
+from fabscore.training.fit.feature_cache import FeatureCache
+from fabscore.training.fit.heads import fit_head
+from fabscore.training.train import TrainSettings, feature_matrices, prepare_examples
 
-from fabscore.features import lm  # noqa: E402
-from fabscore.features.featurize import feature_names  # noqa: E402
-from fabscore.training.augment import DEFAULT_AUGMENT  # noqa: E402
-from fabscore.training.feature_cache import FeatureCache  # noqa: E402
-from fabscore.training.fit import fit_head  # noqa: E402
-from fabscore.training.loo import leave_one_attack_out, leave_one_out  # noqa: E402
-from fabscore.training.metrics import auroc, tpr_at_fpr  # noqa: E402
-from fabscore.training.train import TrainSettings, feature_matrices, prepare_examples  # noqa: E402
-
-SHARED = REPO.parent / "shared" / "data"
 NEWS = ("llmfake", "aiclf_news", "iu_news", "usnews_mar2023_human")
 EXTRA = ("outfox_essays", "iu_wiki_en")
 V1 = 13  # featurizer version 1 had the first 13 LM_FEATURES
@@ -73,12 +67,12 @@ def attacked_copies_cv(X, y, groups, prep, rows: np.ndarray, C: float, seed: int
     """One protocol for every variant, on the news rows: 5 story-grouped folds; fit on the variant's rows outside the
     fold (its copies too, if it has them), score the fold's real humans and its attacked machine copies.
     Copies of the evaluated stories are never trained on, whether or not the variant uses copies."""
-    from fabscore.head import cv_splits
+    from fabscore.models.head import cv_splits
 
     attack, real = np.array(prep.attack), ~prep.augmented
     scores = np.full(len(y), np.nan)
     evalable = real | (prep.augmented & (y == 1))  # every real row and every machine copy
-    for train_idx, test_idx in cv_splits(y[real], groups[real], 5, seed):
+    for _train_idx, test_idx in cv_splits(y[real], groups[real], 5, seed):
         test_groups = set(groups[real][test_idx].tolist())
         in_test = np.isin(groups, list(test_groups))
         tr = rows & ~in_test
@@ -91,16 +85,14 @@ def attacked_copies_cv(X, y, groups, prep, rows: np.ndarray, C: float, seed: int
         m = (attack == a) & (y == 1) & ~np.isnan(scores)
         out[a] = auroc(np.r_[np.zeros(humans.sum()), np.ones(m.sum())], np.r_[scores[humans], scores[m]])
     m = real & (y == 1) & ~np.isnan(scores)
-    out["none (same protocol)"] = auroc(np.r_[np.zeros(humans.sum()), np.ones(m.sum())], np.r_[scores[humans], scores[m]])
+    out["none (same protocol)"] = auroc(np.r_[np.zeros(humans.sum()), np.ones(m.sum())],
+                                        np.r_[scores[humans], scores[m]])
     return out
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--max-rows", type=int, default=250)
-    ap.add_argument("--share", type=float, default=0.25)
+    ap = parser(__doc__, "training_ablation.json", max_rows=250, share=0.25)
     ap.add_argument("--embed", action="store_true", help="also the MiniLM-embedding variants (embed cached)")
-    ap.add_argument("--out", default=str(REPO / "benchmarks" / "training_ablation.json"))
     args = ap.parse_args()
     t0 = time.time()
     specs = [str(SHARED / f"{d}.clean.jsonl") for d in NEWS + EXTRA]

@@ -35,6 +35,7 @@ Featurizer = Callable[[Article, tuple[str, ...]], dict[str, np.ndarray]]
 
 LABELS = ("fabricated", "human", "abstain")
 CACHE_SIZE = 256  # texts whose scores are remembered
+LONG_CHUNKS = 25  # a text of this many chunks (5,000 words) or more shows its own progress when asked
 
 
 @dataclass
@@ -88,13 +89,17 @@ class Detector:
     """Scores articles with one model directory; backbones load once per process.
 
     device: cpu (default), cuda or mps, else FABSCORE_DEVICE; featurizer and preparer
-    replace how an Article's features are computed and how a text is prepared."""
+    replace how an Article's features are computed and how a text is prepared; workers: worker
+    processes `score` uses by default (1: this process; 'auto' or N as `fabscore score --workers`)."""
 
     def __init__(self, model: md.ModelDir, fpr: float | None = None, featurizer: Featurizer | None = None,
                  preparer: Callable[[str], Article] | None = None, device: str | None = None,
-                 cache_size: int = CACHE_SIZE):
+                 cache_size: int = CACHE_SIZE, workers: int | str = 1):
         self.model = model
         self.device = resolve_device(device)
+        self.workers = workers
+        self.progress = False  # show progress on stderr while scoring a long text (the command line sets it)
+        self._own_featurizer = featurizer is None and preparer is None
         self.featurizer = featurizer or partial(featurize, encoder=model.encoder, device=self.device)
         self.preparer = preparer or prepare
         self.chunk_words = int(model.config["chunk_words"])
@@ -147,15 +152,21 @@ class Detector:
     def _score_chunks(self, pieces: list[Article]) -> tuple[float, list[tuple[int, int, str, float]]]:
         """Word-weighted mean of the chunks' head decisions, calibrated once;
         each sentence scored with the features of its own chunk's passes."""
+        from fabscore.io.progress import progress_bar
+
         decisions, weights, sentences = [], [], []
         head_art, head_sent = self.model.article_head, self.model.sentence_head
-        for piece in pieces:
-            x_art, x_sent = stack(self.featurizer(piece, self.kinds), self.kinds)
-            decisions.append(float(head_art.decision_function(x_art[None])[0]))
-            weights.append(piece.n_words)
-            if head_sent is not None and len(x_sent):
-                sentences += [(s.start, s.end, s.text, float(p))
-                              for s, p in zip(piece.sentences, head_sent.predict_proba(x_sent)[:, 1])]
+        words = sum(p.n_words for p in pieces)
+        quiet = not (self.progress and len(pieces) >= LONG_CHUNKS)
+        with progress_bar(f"scoring a {words:,}-word text", len(pieces), unit="chunk", quiet=quiet) as advance:
+            for piece in pieces:
+                x_art, x_sent = stack(self.featurizer(piece, self.kinds), self.kinds)
+                decisions.append(float(head_art.decision_function(x_art[None])[0]))
+                weights.append(piece.n_words)
+                if head_sent is not None and len(x_sent):
+                    sentences += [(s.start, s.end, s.text, float(p))
+                                  for s, p in zip(piece.sentences, head_sent.predict_proba(x_sent)[:, 1])]
+                advance(1)
         z = float(np.average(decisions, weights=weights))
         return float(head_art.calibrate(z)), sentences
 
@@ -198,16 +209,38 @@ class Detector:
                             fields=fields)
 
     # ------------------------------------------------------------ the Python API
-    def score(self, texts, fpr: float | None = None, ids: list[str] | None = None, evidence=None) -> list[dict]:
-        """One record per text (keys: records.RECORD_KEYS; path None, id the position or
-        `ids[i]`). A single str is one text and gives a list of one record. evidence: an
-        evidence index, an index directory, or reference texts/paths (see `evidence_check`)."""
+    def score(self, texts, fpr: float | None = None, ids: list[str] | None = None, evidence=None,
+              workers: int | str | None = None) -> list[dict]:
+        """One record per text, in the order given (keys: records.RECORD_KEYS; path None, id the
+        position or `ids[i]`). A single str is one text and gives a list of one record. evidence:
+        an evidence index, an index directory, or reference texts/paths (see `evidence_check`).
+        workers: worker processes for this call (default: the detector's), 'auto' or N as
+        `fabscore score --workers`, through the same pool: the records are the same bit for bit.
+        Evidence mode checks in this process, as the command line does."""
+        from fabscore.engines import plan
+
         texts = [texts] if _one_text(texts) else list(texts)
         if fpr is not None:
             self.thresholds(float(fpr))  # an FPR with no stored threshold fails the call, before any work
+        keys = [str(i) if ids is None else str(ids[i]) for i in range(len(texts))]
+        n = plan(self.workers if workers is None else workers)
+        if n.workers and evidence is None:
+            return self._score_on_workers(texts, keys, fpr, n)
         check = None if evidence is None else self.evidence_check(evidence)
-        return [self.record(t, id=str(i) if ids is None else str(ids[i]), fpr=fpr, check=check)
-                for i, t in enumerate(texts)]
+        return [self.record(t, id=k, fpr=fpr, check=check) for t, k in zip(texts, keys)]
+
+    def _score_on_workers(self, texts: list, keys: list[str], fpr: float | None, n) -> list[dict]:
+        """score() through the command line's local engine (a WorkerPool of n.workers processes)."""
+        from fabscore.engines.local import LocalEngine
+        from fabscore.io.reading import Input
+
+        if not self._own_featurizer or self.device != "cpu":
+            raise ValueError("workers score with the model's own featurizer on the CPU: this detector has its "
+                             "own featurizer, preparer or device; score it with workers=1")
+        det = self if fpr is None or float(fpr) == self.fpr else Detector(self.model, fpr=fpr)
+        got = {r["id"]: r for r in LocalEngine(det, n).records(
+            Input(path=None, id=str(i), text=t) for i, t in enumerate(texts))}
+        return [{**got[str(i)], "id": key} for i, key in enumerate(keys)]
 
     def evidence_check(self, evidence):
         """Evidence mode (fabscore.evidence): an EvidenceCheck (index + this model's consistency
@@ -229,5 +262,5 @@ class Detector:
 
 def load_detector(path: str | Path | None = None, fpr: float | None = None, **kwargs) -> Detector:
     """The detector of a model directory (None: the default model shipped in the package;
-    'fast': the shipped fast one). kwargs go to Detector (device, featurizer, ...)."""
+    'fast': the shipped fast one). kwargs go to Detector (device, workers, featurizer, ...)."""
     return Detector(md.load(path), fpr=fpr, **kwargs)

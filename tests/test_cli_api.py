@@ -380,3 +380,22 @@ def test_report_explains_flagged_sentences_in_a_human_article(det, texts):
     real = det.score(texts, fpr=0.05)
     humans_with_flags = sum(r["label"] == "human" and any(s["flagged"] for s in r["sentences"]) for r in real)
     assert render(real).count('class="explain"') == humans_with_flags
+
+
+@pytest.mark.parametrize("device", ["cuda", "mps"])
+def test_a_present_accelerator_scores_like_the_cpu(device, seed_texts):
+    """Where a GPU exists: the fast model on it labels the seeds as on the CPU, scores within
+    rounding of another device's arithmetic. Skipped (and said so) on a CPU-only machine."""
+    import torch
+
+    present = torch.cuda.is_available() if device == "cuda" else torch.backends.mps.is_available()
+    if not present:
+        pytest.skip(f"no {device} device on this machine: the accelerator path cannot be run here")
+    from fabscore.detector import Detector
+    from fabscore.models.directory import load
+
+    texts = list(seed_texts.values())
+    cpu = Detector(load("fast"), device="cpu").score(texts)
+    acc = Detector(load("fast"), device=device).score(texts)
+    assert [r["label"] for r in acc] == [r["label"] for r in cpu]
+    assert all(abs(a["score"] - c["score"]) < 0.02 for a, c in zip(acc, cpu))

@@ -214,14 +214,16 @@ def test_ctrl_c_ends_cleanly_and_resume_finishes(model_dir, corpus, tmp_path, ca
         return real(self, text, fpr)
 
     monkeypatch.setattr(Detector, "score_one", interrupt_third)
-    out = tmp_path / "o.jsonl"
-    code, _, err = run([corpus, "--model", model_dir, "--out", out], capsys)
+    out, html = tmp_path / "o.jsonl", tmp_path / "o.html"
+    code, _, err = run([corpus, "--model", model_dir, "--out", out, "--html", html], capsys)
     assert code == 130 and "interrupted; rerun with --resume" in err and summary(err)["scored"] == 2
     assert len(jsonl(out)) == 2
+    assert "(partial: the run was interrupted" in err and html.read_text().count('<article id=') == 2
     monkeypatch.setattr(Detector, "score_one", real)
-    code, _, err = run([corpus, "--model", model_dir, "--out", out, "--resume"], capsys)
+    code, _, err = run([corpus, "--model", model_dir, "--out", out, "--resume", "--html", html], capsys)
     assert code == 0 and summary(err)["skipped"] == 2
     assert len({r["id"] for r in jsonl(out)}) == len(jsonl(out)) == 6
+    assert html.read_text().count('<article id=') == 6
 
 
 def test_output_inside_the_scored_folder_is_not_an_input(model_dir, corpus, tmp_path, capsys):

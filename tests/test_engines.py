@@ -266,3 +266,19 @@ def test_training_featurizes_through_the_same_pool(tmp_path):
         cached, direct = cache.get("style", a), featurize_kind(a, "style")
         assert cached is not None and set(cached) == set(direct)
         assert all(np.array_equal(cached[k], direct[k]) for k in direct)
+
+
+@pytest.mark.slow
+def test_python_api_workers_give_the_records_of_one_process_in_input_order(tmp_path):
+    """load_detector(workers=...) and score(workers=...) use the command line's pool: the same
+    records as one process, in the order given, under the caller's ids; bad inputs stay records."""
+    from fabscore import load_detector
+
+    texts = [p.read_text(encoding="utf-8") for p in sorted(make_corpus(tmp_path / "c", 8).glob("*.txt"))]
+    texts.insert(3, None)  # not a string: an error record in its place
+    ids = [f"doc-{i}" for i in range(len(texts))]
+    one = load_detector("fast").score(texts, ids=ids)
+    two = load_detector("fast", workers=2).score(texts, ids=ids)
+    assert two == one and [r["id"] for r in two] == ids
+    assert two[3]["label"] == "error" and sum(r["label"] != "error" for r in two) == 8
+    assert load_detector("fast").score(texts[:2], ids=ids[:2], workers="auto") == one[:2]  # few: this process

@@ -77,6 +77,13 @@ def run_notebook(name: str, kernel: str, overrides: dict[str, object], timeout: 
     return nb
 
 
+def warnings_in(nb) -> list[str]:
+    """Warnings a reader would see in the cells' stderr (a library's deprecation, say)."""
+    return [line for c in nb.cells if c.cell_type == "code" for o in c.outputs
+            if o.get("output_type") == "stream" and o.get("name") == "stderr"
+            for line in o.get("text", "").splitlines() if "Warning" in line]
+
+
 def outputs_of(nb, mime: str) -> list[str]:
     return [o["data"][mime] for c in nb.cells if c.cell_type == "code" for o in c.outputs
             if o.get("output_type") in ("display_data", "execute_result") and mime in o.get("data", {})]
@@ -94,6 +101,7 @@ def test_evaluate_notebook_runs(kernel_name, kernel_env, tiny_model_dir, feature
         assert seed in html, f"seed {seed} not shown"
     assert "sentence score" in html, "no shaded sentences in the output"
     assert "PolitiFact++" in html, "no per-source table (the rows' source column)"
+    assert not warnings_in(nb), warnings_in(nb)
 
 
 @pytest.mark.slow
@@ -103,6 +111,7 @@ def test_data_notebook_runs(kernel_name, kernel_env, tiny_model_dir):
     html = "".join(outputs_of(nb, "text/html"))
     assert "length-only" in html and "final-punctuation-only" in html, "shortcut audit tables missing"
     assert "gpt-3.5" in html, "no per-generator counts"
+    assert not warnings_in(nb), warnings_in(nb)
 
 
 @pytest.mark.slow

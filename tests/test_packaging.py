@@ -33,6 +33,17 @@ def test_one_import_name_outside_the_checkout(tmp_path):
     assert version[0].isdigit()
 
 
+def test_imports_work_beside_a_folder_named_fabscore(tmp_path):
+    """From the parent of a clone (a folder named fabscore, with no __init__.py), Python must still
+    find the installed package, not a namespace package made of that folder."""
+    (tmp_path / "fabscore").mkdir()
+    (tmp_path / "fabscore" / "README.md").write_text("a clone of the repository\n")
+    proc = run_python("from fabscore import load_detector\nimport fabscore.training.train\n"
+                      "print('OK', load_detector.__module__)", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "OK fabscore.detector"
+
+
 def test_help_does_not_import_torch_or_the_training_extra(tmp_path):
     code = ("import sys\nfrom fabscore.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
             "heavy = [m for m in ('torch', 'transformers', 'datasets', 'matplotlib', 'sklearn') if m in sys.modules]\n"

@@ -116,7 +116,7 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
                        description="Featurize labelled articles (cached), fit and calibrate the article and sentence "
                                    "heads under grouped cross-validation, and write a model directory with its card.")
-    t.add_argument("--data", nargs="+", required=True, metavar="SPEC",
+    t.add_argument("--data", nargs="+", action="extend", required=True, metavar="SPEC",
                    help="folder with human/ and machine/ subfolders, JSONL/CSV file, or datasets folder/name")
     t.add_argument("--out", required=True, help="model directory to write")
     t.add_argument("--features", type=_kinds, default="lmdist,style",
@@ -158,7 +158,7 @@ def add_evaluate_parser(sub) -> argparse.ArgumentParser:
                        description="Score labelled articles exactly as `fabscore score` does and print metrics per "
                                    "group to stdout (progress and warnings go to stderr).")
     e.add_argument("--model", default=None, help="model directory or shipped name (None = default)")
-    e.add_argument("--data", nargs="+", default=None, metavar="SPEC",
+    e.add_argument("--data", nargs="+", action="extend", default=None, metavar="SPEC",
                    help="folder with human/ and machine/ subfolders, JSONL/CSV file, or datasets folder/name "
                         "(may be left out with --evidence)")
     e.add_argument("--by", default="source,generator", type=_csv,

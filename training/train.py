@@ -46,7 +46,7 @@ class TrainSettings:
     chunk_words: int = CHUNK_WORDS
     min_words: int = MIN_WORDS
     workers: int = 1
-    engine: str = "local"  # where featurizing runs: local (processes) or ray (training.ray_featurize)
+    engine: str = "local"  # where featurizing runs: local (processes) or ray (fit.ray_featurize)
     address: str | None = None  # with engine ray: the cluster (host:port); None starts Ray locally
     sentence_head: bool = True
     name: str | None = None

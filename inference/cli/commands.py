@@ -24,6 +24,9 @@ from fabscore.cli.evidence import add_evidence_argument, add_index_parser, evide
 from fabscore.io.output import CSV_COLUMNS, FORMATS, PROG, UsageError, Writer, check_resumable, read_existing, rewrite
 from fabscore.io.reading import DATASET_EXTS, DEFAULT_MAX_BYTES, MB, STDIN, dataset_fields, iter_inputs
 
+# An input this long is probably many articles in one file: scored as one, but the user is told.
+LONG_INPUT_WORDS = 20_000
+
 
 # ---------------------------------------------------------------- summary
 @dataclass
@@ -228,6 +231,11 @@ def run_score(args: argparse.Namespace) -> int:
 
 
 def _check_args(args) -> None:
+    if not args.paths:
+        hint = (f" (--evidence takes one reference per use: {' '.join(args.evidence)} was read as evidence; "
+                "give the articles to score as PATH, and repeat --evidence for each reference)"
+                if getattr(args, "evidence", None) else "")
+        raise UsageError(f"nothing to score: give at least one PATH{hint}")
     if args.resume and args.out is None:
         raise UsageError("--resume needs --out FILE (the output to resume)")
     if args.resume and args.overwrite:
@@ -252,6 +260,7 @@ def _run(args: argparse.Namespace, ctrl_c: CtrlC | None = None) -> int:
     write_html = _html_writer(args.html)
     _check_datasets(args)
     det = _load_detector(args.model, fpr, args.device)
+    det.progress = sys.stderr.isatty()  # a long text scored in this process shows its own progress
     keep = args.keep_fields if fmt == "csv" else ()
     check = evidence_check(getattr(args, "evidence", None), det, UsageError)  # evidence mode
     engine = _engine(args, det, keep, check)
@@ -280,6 +289,10 @@ def _run(args: argparse.Namespace, ctrl_c: CtrlC | None = None) -> int:
                 if inp.skipped:
                     summary.skipped += 1
                     continue
+                words = len(inp.text.split()) if inp.text else 0
+                if words > LONG_INPUT_WORDS:
+                    _say(f"{PROG}: {inp.id}: {words:,} words, scored as one article; if it holds many articles, "
+                         "give them as separate files or as rows of a .jsonl/.csv data set", bar)
                 yield inp
 
         for rec in engine.records(pending()):  # completion order; the engine scores, this writes
@@ -309,20 +322,20 @@ def _run(args: argparse.Namespace, ctrl_c: CtrlC | None = None) -> int:
         print(f"{PROG}: interrupted" + (f"; rerun with --resume to continue {args.out}" if args.out else ""),
               file=sys.stderr)
     print(summary.line(), file=sys.stderr, flush=True)
-    if interrupted:
-        return 130
-    if summary.processed + summary.skipped == 0:
+    if not interrupted and summary.processed + summary.skipped == 0:
         print(f"{PROG}: error: nothing to score in {', '.join(args.paths)}", file=sys.stderr)
         return 1
-    if write_html:
+    if write_html and (records or not interrupted):  # an interrupted run still gets the report of what it did
         try:
             write_html(args.html, records, det.model_id)
         except Exception as e:  # noqa: BLE001 - the records are written; say why the report is not
             print(f"{PROG}: error: cannot write the HTML report {args.html}: {type(e).__name__}: {e}",
                   file=sys.stderr)
-            return 1
-        print(f"{PROG}: report written to {args.html}", file=sys.stderr)
-    return summary.exit_code(args.strict)
+            return 130 if interrupted else 1
+        print(f"{PROG}: report written to {args.html}" + (" (partial: the run was interrupted; --resume "
+                                                             "rewrites it complete)" if interrupted else ""),
+              file=sys.stderr)
+    return 130 if interrupted else summary.exit_code(args.strict)
 
 
 def add_score_parser(subparsers) -> argparse.ArgumentParser:
@@ -333,7 +346,7 @@ def add_score_parser(subparsers) -> argparse.ArgumentParser:
                     "Every input gets one record: a score, an abstention with its reason, or an error. "
                     "Exit codes: 0 something was scored, 1 every input failed (or any, with --strict), "
                     "2 usage error, 130 interrupted.")
-    p.add_argument("paths", nargs="+", metavar="PATH",
+    p.add_argument("paths", nargs="*", metavar="PATH",
                    help="a file (.txt .md .html), a folder (walked recursively), a .jsonl/.csv data set, "
                         "or - (one article from standard input)")
     p.add_argument("--model", default=None, metavar="DIR",

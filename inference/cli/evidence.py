@@ -19,7 +19,7 @@ def run_index(args: argparse.Namespace) -> int:
         print(f"{PROG}: {iid}: skipped: {reason}", file=sys.stderr, flush=True)
 
     try:
-        index = build(args.refs, text_field=args.text_field, on_error=report)
+        index = build(args.refs, text_field=args.text_field, on_error=report, progress=True)
         index.save(args.out)
     except EvidenceError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
@@ -49,10 +49,12 @@ def add_index_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def add_evidence_argument(p: argparse.ArgumentParser) -> None:
-    """`--evidence REF...` on the score command."""
-    p.add_argument("--evidence", nargs="+", default=None, metavar="REF",
+    """`--evidence REF` on the score command: one reference per use, repeated for more, so a path
+    after it is never swallowed as evidence."""
+    p.add_argument("--evidence", action="append", default=None, metavar="REF",
                    help="check every sentence against trusted evidence: an index directory (fabscore index) "
-                        "or reference articles, indexed on the fly")
+                        "or a reference article, file, folder or data set, indexed on the fly; one per use, "
+                        "repeat it for more (--evidence a.txt --evidence b.txt)")
 
 
 def evidence_check(refs: list[str] | None, det, usage_error: type[Exception]):
@@ -67,6 +69,6 @@ def evidence_check(refs: list[str] | None, det, usage_error: type[Exception]):
     try:
         from fabscore.evidence.annotate import resolve_evidence
 
-        return resolve_evidence(refs, det.model, on_error=report, paths=True)
+        return resolve_evidence(refs, det.model, on_error=report, paths=True, progress=True)
     except (EvidenceError, RuntimeError) as e:
         raise usage_error(str(e)) from e

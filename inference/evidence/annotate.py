@@ -124,10 +124,12 @@ def annotate(record: dict, article: Article | None, index: EvidenceIndex | None,
     return record
 
 
-def resolve_evidence(evidence, model=None, on_error=None, paths: bool = False) -> EvidenceCheck:
+def resolve_evidence(evidence, model=None, on_error=None, paths: bool = False,
+                     progress: bool = False) -> EvidenceCheck:
     """An EvidenceCheck from what the user gave: an EvidenceCheck, an EvidenceIndex, an index
     directory, or a list of texts/paths (indexed on the fly; strings are paths when they all
-    exist or `paths` says so, as on the command line); the head from the model directory."""
+    exist or `paths` says so, as on the command line); the head from the model directory.
+    progress: show on-the-fly indexing on stderr."""
     import os
 
     from fabscore.evidence.checker import load_checker
@@ -144,5 +146,5 @@ def resolve_evidence(evidence, model=None, on_error=None, paths: bool = False) -
     if len(evidence) == 1 and os.path.isdir(evidence[0]) and os.path.isfile(os.path.join(evidence[0], "index.json")):
         return EvidenceCheck(load(evidence[0]), checker)
     if paths or (evidence and all(isinstance(e, (str, os.PathLike)) and os.path.exists(e) for e in evidence)):
-        return EvidenceCheck(build(evidence, on_error=on_error), checker)
+        return EvidenceCheck(build(evidence, on_error=on_error, progress=progress), checker)
     return EvidenceCheck(build_from_texts([str(e) for e in evidence]), checker)

@@ -26,7 +26,6 @@ from pathlib import Path
 import numpy as np
 
 from fabscore.evidence.search import (
-    _BLOCK,
     EXACT_MAX_SENTENCES,
     FAISS_NPROBE,
     IVF,
@@ -148,16 +147,20 @@ def sentences_of(path: str, iid: str, text: str) -> list[EvidenceSentence]:
     return [EvidenceSentence(path, iid, s.start, s.end, s.text) for s in prepare(text).sentences]
 
 
-def build(refs: Iterable[str], text_field: str = "text", on_error=None) -> EvidenceIndex:
+def build(refs: Iterable[str], text_field: str = "text", on_error=None, progress: bool = False) -> EvidenceIndex:
     """Index every readable article named by refs (files, folders, .jsonl/.csv data sets,
     as `fabscore score` reads them). An unreadable input is reported through
-    on_error(id, reason) and skipped; no readable sentence at all is refused."""
+    on_error(id, reason) and skipped; no readable sentence at all is refused.
+    progress: show the reading and the encoding on stderr (io.progress)."""
+    from fabscore.io.progress import progress_bar
     from fabscore.io.reading import iter_inputs
 
     errors = []
+    refs = list(refs)
 
-    def sentences() -> Iterator[EvidenceSentence]:
+    def sentences(advance) -> Iterator[EvidenceSentence]:
         for inp in iter_inputs(refs, text_field=text_field):
+            advance(1)
             if inp.error is not None:
                 errors.append((inp.id, inp.error))
                 if on_error is not None:
@@ -165,7 +168,9 @@ def build(refs: Iterable[str], text_field: str = "text", on_error=None) -> Evide
                 continue
             yield from sentences_of(inp.path, inp.id, inp.text)
 
-    return _finish(SentenceTable.from_sentences(sentences()), errors, ", ".join(map(str, refs)))
+    with progress_bar("reading the evidence", None, quiet=not progress) as advance:
+        table = SentenceTable.from_sentences(sentences(advance))
+    return _finish(table, errors, ", ".join(map(str, refs)), progress)
 
 
 def build_from_texts(texts: Sequence[str], ids: Sequence[str] | None = None) -> EvidenceIndex:
@@ -175,24 +180,30 @@ def build_from_texts(texts: Sequence[str], ids: Sequence[str] | None = None) -> 
     return _finish(table, [], "the texts given")
 
 
-def _finish(sentences: SentenceTable, errors: list, where: str) -> EvidenceIndex:
+def _finish(sentences: SentenceTable, errors: list, where: str, progress: bool = False) -> EvidenceIndex:
     if not len(sentences):
         raise EvidenceError(f"no evidence: no readable sentence in {where}")
-    return EvidenceIndex(sentences, embed(sentences.texts), errors)
+    return EvidenceIndex(sentences, embed(sentences.texts, progress), errors)
 
 
-def embed(texts: Sequence[str]) -> np.ndarray:
-    """The texts' float16 embeddings: normalized and encoded in fp32 (`encode`) a block of
-    _BLOCK texts at a time, each block rounded to float16 as it comes, so no float32 (or
+ENCODE_STEP = 1024  # sentences encoded per call: small enough that progress moves, large enough to batch well
+
+
+def embed(texts: Sequence[str], progress: bool = False) -> np.ndarray:
+    """The texts' float16 embeddings: normalized and encoded in fp32 (`encode`) ENCODE_STEP
+    texts at a time, each step rounded to float16 as it comes, so no float32 (or
     encode_texts' float64) array of the whole index is ever held."""
+    from fabscore.io.progress import progress_bar
     from fabscore.text.normalize import normalize
 
     out = None
-    for b in range(0, len(texts), _BLOCK):
-        block = encode([normalize(t) for t in texts[b:b + _BLOCK]])
-        if out is None:
-            out = np.empty((len(texts), block.shape[1]), np.float16)
-        out[b:b + len(block)] = block
+    with progress_bar("encoding the evidence", len(texts), unit="sentence", quiet=not progress) as advance:
+        for b in range(0, len(texts), ENCODE_STEP):
+            block = encode([normalize(t) for t in texts[b:b + ENCODE_STEP]])
+            if out is None:
+                out = np.empty((len(texts), block.shape[1]), np.float16)
+            out[b:b + len(block)] = block
+            advance(len(block))
     return out
 
 

@@ -9,7 +9,7 @@ the extreme-rank ones (rank > 1,000: a broken word's pieces) and the token after
 moves a few tokens from one bin to another; the rest of the histogram, which carries the
 "every token was the model's likely choice" signature of machine text, stays put.
 
-Measured (benchmarks/generalization_ablation.py, docs/generalization.md): with the style
+Measured (experiments/generalization_ablation.py, docs/generalization.md): with the style
 features and attacked copies in training, these replace the `lm` aggregates in the default
 model: higher on unseen PolitiFact++ and under every attack.
 """

@@ -237,3 +237,9 @@ def card_shortcuts(model: str | Path | None) -> pd.Series:
 def dump(obj) -> str:
     """JSON for display, with numpy scalars made plain."""
     return json.dumps(obj, indent=2, default=lambda o: o.item() if hasattr(o, "item") else str(o))
+
+
+def shown(frame):
+    """A table for display with '-' where a metric is not measurable (NaN), without filling a
+    numeric column with a string (which pandas deprecates)."""
+    return frame.astype(object).where(frame.notna(), "-")

@@ -1,7 +1,7 @@
 """Train evidence mode's consistency head and write it into a model directory.
 
     python -m fabscore.training.evidence --out inference/models/default \
-        --metrics benchmarks/evidence_consistency.json
+        --metrics experiments/evidence_consistency.json
 
 The head (logistic regression over `fabscore.evidence.features`, Platt-calibrated) is fitted
 on the training stories' pairs (pairs.py) only; the claim cut and the relevance cut are chosen

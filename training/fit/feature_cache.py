@@ -135,11 +135,11 @@ def fill(articles: Iterable[Article], kinds: tuple[str, ...], cache: FeatureCach
     """Featurize everything not yet cached; with workers > 1, in the scoring engine's
     WorkerPool, one thread per process (on 2 cores two single-threaded processes
     out-run one two-threaded one; see fabscore.engines).
-    engine "ray": on Ray actors (training.ray_featurize; a local instance, or the cluster at
+    engine "ray": on Ray actors (fit.ray_featurize; a local instance, or the cluster at
     `address`), `workers` actors (0: all the cluster's CPUs but one); Ray starts only when
     something is missing from the cache.
-    desc: show progress on stderr under this name (see training.progress)."""
-    from fabscore.training.progress import progress_bar
+    desc: show progress on stderr under this name (see fabscore.io.progress)."""
+    from fabscore.io.progress import progress_bar
 
     if engine not in ("local", "ray"):
         raise ValueError(f"engine must be local or ray, got {engine!r}")
