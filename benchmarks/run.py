@@ -59,7 +59,7 @@ def import_seconds() -> float:
 
 def load_times(model: str | None) -> dict:
     """Cold load of each backbone and of the model directory, in this fresh process."""
-    from fabscore.detector import load_detector
+    from fabscore import load_detector
     from fabscore.models import backbones
 
     dequantized = (backbones.cache_root() / f"smollm2-{backbones.smollm_info().weights_sha256[:16]}"
@@ -77,7 +77,7 @@ def load_times(model: str | None) -> dict:
 def api_rate(model: str | None, articles: list[str], tokens: int) -> Rate:
     """Detector.score on every article, after one warm-up article (backbones loaded); the memo of
     scored texts is off, or the warm-up article would be a cache hit."""
-    from fabscore.detector import load_detector
+    from fabscore import load_detector
 
     det = load_detector(model, cache_size=0)
     det.score(articles[:1])

@@ -23,7 +23,7 @@ try:
 except PackageNotFoundError:  # a source tree that was never installed
     __version__ = "0+unknown"
 
-_LAZY = {"load_detector": "detector", "Detector": "detector", "ArticleScore": "detector",
+_LAZY = {"load_detector": "api", "Detector": "detector", "ArticleScore": "detector",
          "SentenceScore": "detector"}
 __all__ = [*_LAZY, "__version__"]
 

@@ -20,10 +20,10 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 
 import numpy as np
 
+from fabscore.engines.plan import Plan, plan
 from fabscore.features.featurize import featurize, stack
 from fabscore.io.records import build_record, error_result, round6
 from fabscore.models import directory as md
@@ -32,6 +32,8 @@ from fabscore.text.language import english_reason
 from fabscore.text.sentences import Article, chunks, prepare
 
 Featurizer = Callable[[Article, tuple[str, ...]], dict[str, np.ndarray]]
+# (detector, texts, their ids, fpr, plan) -> one record per text, in order
+Parallel = Callable[["Detector", list, list[str], "float | None", Plan], list[dict]]
 
 LABELS = ("fabricated", "human", "abstain")
 CACHE_SIZE = 256  # texts whose scores are remembered
@@ -90,14 +92,17 @@ class Detector:
 
     device: cpu (default), cuda or mps, else FABSCORE_DEVICE; featurizer and preparer
     replace how an Article's features are computed and how a text is prepared; workers: worker
-    processes `score` uses by default (1: this process; 'auto' or N as `fabscore score --workers`)."""
+    processes `score` uses by default (1: this process; 'auto' or N as `fabscore score --workers`);
+    parallel: how score() runs texts on worker processes (fabscore.load_detector gives the command
+    line's local engine: engines.local.score_texts)."""
 
     def __init__(self, model: md.ModelDir, fpr: float | None = None, featurizer: Featurizer | None = None,
                  preparer: Callable[[str], Article] | None = None, device: str | None = None,
-                 cache_size: int = CACHE_SIZE, workers: int | str = 1):
+                 cache_size: int = CACHE_SIZE, workers: int | str = 1, parallel: Parallel | None = None):
         self.model = model
         self.device = resolve_device(device)
         self.workers = workers
+        self.parallel = parallel
         self.progress = False  # show progress on stderr while scoring a long text (the command line sets it)
         self._own_featurizer = featurizer is None and preparer is None
         self.featurizer = featurizer or partial(featurize, encoder=model.encoder, device=self.device)
@@ -217,30 +222,21 @@ class Detector:
         workers: worker processes for this call (default: the detector's), 'auto' or N as
         `fabscore score --workers`, through the same pool: the records are the same bit for bit.
         Evidence mode checks in this process, as the command line does."""
-        from fabscore.engines import plan
-
         texts = [texts] if _one_text(texts) else list(texts)
         if fpr is not None:
             self.thresholds(float(fpr))  # an FPR with no stored threshold fails the call, before any work
         keys = [str(i) if ids is None else str(ids[i]) for i in range(len(texts))]
         n = plan(self.workers if workers is None else workers)
         if n.workers and evidence is None:
-            return self._score_on_workers(texts, keys, fpr, n)
+            if self.parallel is None:
+                raise ValueError("workers: this detector cannot start worker processes; make it with "
+                                 "fabscore.load_detector(..., workers=N)")
+            if not self._own_featurizer or self.device != "cpu":
+                raise ValueError("workers score with the model's own featurizer on the CPU: this detector has "
+                                 "its own featurizer, preparer or device; score it with workers=1")
+            return self.parallel(self, texts, keys, fpr, n)
         check = None if evidence is None else self.evidence_check(evidence)
         return [self.record(t, id=k, fpr=fpr, check=check) for t, k in zip(texts, keys)]
-
-    def _score_on_workers(self, texts: list, keys: list[str], fpr: float | None, n) -> list[dict]:
-        """score() through the command line's local engine (a WorkerPool of n.workers processes)."""
-        from fabscore.engines.local import LocalEngine
-        from fabscore.io.reading import Input
-
-        if not self._own_featurizer or self.device != "cpu":
-            raise ValueError("workers score with the model's own featurizer on the CPU: this detector has its "
-                             "own featurizer, preparer or device; score it with workers=1")
-        det = self if fpr is None or float(fpr) == self.fpr else Detector(self.model, fpr=fpr)
-        got = {r["id"]: r for r in LocalEngine(det, n).records(
-            Input(path=None, id=str(i), text=t) for i, t in enumerate(texts))}
-        return [{**got[str(i)], "id": key} for i, key in enumerate(keys)]
 
     def evidence_check(self, evidence):
         """Evidence mode (fabscore.evidence): an EvidenceCheck (index + this model's consistency
@@ -258,9 +254,3 @@ class Detector:
         """(n, 2) array of [P(human), P(machine)] (scikit-learn's convention), NaN rows where it abstains."""
         p = self(texts)
         return np.column_stack([1.0 - p, p])
-
-
-def load_detector(path: str | Path | None = None, fpr: float | None = None, **kwargs) -> Detector:
-    """The detector of a model directory (None: the default model shipped in the package;
-    'fast': the shipped fast one). kwargs go to Detector (device, workers, featurizer, ...)."""
-    return Detector(md.load(path), fpr=fpr, **kwargs)

@@ -66,6 +66,20 @@ def test_missing_text_field_exits_2_at_once_listing_fields(dataset, capsys):
     assert code == 2 and out == "" and "no row has the field 'text' (--text-field); its fields are: uid, body" in err
 
 
+def test_kept_fields_that_clash_with_record_columns_are_prefixed(tmp_path, capsys):
+    data = tmp_path / "labelled.jsonl"
+    rows = [{"id": f"r{i}", "text": "The council met on Monday to discuss the new budget. " * 12,
+             "label": "human", "generator": None} for i in range(2)]
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "o.csv"
+    code, _, err = run([data, "--model", FAST, "--out", out, "--keep-fields", "label,generator"], capsys)
+    assert code == 0, err
+    header = out.read_text().splitlines()[0].split(",")
+    assert header.count("label") == 1 and header[-2:] == ["field.label", "generator"]
+    code, _, err = run([data, "--model", FAST, "--out", out, "--keep-fields", "label,generator", "--resume"], capsys)
+    assert code == 0 and "skipped=2" in err  # the prefixed header is fabscore's own on resume
+
+
 def test_id_field_and_keep_fields(dataset, capsys):
     code, out, err = run([dataset, "--model", FAST, "--text-field", "body", "--id-field", "uid",
                           "--keep-fields", "source,year"], capsys)

@@ -328,7 +328,7 @@ def test_cli_train_finetune_ships_its_encoder_and_reports_only_held_out_stories(
     thresholds and metrics come from the held-out fold alone."""
     from safetensors.numpy import load_file
 
-    from fabscore.detector import load_detector
+    from fabscore import load_detector
     from fabscore.features.featurize import featurize_kind
     from fabscore.models import backbones
     from fabscore.text.sentences import prepare

@@ -21,7 +21,16 @@ from dataclasses import dataclass
 from typing import IO
 
 from fabscore.cli.evidence import add_evidence_argument, add_index_parser, evidence_check
-from fabscore.io.output import CSV_COLUMNS, FORMATS, PROG, UsageError, Writer, check_resumable, read_existing, rewrite
+from fabscore.io.output import (
+    FORMATS,
+    PROG,
+    UsageError,
+    Writer,
+    check_resumable,
+    csv_header,
+    read_existing,
+    rewrite,
+)
 from fabscore.io.reading import DATASET_EXTS, DEFAULT_MAX_BYTES, MB, STDIN, dataset_fields, iter_inputs
 
 # An input this long is probably many articles in one file: scored as one, but the user is told.
@@ -154,7 +163,7 @@ def _open_output(args, fmt: str, det, keep: tuple[str, ...]) -> tuple[IO[str], b
     exists = _holds_output(args.out)
     kept: list[tuple[dict, str]] = []
     if args.resume and exists:
-        found = read_existing(args.out, fmt, CSV_COLUMNS + keep)
+        found = read_existing(args.out, fmt, csv_header(keep))
         check_resumable([r for r, _ in found], args.out, det, args.text_field)
         kept = [(r, line) for r, line in found if r.get("label") != "error"]  # errors are tried again
         if len(kept) < len(found):

@@ -63,3 +63,13 @@ class LocalEngine:
     def describe(self) -> str:
         return f"{self.used_workers} worker processes x {self.plan.threads} thread" if self.used_workers else \
             "this process"
+
+
+def score_texts(det, texts: list, keys: list[str], fpr: float | None, n: Plan) -> list[dict]:
+    """The Python API's `score(workers=...)` (Detector.parallel): the texts through this engine's
+    worker pool, the records in the order given and under the caller's ids."""
+    if fpr is not None and float(fpr) != det.fpr:  # the workers load the detector at this FPR
+        det = type(det)(det.model, fpr=fpr)
+    got = {r["id"]: r for r in LocalEngine(det, n).records(
+        Input(path=None, id=str(i), text=t) for i, t in enumerate(texts))}
+    return [{**got[str(i)], "id": key} for i, key in enumerate(keys)]

@@ -33,6 +33,12 @@ def _one_line(v: object) -> str:
     return _SURROGATE.sub("\ufffd", re.sub(r"[\r\n]+", " ", s))
 
 
+def csv_header(keep: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """CSV_COLUMNS, then one column per --keep-fields name; a kept name that is also one of the
+    record's own columns (label, say) is written as field.<name>, never as a second 'label'."""
+    return CSV_COLUMNS + tuple(f"field.{k}" if k in CSV_COLUMNS else k for k in keep)
+
+
 def csv_row(rec: dict, keep: tuple[str, ...] = ()) -> list[str]:
     """The record's CSV row: CSV_COLUMNS, then one column per --keep-fields name."""
     sentences = rec.get("sentences") or []
@@ -70,9 +76,11 @@ def _truncate_partial(path: str) -> bytes:
     return data[:cut]
 
 
-def read_existing(path: str, fmt: str, header: tuple[str, ...] = CSV_COLUMNS) -> list[tuple[dict, str]]:
+def read_existing(path: str, fmt: str, header: tuple[str, ...] | None = None) -> list[tuple[dict, str]]:
     """(record, its line) for each record already in an output file, for --resume;
-    raises UsageError if the file is not fabscore output of this shape."""
+    raises UsageError if the file is not fabscore output of this shape (header: the CSV columns
+    expected, csv_header() by default)."""
+    header = csv_header() if header is None else header
     try:
         data = _truncate_partial(path).decode("utf-8")
     except (OSError, UnicodeDecodeError) as e:
@@ -209,7 +217,7 @@ class Writer:
         self.echo = echo or (lambda line: print(line, file=stream, flush=True))
         self.csv = csv.writer(stream, lineterminator="\n") if fmt == "csv" else None
         if self.csv is not None and header:
-            self.csv.writerow(CSV_COLUMNS + keep)
+            self.csv.writerow(csv_header(keep))
             stream.flush()
         if fmt == "table":
             self.echo(TABLE_HEADER)
