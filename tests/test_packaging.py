@@ -41,7 +41,7 @@ def test_imports_work_beside_a_folder_named_fabscore(tmp_path):
     proc = run_python("from fabscore import load_detector\nimport fabscore.training.train\n"
                       "print('OK', load_detector.__module__)", tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "OK fabscore.detector"
+    assert proc.stdout.strip() == "OK fabscore.api"
 
 
 def test_help_does_not_import_torch_or_the_training_extra(tmp_path):
