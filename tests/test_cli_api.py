@@ -144,13 +144,33 @@ def test_csv_keeps_fields_as_columns_and_resumes(dataset, tmp_path, capsys):
 
 
 # ---------------------------------------------------------------- B. output
+def test_table_keeps_the_input_order_and_wide_shows_whole_lines(tmp_path, capsys, monkeypatch):
+    """Records come back in completion order; the table is read top to bottom in input order."""
+    from fabscore.cli.commands import InputOrder
+
+    order = InputOrder()
+    assert order.add(1, {"id": "b"}) == [] and order.add(2, {"id": "c"}) == []
+    assert [r["id"] for r in order.add(0, {"id": "a"})] == ["a", "b", "c"]
+    assert order.add(4, {"id": "e"}) == [] and [r["id"] for r in order.rest()] == ["e"]
+    names = [f"{c}.txt" for c in "dcab"]  # not the order a folder walk gives
+    for i, name in enumerate(names):
+        (tmp_path / name).write_text(f"Article number {i} about the council budget vote. " * 8)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    code, out, _ = run([tmp_path / n for n in names] + ["--model", FAST, "--workers", "2"], capsys)
+    assert code == 0
+    rows = [line.split()[-1] for line in out.splitlines()[2:]]
+    assert [Path(r).name for r in rows] == names
+
+
+
 def test_terminal_gets_a_table_and_a_pipe_gets_jsonl(texts, tmp_path, capsys, monkeypatch):
     article = tmp_path / "story.txt"
     article.write_text(texts[0])
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
     code, out, _ = run([article, "--model", FAST], capsys)
     assert code == 0
-    lines = out.splitlines()
+    legend, *lines = out.splitlines()
+    assert legend.startswith("# model fabscore-fast") and "label fabricated at score >=" in legend
     assert lines[0].split() == ["label", "score", "flagged", "path"]
     label, score, flagged, path = lines[1].split()
     assert label in ("human", "fabricated") and 0 <= float(score) <= 1 and path == str(article)

@@ -30,6 +30,7 @@ from fabscore.io.output import (
     csv_header,
     read_existing,
     rewrite,
+    table_legend,
 )
 from fabscore.io.reading import DATASET_EXTS, DEFAULT_MAX_BYTES, MB, STDIN, dataset_fields, iter_inputs
 
@@ -182,6 +183,29 @@ def _open_output(args, fmt: str, det, keep: tuple[str, ...]) -> tuple[IO[str], b
     return stream, header, [r for r, _ in kept]
 
 
+class InputOrder:
+    """Records back in the order of their inputs: each is held until every earlier one is in."""
+
+    def __init__(self):
+        self.waiting: dict[int, dict] = {}
+        self.next = 0
+
+    def add(self, at: int, rec: dict) -> list[dict]:
+        """The records that can be written now that the one at position `at` has come."""
+        self.waiting[at] = rec
+        out = []
+        while self.next in self.waiting:
+            out.append(self.waiting.pop(self.next))
+            self.next += 1
+        return out
+
+    def rest(self) -> list[dict]:
+        """Whatever is still held, in input order (an interrupted run)."""
+        out = [self.waiting[k] for k in sorted(self.waiting)]
+        self.waiting.clear()
+        return out
+
+
 def _say(message: str, bar, file=None) -> None:
     file = file or sys.stderr
     if bar is not None:
@@ -287,8 +311,11 @@ def _run(args: argparse.Namespace, ctrl_c: CtrlC | None = None) -> int:
     echo = (lambda line: _say(line, bar, stream)) if fmt == "table" else None
     max_bytes = int(args.max_mb * MB) if args.max_mb else DEFAULT_MAX_BYTES
     interrupted = False
+    legend = table_legend(det.model_id, det.threshold, det.fpr, det.sentence_threshold) if fmt == "table" else []
+    position: dict[str, int] = {}  # input id -> its place in the input, for the table's order
+    in_order = InputOrder() if fmt == "table" else None
     try:
-        writer = Writer(stream, fmt, header, keep, echo)
+        writer = Writer(stream, fmt, header, keep, echo, legend, wide=args.wide)
 
         def pending():
             for inp in iter_inputs(args.paths, text_field=args.text_field, max_bytes=max_bytes, skip_ids=done,
@@ -302,10 +329,12 @@ def _run(args: argparse.Namespace, ctrl_c: CtrlC | None = None) -> int:
                 if words > LONG_INPUT_WORDS:
                     _say(f"{PROG}: {inp.id}: {words:,} words, scored as one article; if it holds many articles, "
                          "give them as separate files or as rows of a .jsonl/.csv data set", bar)
+                position[str(inp.id)] = len(position)
                 yield inp
 
         for rec in engine.records(pending()):  # completion order; the engine scores, this writes
-            writer.write(rec)
+            for ready in (in_order.add(position[str(rec["id"])], rec) if in_order else (rec,)):
+                writer.write(ready)  # a table is read top to bottom: it keeps the input's order
             summary.add(rec)
             if rec["error"] is not None:
                 _say(f"{PROG}: {rec['id']}: {rec['error']}", bar)
@@ -323,6 +352,8 @@ def _run(args: argparse.Namespace, ctrl_c: CtrlC | None = None) -> int:
         return 1
     finally:
         engine.close()  # stops worker processes (Ctrl-C) before the output is closed
+        for ready in (in_order.rest() if in_order else ()):  # what an interruption left waiting
+            writer.write(ready)
         if bar is not None:
             bar.close()
         if stream is not sys.stdout:
@@ -381,6 +412,7 @@ def add_score_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--keep-fields", default="", metavar="A,B",
                    help="data-set fields copied into each record as fields: {A: ..., B: ...} (CSV: extra columns)")
     p.add_argument("--html", default=None, metavar="REPORT", help="also write an HTML report here")
+    p.add_argument("--wide", action="store_true", help="table: show sentences and claims whole, not cut to a line")
     p.add_argument("--max-mb", type=float, default=None, metavar="MB",
                    help=f"refuse files larger than this many MB (1 MB = 1,000,000 bytes; "
                         f"default: {DEFAULT_MAX_BYTES // MB})")

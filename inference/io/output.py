@@ -151,12 +151,13 @@ def _where(path, iid) -> str:
     return str(path) if path == iid or iid is None else f"{path} [{iid}]"
 
 
-def _cut(text: str, n: int = TABLE_TEXT_CHARS) -> str:
+def _cut(text: str, n: int | None = TABLE_TEXT_CHARS) -> str:
+    """One line of at most n characters (None: the whole text, for --wide)."""
     text = " ".join(text.split())
-    return text if len(text) <= n else text[:n - 3].rstrip() + "..."
+    return text if n is None or len(text) <= n else text[:n - 3].rstrip() + "..."
 
 
-def _evidence_lines(rec: dict) -> list[str]:
+def _evidence_lines(rec: dict, width: int | None = TABLE_TEXT_CHARS) -> list[str]:
     """Evidence mode in the table: the article's counts, then every sentence the evidence does
     not back (unsupported, lowest support first, then no_evidence), each with its support, the
     claims not found, those found only away from the nearest evidence sentence in a doubted
@@ -175,17 +176,17 @@ def _evidence_lines(rec: dict) -> list[str]:
                    key=lambda s: (rank[s["status"]], s["support"] if s["support"] is not None else 0.0, s["start"]))
     for s in shown:
         support = "-" if s["support"] is None else f"{s['support']:.3f}"
-        lines.append(f"{'':11}{s['status']:<11} {support:>5}  {_cut(s['text'])}")
+        lines.append(f"{'':11}{s['status']:<11} {support:>5}  {_cut(s['text'], width)}")
         claims = s.get("claims") or []
         missing = [c["text"] for c in claims if c.get("supported") is False and c.get("found") is False]
         elsewhere = [c["text"] for c in claims if c.get("supported") is False and c.get("found")]
         unchecked = [c["text"] for c in claims if c.get("supported") is None]
         if missing:
-            lines.append(f"{'':30}not found: {_cut('; '.join(missing))}")
+            lines.append(f"{'':30}not found: {_cut('; '.join(missing), width)}")
         if elsewhere:
-            lines.append(f"{'':30}not in the nearest sentence: {_cut('; '.join(elsewhere))}")
+            lines.append(f"{'':30}not in the nearest sentence: {_cut('; '.join(elsewhere), width)}")
         if unchecked:
-            lines.append(f"{'':30}unchecked: {_cut('; '.join(unchecked))}")
+            lines.append(f"{'':30}unchecked: {_cut('; '.join(unchecked), width)}")
         if s.get("evidence"):
             ev = s["evidence"][0]
             lines.append(f"{'':30}nearest ({ev['similarity']:.2f}): {_where(ev['path'], ev['id'])} "
@@ -193,7 +194,7 @@ def _evidence_lines(rec: dict) -> list[str]:
     return lines
 
 
-def _table_line(rec: dict) -> str:
+def _table_line(rec: dict, width: int | None = TABLE_TEXT_CHARS) -> str:
     """One line per article; in evidence mode, its evidence counts and unbacked sentences below it."""
     sentences = rec.get("sentences") or []
     score = "" if rec["score"] is None else f"{rec['score']:.3f}"
@@ -201,10 +202,19 @@ def _table_line(rec: dict) -> str:
     why = rec["error"] or rec["reason"] or ""
     line = f"{rec['label']:<10} {score:>6} {flagged:>7}  {_where(rec['path'], rec['id'])}"
     line += f"  ({why})" if why else ""
-    return "\n".join([line, *_evidence_lines(rec)])
+    return "\n".join([line, *_evidence_lines(rec, width)])
 
 
 TABLE_HEADER = f"{'label':<10} {'score':>6} {'flagged':>7}  path"
+
+
+def table_legend(model: dict, threshold: float, target_fpr: float, sentence_threshold: float | None) -> list[str]:
+    """What the table's columns mean, and the thresholds behind its labels."""
+    sha = (model.get("sha256") or "")[:12]
+    sent = ("" if sentence_threshold is None else
+            f"; flagged = sentences scoring at or above {sentence_threshold:.3f} / sentences scored")
+    return [f"# model {model.get('name')} ({sha}); score = P(machine-written); label fabricated at score >= "
+            f"{threshold:.3f} (about {target_fpr:.1%} of human articles reach it){sent}"]
 
 
 class Writer:
@@ -212,19 +222,21 @@ class Writer:
     `echo` prints a table line (through the progress bar, on a terminal)."""
 
     def __init__(self, stream: IO[str], fmt: str, header: bool, keep: tuple[str, ...] = (),
-                 echo: Callable[[str], None] | None = None):
+                 echo: Callable[[str], None] | None = None, legend: list[str] = (), wide: bool = False):
         self.stream, self.fmt, self.keep = stream, fmt, keep
         self.echo = echo or (lambda line: print(line, file=stream, flush=True))
         self.csv = csv.writer(stream, lineterminator="\n") if fmt == "csv" else None
+        self.width = None if wide else TABLE_TEXT_CHARS
         if self.csv is not None and header:
             self.csv.writerow(csv_header(keep))
             stream.flush()
         if fmt == "table":
-            self.echo(TABLE_HEADER)
+            for line in (*legend, TABLE_HEADER):
+                self.echo(line)
 
     def write(self, rec: dict) -> None:
         if self.fmt == "table":
-            self.echo(_table_line(rec))
+            self.echo(_table_line(rec, self.width))
             return
         if self.csv is not None:
             self.csv.writerow(csv_row(rec, self.keep))

@@ -12,8 +12,10 @@ a device this machine does not have is a `DeviceError` that says so.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import importlib.util
+import io
 import os
 import shutil
 import tempfile
@@ -237,7 +239,10 @@ def _load_smollm(device: str):
     target = _dequantized_dir()
     with _lock:
         if not (target / "SOURCE_SHA256").is_file():
-            _dequantize(target)
+            # transformers draws its own "de-quantizing" bar on sys.stderr: it would land inside a
+            # command's table or a notebook cell; the one-time step is documented instead
+            with contextlib.redirect_stderr(io.StringIO()):
+                _dequantize(target)
     tok = AutoTokenizer.from_pretrained(str(target), **LOCAL)
     model = AutoModelForCausalLM.from_pretrained(str(target), dtype=lm_dtype(), **LOCAL).to(device).eval()
     return tok, model
