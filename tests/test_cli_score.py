@@ -263,3 +263,16 @@ def test_html_report_module_missing_is_a_usage_error(model_dir, corpus, tmp_path
     code, _, err = run([corpus / "a0.txt", "--model", model_dir, "--html", tmp_path / "r.html"], capsys)
     assert code == 2 and "--html needs fabscore.io.report.write_html" in err
     assert not (tmp_path / "r.html").exists()
+
+
+def test_evidence_takes_one_reference_per_use_and_never_swallows_the_articles(model_dir, tmp_path, capsys):
+    """`--evidence REF` is one reference per use: a path after it is an article to score, and a
+    command whose only path was read as evidence says so instead of a bare 'PATH required'."""
+    ref, article = SEEDS
+    code, _, err = run(["--model", model_dir, "--evidence", ref], capsys)
+    assert code == 2 and "--evidence takes one reference per use" in err and str(ref) in err
+    out = tmp_path / "o.jsonl"
+    code, _, err = run(["--evidence", ref, article, "--out", out], capsys)  # the default model checks evidence
+    assert code == 0, err
+    (rec,) = jsonl(out)
+    assert rec["path"] == str(article) and rec["evidence_summary"] is not None
