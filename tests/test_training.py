@@ -472,3 +472,35 @@ def test_sentence_labels_copied_vs_invented():
     assert got.tolist() == labels.tolist()
     human = Example(id="h1", text=SOURCE, label=0, group="h1")
     assert label_example(human, src_sents, src_emb, {}).tolist() == [0, 0, 0, 0]
+
+
+def test_stories_per_group_keeps_whole_pairs():
+    from fabscore.training.data.examples import stories_per_group
+
+    rows = [Example(f"h{d}{i}", "t", 0, f"h{d}{i}", meta={"domain": d}) for d in "ab" for i in range(4)]
+    rows += [Example(f"m{d}{i}{g}", "t", 1, f"h{d}{i}", generator=g, meta={"domain": d})
+             for d in "ab" for i in range(4) for g in ("x", "y")]
+    kept = stories_per_group(rows, 2, "meta.domain", "s")
+    humans = [e for e in kept if e.label == 0]
+    assert sorted(e.meta["domain"] for e in humans) == ["a", "a", "b", "b"]
+    assert {e.group for e in kept if e.label == 1} == {e.id for e in humans}  # every rewrite of a kept story
+    assert len(kept) == 4 * 3 and stories_per_group(rows, 2, "meta.domain", "s") == kept  # stable
+    assert stories_per_group(rows, None, "meta.domain") == rows
+
+
+def test_auxiliary_rows_are_fitted_on_but_never_set_a_threshold(tiny_data, feature_cache, tmp_path):
+    """--aux-data rows (another genre) enter the fit, not the calibration, thresholds or metrics."""
+    from fabscore.training.train import train
+
+    aux = tmp_path / "aux.jsonl"
+    rows = [json.loads(line) for line in tiny_data.open()]
+    with aux.open("w") as f:  # the same texts as another data set: a genre the thresholds must not see
+        for r in rows[:10] + rows[-10:]:
+            f.write(json.dumps({**r, "id": "aux-" + r["id"], "meta": {"domain": "d"}}) + "\n")
+    path = train([str(tiny_data)], tmp_path / "m", cache=feature_cache, kinds=("style",), aux=(str(aux),),
+                 sentence_head=False, log=lambda *a: None)
+    config = json.loads((path / "config.json").read_text())
+    n_human_real = sum(r["label"] == "human" for r in rows)
+    assert config["training_data"]["auxiliary"]["human"] == 10
+    assert {t["n_human"] for t in config["thresholds"]["article"]} == {n_human_real}
+    assert config["metrics"]["oof"]["n"] == len(rows)

@@ -79,7 +79,8 @@ def run_train(args) -> int:
                              max_rows=args.max_rows, chunk_words=args.chunk_words, min_words=args.min_words,
                              workers=workers, engine=args.engine, address=args.address, name=args.name,
                              loo=args.loo, finetune=finetune, augment=args.augment, augment_share=args.augment_share,
-                             generator_map=read_mapping(args.generator_map),
+                             generator_map=read_mapping(args.generator_map), aux=tuple(args.aux_data or ()),
+                             aux_stories_per_group=args.aux_stories_per_group, aux_group_field=args.aux_group_field,
                              command="fabscore " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
     train(args.data, args.out, settings, cache=FeatureCache(args.cache) if args.cache else None,
           log=lambda m: print(m, file=sys.stderr))
@@ -98,7 +99,8 @@ def run_evaluate(args) -> int:
         raise ValueError("--attacks attacks the articles of --data: give --data SPEC...")
     skip = args.exclude_meta
     evidence = None if not args.evidence else {
-        "n_stories": args.evidence_stories, "rewrites": args.evidence_rewrites, "data_dir": args.evidence_data}
+        "n_stories": args.evidence_stories, "rewrites": args.evidence_rewrites, "data_dir": args.evidence_data,
+        "human": args.evidence_human}
     report = evaluate(args.model, args.data or [], by=args.by, out=args.out, fields=_fields(args),
                       max_words=args.max_words, workers=args.workers, cache_dir=args.cache, max_rows=args.max_rows,
                       exclude=(lambda ex: bool(ex.meta.get(skip))) if skip else None, attacks=args.attacks,
@@ -141,6 +143,14 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
                    help="add attacked copies (label and story kept) of a share of the rows: attack names, "
                         "families, 'fast' or 'default' (char_typos,char_spacing,word_synonym,word_delete)")
     t.add_argument("--augment-share", type=float, default=0.3, help="share of rows given one attacked copy")
+    t.add_argument("--aux-data", nargs="+", action="extend", default=None, metavar="SPEC",
+                   help="auxiliary labelled data (another genre, say): fitted on, but never used for calibration, "
+                        "thresholds or the card's metrics, so the thresholds stay those of --data's kind of text")
+    t.add_argument("--aux-stories-per-group", type=int, default=None, metavar="N",
+                   help="keep at most N human stories of --aux-data per value of --aux-group-field (hash-chosen), "
+                        "each with every machine rewrite of it; None = all")
+    t.add_argument("--aux-group-field", default="meta.domain", metavar="FIELD",
+                   help="what --aux-stories-per-group counts per: a row field or meta.KEY")
     add_data_arguments(t)
     from fabscore.engines import add_engine_arguments
 
@@ -174,11 +184,15 @@ def add_evaluate_parser(sub) -> argparse.ArgumentParser:
                         "sentence, rewrite), 'fast' (all but the slow SmolLM2 rewrites) or 'all'")
     e.add_argument("--evidence", action="store_true",
                    help="also measure evidence mode (the model's consistency head) on held-out stories: AUROC per "
-                        "corruption type, claim recall/precision, natural rewrites, the seeds")
+                        "corruption type, statuses and claim verdicts, natural rewrites, the seeds, and the "
+                        "human-labelled QAGS-CNNDM and Climate-FEVER")
     e.add_argument("--evidence-stories", type=int, default=160, metavar="N",
                    help="--evidence: at most N held-out stories (their originals are the evidence pool)")
     e.add_argument("--evidence-rewrites", type=int, default=250, metavar="N",
                    help="--evidence: at most N llmfake machine rewrites of those stories (natural pairs)")
+    e.add_argument("--evidence-human", type=int, default=None, metavar="N",
+                   help="--evidence: at most N QAGS summaries and N Climate-FEVER claims from DATA/evidence/ "
+                        "(default: all; 0: skip the human-labelled sets)")
     e.add_argument("--evidence-data", default=None, metavar="DIR",
                    help="--evidence: the shared data folder (None = ../shared/data beside the repository)")
     add_data_arguments(e)

@@ -15,7 +15,7 @@ from fabscore.text.normalize import NORMALIZATION_VERSION
 from fabscore.text.sentences import Article
 from fabscore.training import card
 from fabscore.training.data.augment import attacked_copies, attacks_for
-from fabscore.training.data.examples import Example, Fields, cap_machine, cap_rows, fingerprint, load
+from fabscore.training.data.examples import Example, Fields, cap_machine, cap_rows, fingerprint, load, stories_per_group
 from fabscore.training.data.generators import dataset_name, generator_family, generator_kind
 from fabscore.training.data.sentence_labels import label_example
 from fabscore.training.eval.loo import leave_one_attack_out, leave_one_out
@@ -56,6 +56,11 @@ class TrainSettings:
     augment_share: float = 0.3  # share of rows that get one attacked copy
     finetune: FinetuneSettings | None = None
     generator_map: dict = field(default_factory=dict)  # generator name -> family / kind (data.generators)
+    # Auxiliary data (other genres, say): fitted on, never used for calibration, thresholds or the
+    # headline metrics, so no threshold is chosen on text unlike what the model will score.
+    aux: tuple[str, ...] = ()
+    aux_stories_per_group: int | None = None  # human stories kept per value of aux_group_field, with their rewrites
+    aux_group_field: str = "meta.domain"
 
 
 @dataclass
@@ -67,11 +72,23 @@ class Prepared:
     dataset: list[str]
     attack: list[str] = field(default_factory=list)  # per row: the attack of an attacked copy, "" for real text
     generator_map: dict = field(default_factory=dict)  # names generators in the tables (data.generators)
+    aux: list[bool] = field(default_factory=list)  # per row: from the auxiliary data
 
     @property
     def augmented(self) -> np.ndarray:
-        """Rows that are attacked copies (fitted on, never calibrated or reported on as real text)."""
+        """Rows that are attacked copies."""
         return np.array([bool(a) for a in self.attack]) if self.attack else np.zeros(len(self.examples), bool)
+
+    @property
+    def auxiliary(self) -> np.ndarray:
+        """Rows of the auxiliary data."""
+        return np.array(self.aux, bool) if self.aux else np.zeros(len(self.examples), bool)
+
+    @property
+    def training_only(self) -> np.ndarray:
+        """Rows fitted on but never calibrated, thresholded or reported on as the model's own
+        kind of text: attacked copies and auxiliary rows."""
+        return self.augmented | self.auxiliary
 
     @property
     def y(self) -> np.ndarray:
@@ -120,7 +137,19 @@ def prepare_examples(specs: list[str], settings: TrainSettings, cache: FeatureCa
             arts.append(art)
             names.append(names[i])
             attack.append(copy.meta["attack"])
-    return Prepared(exs, arts, names, attack, settings.generator_map)
+    aux = [False] * len(exs)
+    for spec in settings.aux:
+        rows = stories_per_group(load(spec, settings.fields), settings.aux_stories_per_group,
+                                 settings.aux_group_field, f"{settings.seed}:aux")
+        for ex in rows:
+            art = cache.prepare(ex.text, settings.chunk_words)
+            if art.n_words >= settings.min_words:
+                exs.append(ex)
+                arts.append(art)
+                names.append(dataset_name(spec))
+                attack.append("")
+                aux.append(True)
+    return Prepared(exs, arts, names, attack, settings.generator_map, aux)
 
 
 def feature_matrices(prep: Prepared, kinds: tuple[str, ...], cache: FeatureCache, workers: int,
@@ -170,10 +199,11 @@ def evaluate_article_head(prep: Prepared, X: np.ndarray, art: HeadFit, settings:
         metrics["leave_one_out"] = {}
         for key in loo:
             if key == "attack":
-                res = leave_one_attack_out(X, y, groups, np.array(prep.attack), art.C, settings.seed)
+                res = leave_one_attack_out(X, y, groups, np.array(prep.attack), art.C, settings.seed,
+                                           prep.auxiliary)
             else:
                 res = leave_one_out(X, y, groups, prep.keys(key), art.C, settings.seed,
-                                    machine_only=(key in ("generator", "family")), augmented=prep.augmented,
+                                    machine_only=(key in ("generator", "family")), augmented=prep.training_only,
                                     datasets=np.array(prep.dataset))
             metrics["leave_one_out"].update({f"{key}: {k}": v for k, v in res.items()})
             log(f"leave-one-{key}-out AUROC: " + ", ".join(f"{k} {v['auroc']:.3f}" for k, v in res.items()))
@@ -183,7 +213,7 @@ def evaluate_article_head(prep: Prepared, X: np.ndarray, art: HeadFit, settings:
 def attacked_copy_metrics(prep: Prepared, art: HeadFit, thresholds: dict) -> dict:
     """Per attack, out of fold: its attacked machine copies against the real human rows
     (AUROC, TPR at the thresholds), and the false-positive rate of its attacked human copies."""
-    y, attack, real = prep.y, np.array(prep.attack), ~prep.augmented
+    y, attack, real = prep.y, np.array(prep.attack), ~prep.training_only
     humans = real & (y == 0)
     out = {}
     for name in sorted(set(attack[~real].tolist())):
@@ -204,7 +234,7 @@ def fit_sentence_head(prep: Prepared, X_sent: list[np.ndarray], cache: FeatureCa
                       address: str | None = None) -> tuple[HeadFit | None, dict]:
     """Sentence labels come from aligning isolated-sentence embeddings (fp32, so labels
     do not depend on the CPU) with the human source, whatever features the head uses."""
-    synthetic = prep.augmented  # attacked copies have no sentence labels: left out of the sentence head
+    synthetic = prep.training_only  # attacked copies have no sentence labels, auxiliary rows are another genre
     real = [a for a, syn in zip(prep.articles, synthetic) if not syn]
     fill(real, ("sentence_embed",), cache, workers=workers, desc="sentence labels", engine=engine, address=address)
     emb = [None if syn else cache.features(a, ("sentence_embed",))["sentence_embed"]
@@ -271,6 +301,14 @@ def model_config(prep: Prepared, settings: TrainSettings, out: Path, cache: Feat
             "copies": {a: {"human": int(((aug == a) & (y == 0)).sum()), "machine": int(((aug == a) & (y == 1)).sum())}
                        for a in sorted(set(aug.tolist()) - {""})}}
 
+    if prep.auxiliary.any():
+        aux, y = prep.auxiliary, prep.y
+        config["training_data"]["auxiliary"] = {
+            "specs": list(settings.aux), "stories_per_group": settings.aux_stories_per_group,
+            "group_field": settings.aux_group_field,
+            "human": int((aux & (y == 0)).sum()), "machine": int((aux & (y == 1)).sum()),
+            "note": "fitted on, never used for calibration, thresholds or the metrics of the model's own kind of "
+                    "text; the sentence head does not see them"}
     if encoder_info is not None:
         config["encoder"] = dict(encoder_info, file=md.ENCODER_FILE)
     sent_fit, sent_info = sent
@@ -307,7 +345,7 @@ def train(specs: list[str], out: str | Path, settings: TrainSettings | None = No
         X, X_sent = feature_matrices(prep, settings.kinds, cache, settings.workers, settings.engine, settings.address)
         t_feat = time.time() - t0
         log("fitting the article head (C by grouped CV, Platt scaling on out-of-fold decisions)")
-        art = (fit_head(X, y, groups, seed=settings.seed, augmented=prep.augmented) if holdout is None
+        art = (fit_head(X, y, groups, seed=settings.seed, augmented=prep.training_only) if holdout is None
                else fit_head_on_holdout(X, y, groups, holdout, settings.seed))
         metrics = evaluate_article_head(prep, X, art, settings, holdout is not None, log)
         sent = (fit_sentence_head(prep, X_sent, cache, groups, settings.seed, settings.workers, holdout,

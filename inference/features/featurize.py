@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from fabscore.features import KINDS, LM_KINDS, embed, lm, lmdist, style
+from fabscore.features import FROM_TOKEN_STATS, KINDS, LM_KINDS, embed, lex, lm, lmdist, lmword, style
 from fabscore.models import backbones
 from fabscore.models.threads import pass_threads
 from fabscore.text.sentences import Article
@@ -17,7 +17,10 @@ from fabscore.text.sentences import Article
 # Per kind, so changing one featurizer invalidates only its own cached features and models. Raise a
 # kind's number whenever what it computes changes: a model directory records the numbers it was
 # trained with, and loading refuses a model whose featurizer this installation no longer has.
-FEATURIZER_VERSIONS = {"embed": "3", "lm": "2", "lmdist": "1", "style": "1", "sentence_embed": "1"}
+FEATURIZER_VERSIONS = {"embed": "3", "lm": "2", "lmdist": "1", "style": "1", "lmword": "1", "lex": "1",
+                       "sentence_embed": "1"}
+_OWN_FEATURES = {"lm": lm.LM_FEATURES, "lmdist": lmdist.LMDIST_FEATURES, "lmword": lmword.LMWORD_FEATURES,
+                 "lex": lex.LEX_FEATURES}
 
 
 def feature_names(kinds: tuple[str, ...], level: str) -> list[str]:
@@ -26,8 +29,8 @@ def feature_names(kinds: tuple[str, ...], level: str) -> list[str]:
     for kind in kinds:
         if kind == "embed":
             names += [f"{'sent_' if level == 'sentence' else ''}embed_{i}" for i in range(embed.DIM)]
-        elif kind in LM_KINDS:
-            own = lm.LM_FEATURES if kind == "lm" else lmdist.LMDIST_FEATURES
+        elif kind in _OWN_FEATURES:
+            own = _OWN_FEATURES[kind]
             names += [f"sent_{n}" for n in own] if level == "sentence" else list(own)
             if level == "sentence":
                 names += list(own)  # the article's context, so sentence and article scores agree
@@ -89,6 +92,31 @@ def lm_pass(article: Article, device: str | None = None, aggregates: bool = True
     return out
 
 
+def lmword_blocks(token_stats: np.ndarray, owner: np.ndarray, article: Article,
+                  device: str | None = None) -> dict[str, np.ndarray]:
+    """The `lmword` blocks from an `lm` block's stored per-token statistics; which token starts
+    which word comes from re-tokenizing the article's normalized text with SmolLM2's tokenizer."""
+    tok, _ = backbones.load_smollm(device=device)
+    offsets = tok(article.norm, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+    cls = lmword.token_word_classes(article.norm, offsets)
+    if len(cls) != token_stats.shape[1]:
+        raise ValueError(f"lmword: {len(cls)} tokens in the text but {token_stats.shape[1]} token statistics")
+    art = lmword.aggregate(token_stats, cls, owner)
+    n = len(article.sentences)
+    sent = np.zeros((n, 2 * len(lmword.LMWORD_FEATURES)))
+    for j in range(n):
+        sent[j] = np.concatenate([lmword.aggregate(token_stats, cls, idx=np.flatnonzero(owner == j)), art])
+    return {"lmword": art, "sent_lmword": sent}
+
+
+def lex_blocks(article: Article) -> dict[str, np.ndarray]:
+    """The `lex` blocks: the article's, and each sentence's own beside the article's."""
+    sents = [s.norm for s in article.sentences]
+    art = lex.aggregate(article.norm, sents)
+    sent = np.array([np.concatenate([lex.aggregate(s, [s]), art]) for s in sents]).reshape(len(sents), -1)
+    return {"lex": art, "sent_lex": sent}
+
+
 def lmdist_blocks(token_stats: np.ndarray, owner: np.ndarray, n_sentences: int) -> dict[str, np.ndarray]:
     """The `lmdist` blocks from an `lm` block's stored per-token statistics (the same float32
     values whether they were just computed or read from a feature cache)."""
@@ -123,19 +151,26 @@ def featurize_kind(article: Article, kind: str, encoder: str | None = None, devi
                 "sent_style": np.array([style.sentence_style(s) for s in sents]).reshape(len(sents), -1)}
     if kind == "lm":
         return lm_pass(article, device)
-    if kind == "lmdist":
+    if kind in FROM_TOKEN_STATS:
         block = lm_block if lm_block is not None else lm_pass(article, device, aggregates=False)
-        return lmdist_blocks(block["lm_token_stats"], block["lm_token_owner"], len(sents))
+        if kind == "lmdist":
+            return lmdist_blocks(block["lm_token_stats"], block["lm_token_owner"], len(sents))
+        return lmword_blocks(block["lm_token_stats"].astype(np.float64), block["lm_token_owner"], article, device)
+    if kind == "lex":
+        return lex_blocks(article)
     raise ValueError(f"unknown feature kind {kind!r}; expected some of {', '.join(KINDS)}")
 
 
 def featurize_kinds(article: Article, kinds: tuple[str, ...], encoder: str | None = None,
                     device: str | None = None, lm_block: dict[str, np.ndarray] | None = None
                     ) -> dict[str, dict[str, np.ndarray]]:
-    """Each kind's blocks, `lm` first so that `lmdist` reuses its SmolLM2 pass; lm_block: the
-    article's `lm` blocks already at hand (from a feature cache), so `lmdist` needs no pass."""
+    """Each kind's blocks, from at most one SmolLM2 pass: `lm` first, whose per-token statistics the
+    kinds made from them (FROM_TOKEN_STATS) reuse; lm_block: the article's `lm` blocks already at
+    hand (from a feature cache), so those kinds need no pass at all."""
     out: dict[str, dict[str, np.ndarray]] = {}
     with pass_threads():  # the same numbers whatever the caller's thread count
+        if lm_block is None and "lm" not in kinds and any(k in FROM_TOKEN_STATS for k in kinds):
+            lm_block = lm_pass(article, device, aggregates=False)  # one pass for every kind made from it
         for kind in sorted(kinds, key=lambda k: k != "lm"):
             out[kind] = featurize_kind(article, kind, encoder, device, lm_block)
             if kind == "lm":

@@ -172,3 +172,30 @@ def cap_rows(examples: list[Example], n: int | None, salt: str = "0") -> list[Ex
     n_human = min(len(by_label[0]), max(n // 2, n - len(by_label[1])))
     keep = {e.id for e in by_label[0][:n_human] + by_label[1][: n - n_human]}
     return [e for e in examples if e.id in keep]
+
+
+def field_value(ex: Example, path: str) -> str:
+    """A row's value for a field name as the data gives it: an Example attribute (source,
+    generator, subset, method) or a dotted path into its meta ('meta.domain')."""
+    head, _, rest = path.partition(".")
+    if head == "meta" and rest:
+        return str(ex.meta.get(rest, ""))
+    return str(getattr(ex, path, "") or "")
+
+
+def stories_per_group(examples: list[Example], n: int | None, field: str, salt: str = "0") -> list[Example]:
+    """At most n human stories per value of `field` (chosen by a salted hash of the id), each with
+    every machine row made from it (same story group): whole pairs, never half of one. n None:
+    every row. File order is kept."""
+    if not n:
+        return examples
+    by_value: dict[str, list[Example]] = {}
+    for e in examples:
+        if e.label == 0:
+            by_value.setdefault(field_value(e, field), []).append(e)
+    kept: set[str] = set()
+    for humans in by_value.values():
+        humans.sort(key=lambda e: hashlib.sha256(f"{salt}:{e.id}".encode()).hexdigest())
+        kept |= {e.group for e in humans[:n]}
+    return [e for e in examples if e.group in kept]
+

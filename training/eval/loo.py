@@ -42,7 +42,7 @@ def leave_one_out(X: np.ndarray, y: np.ndarray, groups: np.ndarray, keys: np.nda
         train = ~test & ~np.isin(groups, list(test_groups))
         if machine_only:
             train &= ~((keys == v) & (y == 1))
-        if len(set(y[train].tolist())) < 2:
+        if len(set(y[train & ~synthetic].tolist())) < 2:  # calibration needs both classes of real text
             continue
         fit = fit_head(X[train], y[train], groups[train], seed=seed, Cs=(C,), fprs=(0.01,),
                        augmented=synthetic[train])
@@ -58,21 +58,23 @@ def leave_one_out(X: np.ndarray, y: np.ndarray, groups: np.ndarray, keys: np.nda
 
 
 def leave_one_attack_out(X: np.ndarray, y: np.ndarray, groups: np.ndarray, attack: np.ndarray, C: float,
-                         seed: int) -> dict[str, dict]:
+                         seed: int, auxiliary: np.ndarray | None = None) -> dict[str, dict]:
     """Does training on some attacks help against one it never saw? For each attack: train
     without any of its copies and without a held-out quarter of the story groups; test
-    that attack's machine copies from the held-out stories against their real human rows."""
+    that attack's machine copies from the held-out stories against their real human rows.
+    auxiliary: rows of auxiliary data, trained on and never tested on."""
+    aux = np.zeros(len(y), bool) if auxiliary is None else np.asarray(auxiliary, bool)
     out = {}
     held_groups = set(np.random.default_rng(seed).choice(np.unique(groups), max(1, len(np.unique(groups)) // 4),
                                                           replace=False).tolist())
     in_test = np.isin(groups, list(held_groups))
     for a in sorted(set(attack.tolist()) - {""}):
-        test = in_test & (((attack == a) & (y == 1)) | ((attack == "") & (y == 0)))
+        test = in_test & ~aux & (((attack == a) & (y == 1)) | ((attack == "") & (y == 0)))
         train = ~in_test & (attack != a)
-        if len(set(y[test].tolist())) < 2 or len(set(y[train].tolist())) < 2:
+        if len(set(y[test].tolist())) < 2 or len(set(y[train & (attack == "") & ~aux].tolist())) < 2:
             continue
         fit = fit_head(X[train], y[train], groups[train], seed=seed, Cs=(C,), fprs=(0.01,),
-                       augmented=attack[train] != "")
+                       augmented=(attack[train] != "") | aux[train])
         p = fit.head.predict_proba(X[test])[:, 1]
         out[f"held out {a}"] = summary(y[test], p, {0.01: fit.thresholds[0]["threshold"]})
     return out

@@ -1,6 +1,8 @@
 """FactCC-style corruptions of a source sentence (Kryscinski et al., 2020): an entity swapped
 for another of the same type, a number or a date changed, a quotation's speaker swapped, a
-negation added or removed. Each returns the new sentence and the changed characters' span.
+negation added or removed; and a name swapped for another name of the *same* article (a wrong
+subject: every word of the new sentence is in the source article, only who did what changed).
+Each returns the new sentence and the changed characters' span.
 """
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import re
 from fabscore.evidence.claims import key_tokens
 from fabscore.evidence.features import negated
 
-TYPES = ("entity", "number", "date", "speaker", "negation", "insert")
+TYPES = ("entity", "number", "date", "speaker", "negation", "insert", "name_same")
 SWAP_LABELS = ("PERSON", "ORG", "GPE", "NORP", "LOC", "FAC", "EVENT")
 _MONTHS = "january february march april may june july august september october november december".split()
 _WORD_NUMBERS = "two three four five six seven eight nine ten dozen hundred thousand million billion".split()
@@ -92,3 +94,21 @@ def corruptions(text: str, claims: list, pool: dict[str, list[str]], article_tok
     if got:
         out["negation"] = got
     return out
+
+
+def swap_within(text: str, claims: list, others: list, rng) -> tuple[str, tuple[int, int]] | None:
+    """A name of the sentence (SWAP_LABELS) replaced by another name of the same spaCy label from
+    `others` (the claims of the same article, or of the sentence's evidence): one that shares no
+    key token with the name it replaces and is not already wholly in the sentence, so the new
+    sentence says something else about someone the source does mention."""
+    names = [c for c in claims if c.label in SWAP_LABELS]
+    if not names:
+        return None
+    c = names[rng.integers(len(names))]
+    own = set(key_tokens(c.text))
+    in_sentence = set(key_tokens(text))
+    candidates = sorted({e.text for e in others if e.label == c.label and key_tokens(e.text)
+                         and not set(key_tokens(e.text)) & own and not set(key_tokens(e.text)) <= in_sentence})
+    if not candidates:
+        return None
+    return _replace(text, c.start, c.end, candidates[rng.integers(len(candidates))])

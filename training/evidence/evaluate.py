@@ -1,20 +1,29 @@
-"""`fabscore evaluate --evidence`: evidence mode's metrics on held-out stories.
+"""`fabscore evaluate --evidence`: evidence mode's metrics on held-out stories and human labels.
 
 The held-out split of `training.evidence.pairs` (stories whose id hash puts them in the
 test share, drawn with the test split's own random stream, so the same pairs the
 consistency head was measured on when it was trained with the same settings). The
 evidence pool is every sentence of all these held-out originals. Reported:
 
-- per corruption type, the sentence-level AUROC of `support` (corrupted vs original
-  sentences) and the share of corrupted sentences below the support cut;
+- per corruption type (a same-article name swap included), the sentence-level AUROC of
+  `support` (corrupted vs original sentences), and what the records say: the share of each
+  status, and the verdict of the changed claim;
 - the natural rewrites' AUROC (llmfake sentences inserted vs restated);
-- claim level: recall of the changed claims and precision against every claim of
-  the originals, as shipped and at the best thresholds (`consistency.claim_scores`);
+- claim level: recall of the changed claims marked absent or conflicting, precision against
+  every claim of the originals (and of the restated rewrites);
+- human labels in `<data>/evidence/` (when there): QAGS-CNNDM (each summary sentence checked
+  against its own article: sentence AUROC with the annotators' majority "no" as positive,
+  summary Spearman of mean support against the share of sentences judged supported, the naive
+  share-of-content-words baseline beside them, and the statuses by label) and Climate-FEVER
+  (claim vs each annotated evidence sentence: AUROC of SUPPORTS vs REFUTES, and 3-way macro-F1);
 - the seeds (when the repository's seeds/ folder is there): seed 002 checked against
   seed 000, seed 000 against itself and against unrelated news.
 """
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 import time
 from pathlib import Path
 
@@ -22,15 +31,27 @@ import numpy as np
 
 from fabscore.training.evidence.metrics import evaluate
 from fabscore.training.evidence.pairs import N_OUTSIDE, Sources, read, split
-from fabscore.training.paths import SEEDS
+from fabscore.training.paths import SEEDS, data_dir
 
 SEED_HUMAN, SEED_MACHINE = "000_e0349e775a64605f.txt", "002_3ca293cc838cf24e.txt"
-INVENTED = ("Lavrov", "Eboe-Osuji", "March 14th", "March 15th", "Borrell", "Blinken", "Dutch security forces")
-TARGETS = {"corruption_auroc": 0.95, "natural_auroc": 0.90, "claim_recall": 0.9, "claim_precision": 0.9}
-TYPE_NAMES = {"entity": "entity swapped", "number": "number changed", "date": "date changed",
+# Seed 002's invented specifics -> the text a marked (absent or conflicting) claim must contain
+INVENTED = {"Eboe-Osuji": "Eboe-Osuji", "Lavrov": "Lavrov", "Lavrov's letter (its quotation)":
+            "instrument of Western imperialism", "Lavrov's letter (harsh response)": "harsh response",
+            "March 14th": "March 14th", "March 15th": "March 15th", "Borrell": "Borrell",
+            "Borrell's quotation": "refrain from any action", "Blinken": "Blinken",
+            "Blinken's quotation": "stands with the ICC", "Dutch security forces": "Dutch"}
+# Names seed 000 contains: never to be marked in seed 002 (outside an invented quotation)
+NEVER_MARKED = ("Russia", "Russian", "Ukraine", "ICC", "International Criminal Court", "The Hague", "Putin")
+TARGETS = {"corruption_auroc": 0.95, "natural_auroc": 0.93, "qags_sentence_auroc": 0.88, "qags_summary_spearman": 0.72,
+           "climate_sr_auroc_gain": 0.10}
+BASELINES = {"climate_sr_auroc": 0.576, "qags_sentence_auroc": 0.665, "qags_summary_spearman": 0.343,
+             "natural_auroc": 0.901}  # the head shipped before the same-article swaps and corrupted rewrites
+TYPE_NAMES = {"entity": "entity swapped (other story)", "number": "number changed", "date": "date changed",
               "speaker": "quotation speaker swapped", "negation": "negation added/removed",
-              "insert": "sentence from another story"}
-STATUSES = ("supported", "unsupported", "no_evidence")
+              "insert": "sentence from another story", "name_same": "name swapped (same article)"}
+STATUSES = ("supported", "contradicted", "unverified", "no_evidence")
+CLIMATE_LABELS = ("SUPPORTS", "REFUTES", "NOT_ENOUGH_INFO")
+CLIMATE_TEST_SHARE = 0.3  # of the claims (by a hash of claim_id): the 3-way mapping is fitted on the rest
 
 
 def unrelated_news(n: int, data_dir: Path | None = None) -> list[str]:
@@ -40,73 +61,224 @@ def unrelated_news(n: int, data_dir: Path | None = None) -> list[str]:
     return [r["text"] for r in rows if not any(w in r["text"] for w in story)][:n]
 
 
+def statuses(rec: dict) -> dict:
+    return {k: sum(s["status"] == k for s in rec["sentences"]) for k in STATUSES}
+
+
+def marked_claims(rec: dict) -> list[tuple[str, str, str]]:
+    """(text, verdict, kind) of every absent or conflicting claim of a record."""
+    return [(c["text"], c["verdict"], c["kind"]) for s in rec["sentences"] for c in s["claims"]
+            if c["verdict"] in ("absent", "conflicting")]
+
+
 def seed_checks(det, seeds: Path = SEEDS, data_dir: Path | None = None, n_unrelated: int = 50) -> dict:
-    """The seeds' targets: are the three lowest-support sentences of seed 002 (checked
-    against seed 000) ones with invented specifics; is seed 000 supported against itself; does
-    it get no_evidence, never unsupported, against unrelated news."""
+    """The seeds' targets: seed 002 checked against seed 000 marks every invented specific absent or
+    conflicting, and none of the names seed 000 contains (NEVER_MARKED, outside an invented
+    quotation); seed 000 against itself is all supported; against unrelated news all no_evidence."""
     from fabscore.evidence import build
 
     human, machine = seeds / SEED_HUMAN, seeds / SEED_MACHINE
     idx = build([str(human)])
     rec = det.score(machine.read_text(), evidence=idx)[0]
-    ranked = sorted(rec["sentences"], key=lambda s: (s["support"] is None, s["support"] or 0))
-    lowest = [{"support": s["support"], "status": s["status"], "text": s["text"],
-               "invented": [w for w in INVENTED if w in s["text"]]} for s in ranked[:3]]
+    marked = marked_claims(rec)
+    invented = {k: any(w.lower() in t.lower() for t, _, _ in marked) for k, w in INVENTED.items()}
+    wrong = {w: [t for t, _, kind in marked if kind != "quote" and re.search(rf"\b{re.escape(w)}\b", t)]
+             for w in NEVER_MARKED}
+    wrong = {w: v for w, v in wrong.items() if v}
     own = det.score(human.read_text(), evidence=idx)[0]
     far = det.score(human.read_text(), evidence=unrelated_news(n_unrelated, data_dir))[0]
-
-    def statuses(r: dict) -> dict:
-        return {k: sum(s["status"] == k for s in r["sentences"]) for k in STATUSES}
-
-    return {"002_vs_000": {"three_lowest": lowest, "met": all(x["invented"] for x in lowest), "statuses": statuses(rec),
-                           "all": [(round(s["support"], 3) if s["support"] is not None else None, s["status"],
-                                    s["text"][:80]) for s in rec["sentences"]]},
+    return {"002_vs_000": {"statuses": statuses(rec), "invented_marked": invented, "never_marked_violations": wrong,
+                           "met": all(invented.values()) and not wrong, "marked": marked,
+                           "sentences": [(s["support"], s["status"], s["text"][:80]) for s in rec["sentences"]]},
             "000_vs_000": {"statuses": statuses(own), "met": statuses(own)["supported"] == len(own["sentences"])},
             f"000_vs_{n_unrelated}_unrelated": {
-                "statuses": statuses(far), "met": statuses(far)["unsupported"] == 0,
+                "statuses": statuses(far), "met": statuses(far)["no_evidence"] == len(far["sentences"]),
                 "max_similarity": max(s["evidence"][0]["similarity"] for s in far["sentences"])}}
+
+
+# ---------------------------------------------------------------- human labels
+def _auroc_low(y_pos, support) -> float | None:
+    """AUROC with y_pos = 1 for the unsupported class, ranked by low support."""
+    from fabscore.training.eval.metrics import auroc
+
+    y = np.asarray(y_pos)
+    return None if len(set(y.tolist())) < 2 else auroc(y, -np.asarray(support, dtype=float))
+
+
+def naive_share(sentence: str, evidence_tokens: set[str]) -> float:
+    """The naive baseline: share of the sentence's content words found in the evidence."""
+    from fabscore.evidence.features import content_tokens
+
+    words = content_tokens(sentence)
+    return len(words & evidence_tokens) / len(words) if words else 1.0
+
+
+def qags_report(checker, data: Path | None = None, limit: int | None = None, log=lambda m: None) -> dict | None:
+    """QAGS-CNNDM: each summary sentence checked against an index of its own article (None when the
+    data set is not there). Label 1 = the annotators' majority said "no" (not supported)."""
+    from scipy.stats import spearmanr
+
+    from fabscore.evidence.annotate import EvidenceCheck, check_sentences
+    from fabscore.evidence.claims import key_tokens
+    from fabscore.evidence.index import build_from_texts
+
+    path = data_dir(data) / "evidence" / "qags_cnndm.jsonl"
+    if not path.is_file():
+        return None
+    rows = [json.loads(line) for line in path.open()][:limit]
+    log(f"evidence: QAGS-CNNDM, {len(rows)} summaries checked against their articles")
+    y, support, naive, status, per_summary = [], [], [], [], []
+    for n, r in enumerate(rows):
+        sents = [s["sentence"] for s in r["summary_sentences"]]
+        labels = [int(2 * sum(x["response"] == "no" for x in s["responses"]) > len(s["responses"]))
+                  for s in r["summary_sentences"]]
+        check = EvidenceCheck(build_from_texts([r["article"]], [f"qags-{n}"]), checker)
+        checked = check_sentences(sents, check.index, checker.top_k)
+        sup = checker.head.predict_proba(checked.X)[:, 1]
+        got = check.check(sents, checked=checked)
+        article = set(key_tokens(r["article"]))
+        nv = [naive_share(s, article) for s in sents]
+        y += labels
+        support += sup.tolist()
+        naive += nv
+        status += [g.status for g in got]
+        per_summary.append((1 - float(np.mean(labels)), float(np.mean(sup)), float(np.mean(nv))))
+    y, support, naive = np.array(y), np.array(support), np.array(naive)
+    human, mean_sup, mean_naive = map(np.array, zip(*per_summary))
+    by_label = {("not_supported" if lab else "supported"): {k: round(float(np.mean(
+        [s == k for s, yy in zip(status, y) if yy == lab])), 4) for k in STATUSES}
+        for lab in (0, 1) if (y == lab).any()}
+    return {"n_summaries": len(rows), "n_sentences": int(len(y)), "n_not_supported": int(y.sum()),
+            "sentence_auroc": _auroc_low(y, support), "summary_spearman": float(spearmanr(mean_sup, human).correlation),
+            "naive": {"sentence_auroc": _auroc_low(y, naive),
+                      "summary_spearman": float(spearmanr(mean_naive, human).correlation)},
+            "statuses_by_label": by_label,
+            "protocol": "each summary sentence vs an index of its own article; label 1 = majority 'no'; summary "
+                        "Spearman of mean support vs the share of sentences judged supported; naive = share of the "
+                        "sentence's content words found in the article"}
+
+
+def _climate_split(claim_id: str) -> str:
+    h = int(hashlib.sha256(f"cf:{claim_id}".encode()).hexdigest()[:8], 16)
+    return "test" if h % 1000 < 1000 * CLIMATE_TEST_SHARE else "train"
+
+
+def climate_report(checker, data: Path | None = None, limit: int | None = None, log=lambda m: None) -> dict | None:
+    """Climate-FEVER: each claim against each of its annotated evidence sentences (pair level). The
+    AUROC of SUPPORTS vs REFUTES pairs by support, on the test claims (CLIMATE_TEST_SHARE by a hash
+    of the claim id); 3-way macro-F1 (SUPPORTS / REFUTES / NOT_ENOUGH_INFO) two ways: a multinomial
+    logistic regression on support fitted on the other claims' pairs, and the statuses themselves
+    (supported -> SUPPORTS, contradicted -> REFUTES, else NOT_ENOUGH_INFO), the evidence sentence
+    being its own one-sentence pool."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import f1_score
+
+    from fabscore.evidence import verdicts as V
+    from fabscore.evidence.claims import extract, key_tokens
+    from fabscore.evidence.features import pair_features
+    from fabscore.evidence.index import encode
+    from fabscore.text.normalize import normalize
+
+    path = data_dir(data) / "evidence" / "climate_fever.jsonl"
+    if not path.is_file():
+        return None
+    claims = [json.loads(line) for line in path.open()][:limit]
+    pairs = [(c["claim"], e["evidence"], e["evidence_label"], _climate_split(c["claim_id"]))
+             for c in claims for e in c["evidences"] if e["evidence_label"] in CLIMATE_LABELS]
+    log(f"evidence: Climate-FEVER, {len(claims)} claims, {len(pairs)} (claim, evidence) pairs")
+    claim_texts = sorted({p[0] for p in pairs})
+    ev_texts = sorted({p[1] for p in pairs})
+    cvec = dict(zip(claim_texts, encode([normalize(t) for t in claim_texts])))
+    evec = dict(zip(ev_texts, encode([normalize(t) for t in ev_texts])))
+    cclaims = dict(zip(claim_texts, extract(claim_texts)))
+    X, cos = [], []
+    for c, e, _, _ in pairs:
+        sim = float(cvec[c] @ evec[e])
+        X.append(pair_features(c, cclaims[c], [e], np.array([sim]))[0])
+        cos.append(sim)
+    support = checker.head.predict_proba(np.array(X))[:, 1]
+    cut = checker.relevance_cut(1)
+    first, pending = [], set()
+    for c, e, _, _ in pairs:
+        toks = set(key_tokens(e))
+        f = V.first_pass(c, V.digit_claims(c, cclaims[c]), [toks], toks)
+        first.append((f, toks))
+        pending |= {e} if any(isinstance(p, V.Pending) for p in f) else set()
+    eclaims = dict(zip(sorted(pending), extract(sorted(pending))))
+    status = []
+    for (c, e, _, _), (f, toks), sup, sim in zip(pairs, first, support, cos):
+        vs = [V.settle(c, p, e, eclaims[e], toks) if isinstance(p, V.Pending) else p for p in f]
+        flip = V.negation_flip(c, [toks], [e])
+        status.append(V.status(sim >= cut, float(sup), vs, flip is not None))
+    labels = np.array([CLIMATE_LABELS.index(p[2]) for p in pairs])
+    test = np.array([p[3] == "test" for p in pairs])
+    sr = test & (labels != 2)
+    out = {"n_claims": len(claims), "n_pairs": len(pairs), "n_test_pairs": int(test.sum()),
+           "by_label": {k: int((labels == i).sum()) for i, k in enumerate(CLIMATE_LABELS)},
+           "sr_auroc": _auroc_low((labels[sr] == 1).astype(int), support[sr]),
+           "naive_sr_auroc": _auroc_low((labels[sr] == 1).astype(int),
+                                        [naive_share(pairs[i][0], set(key_tokens(pairs[i][1])))
+                                         for i in np.flatnonzero(sr)])}
+    if (~test).any() and len(set(labels[~test].tolist())) == 3 and test.any():
+        lr = LogisticRegression(max_iter=1000).fit(support[~test].reshape(-1, 1), labels[~test])
+        out["macro_f1"] = float(f1_score(labels[test], lr.predict(support[test].reshape(-1, 1)), average="macro"))
+    mapped = np.array([{"supported": 0, "contradicted": 1}.get(s, 2) for s in status])
+    out["macro_f1_statuses"] = float(f1_score(labels[test], mapped[test], average="macro")) if test.any() else None
+    out["statuses_by_label"] = {k: {s: round(float(np.mean([x == s for x, t in zip(status, test & (labels == i))
+                                                           if t])), 4) for s in STATUSES}
+                                for i, k in enumerate(CLIMATE_LABELS) if (test & (labels == i)).any()}
+    out["protocol"] = (f"claim vs each annotated evidence sentence; test = {CLIMATE_TEST_SHARE:.0%} of the claims by "
+                       "sha256('cf:' + claim_id); sr_auroc: REFUTES positive, ranked by low support; macro_f1: "
+                       "a logistic regression on support fitted on the other claims' pairs; macro_f1_statuses: "
+                       "supported/contradicted/other as SUPPORTS/REFUTES/NOT_ENOUGH_INFO")
+    return out
 
 
 def evidence_report(model=None, n_stories: int = 160, per_article: int = 3, rewrites: int = 250,
                     n_outside: int | None = None, test_share: float = 0.3, seed: int = 0,
-                    data_dir: str | Path | None = None,
+                    data_dir: str | Path | None = None, human: int | None = None,
                     detector=None, seeds: Path | None = SEEDS, log=lambda m: None) -> dict:
     """Evidence metrics of `model`'s consistency head (a ModelDir, a path or a shipped name) on
-    the held-out stories (see the module docstring); `detector` (scoring with that model) adds
-    the seed checks when the seeds folder exists. n_outside (articles the inserted sentences
-    come from): None = a quarter of n_stories, 3 to N_OUTSIDE (as in training)."""
-    from fabscore.evidence.annotate import check_sentences
+    the held-out stories and the human-labelled sets (see the module docstring); `detector`
+    (scoring with that model) adds the seed checks when the seeds folder exists. n_outside
+    (articles the inserted sentences come from): None = a quarter of n_stories, 3 to N_OUTSIDE
+    (as in training). human: at most this many QAGS summaries and Climate-FEVER claims (None: all;
+    0: none)."""
+    from fabscore.evidence.annotate import EvidenceCheck, check_sentences
     from fabscore.evidence.checker import SUPPORT_CUT, load_checker
 
-    data_dir = Path(data_dir) if data_dir else None
+    data = Path(data_dir) if data_dir else None
     n_outside = min(N_OUTSIDE, max(3, n_stories // 4)) if n_outside is None else n_outside
     started = time.monotonic()
     checker = load_checker(model)
-    src = Sources.read(data_dir)
+    src = Sources.read(data)
     log(f"evidence: building held-out pairs (at most {n_stories} stories)")
     pool, pairs = split("test", src, n_stories, test_share, seed, per_article, rewrites, n_outside, log=log)
     checked = check_sentences([p.text for p in pairs], pool, checker.top_k)
     support = checker.head.predict_proba(checked.X)[:, 1]
+    results = EvidenceCheck(pool, checker).check([p.text for p in pairs], checked=checked)
     log(f"evidence: {len(pairs)} pairs checked against a pool of {len(pool)} sentences")
-    report = evaluate(pairs, support, checked, checker.claim_support_cut)
-    kinds = np.array([p.kind for p in pairs])
+    report = evaluate(pairs, support, results)
     cut = checker.relevance_cut(len(pool))
-    relevant = checked.sims[:, 0] >= cut if len(pairs) else np.zeros(0, bool)
-    report["share_no_evidence"] = {k: float((~relevant[kinds == k]).mean()) for k in sorted(set(kinds.tolist()))}
     report["settings"] = {"n_stories": len({p.story for p in pairs if p.kind == "original"}),
                           "max_stories": n_stories, "per_article": per_article, "rewrites": rewrites,
                           "n_outside": n_outside, "test_share": test_share, "seed": seed,
                           "pool_sentences": len(pool), "pairs": len(pairs), "top_k": checker.top_k,
                           "relevance_cut": cut, "relevance_line": checker.relevance.as_dict(),
-                          "support_cut": SUPPORT_CUT, "claim_support_cut": checker.claim_support_cut}
+                          "support_cut": SUPPORT_CUT}
     report["targets"] = TARGETS
+    report["baselines"] = BASELINES
+    if human != 0:
+        report["qags"] = qags_report(checker, data, human, log)
+        report["climate_fever"] = climate_report(checker, data, human, log)
     if detector is not None and seeds is not None and (Path(seeds) / SEED_MACHINE).is_file():
         log("evidence: checking the seeds")
-        report["seeds"] = seed_checks(detector, Path(seeds), data_dir)
+        report["seeds"] = seed_checks(detector, Path(seeds), data)
     report["seconds"] = round(time.monotonic() - started, 1)
     return report
 
 
+# ---------------------------------------------------------------- the printed tables
 def _md(header: tuple[str, ...], rows: list[tuple]) -> str:
     def cell(v) -> str:
         return "-" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)
@@ -119,59 +291,83 @@ def _met(value: float | None, target: float) -> str:
     return "-" if value is None else "met" if value >= target else "NOT met"
 
 
+def _statuses(counts: dict) -> str:
+    return " ".join(f"{k}={counts[k]}" for k in STATUSES)
+
+
 def evidence_text(rep: dict) -> str:
     """The tables `fabscore evaluate --evidence` prints."""
     st, t = rep["settings"], rep["targets"]
     lines = [f"evidence mode on {st['n_stories']} held-out stories ({st['pairs']} sentences checked against a pool of "
              f"{st['pool_sentences']} sentences; relevance cut {st['relevance_cut']:.3f}, support cut "
              f"{st['support_cut']:g}):", ""]
-    rows = [(TYPE_NAMES.get(k, k), v["n"], v["auroc"], v["share_unsupported"], f">= {t['corruption_auroc']:g}",
-             _met(v["auroc"], t["corruption_auroc"])) for k, v in rep["corruption_auroc"].items()]
+    verdicts = rep.get("verdicts") or {}
+    rows = []
+    for k, v in rep["corruption_auroc"].items():
+        vd = verdicts.get(k, {})
+        changed = vd.get("changed_claim") or {}
+        rows.append((TYPE_NAMES.get(k, k), v["n"], v["auroc"], (vd.get("status") or {}).get("contradicted"),
+                     (vd.get("status") or {}).get("supported"), changed.get("conflicting"), changed.get("absent"),
+                     f">= {t['corruption_auroc']:g}", _met(v["auroc"], t["corruption_auroc"])))
     nat = rep["natural_n"]
     rows.append((f"natural: inserted ({nat['inserted']}) vs restated ({nat['restated']})",
-                 nat["inserted"] + nat["restated"], rep["natural_auroc"], None, f">= {t['natural_auroc']:g}",
-                 _met(rep["natural_auroc"], t["natural_auroc"])))
-    lines.append(_md(("sentences (vs originals)", "n", "auroc", "share_unsupported", "target", ""), rows))
+                 nat["inserted"] + nat["restated"], rep["natural_auroc"], None, None, None, None,
+                 f">= {t['natural_auroc']:g}", _met(rep["natural_auroc"], t["natural_auroc"])))
+    lines.append(_md(("sentences (vs originals)", "n", "auroc", "contradicted", "supported",
+                      "changed claim conflicting", "changed claim absent", "target", ""), rows))
     share = rep["originals_share_supported"]
-    lines.append(f"originals: {rep['n_originals']}, share supported "
+    lines.append(f"originals: {rep['n_originals']}, share with support >= 0.5 "
                  f"{'-' if share is None else format(share, '.3f')}")
-    c = rep["claim_level"]
-    target_ok = c["recall"] >= t["claim_recall"] and (c["precision"] or 0) >= t["claim_precision"]
-    lines += ["", f"claims ({c['n_corrupted_claims']} changed entity/number/date/speaker claims, "
-              f"{c['n_not_extracted']} of them not extracted by spaCy; shipped rule: `supported: false` when the "
-              f"words are not in the evidence, or not in its best sentence and the sentence's support <= "
-              f"{c['claim_support_cut']:g}):"]
-    for key, negatives in (("claim_level", "the originals' claims"),
-                           ("claim_level_with_restated", "also the restated rewrites' claims")):
+    if verdicts:
+        lines += ["", "statuses by kind of sentence (share):",
+                  _md(("kind", "n", *STATUSES, "claims marked"),
+                      [(k, v["n"], *(v["status"][s] for s in STATUSES), v["claims_marked"])
+                       for k, v in verdicts.items()])]
+    for key, what in (("claim_level", "the originals' claims"),
+                      ("claim_level_with_restated", "also the restated rewrites' claims")):
         c = rep.get(key)
-        if not c:
-            continue
-        at_p, best = c["recall_at_precision"], c["best_f1"] or {}
-        lines += [f"negatives: {c['n_negative_claims']} ({negatives})",
-                  _md(("claims flagged", "threshold", "recall", "precision", "false_flags"),
-                      [("as shipped (`supported: false`)", None, c["recall"], c["precision"], c["false_flags"]),
-                       ("words not in the evidence (`found: false`)", None, c["not_found_only"]["recall"],
-                        c["not_found_only"]["precision"], c["not_found_only"]["false_flags"]),
-                       (f"best recall at precision >= {c['min_precision']:g}", at_p["threshold"], at_p["recall"],
-                        at_p["precision"], at_p.get("false_flags")),
-                       ("best F1", best.get("threshold"), best.get("recall"), best.get("precision"),
-                        best.get("false_flags"))])]
-    lines.append(f"claim target recall >= {t['claim_recall']:g} at precision >= {t['claim_precision']:g} "
-                 f"(negatives: the originals' claims): {'met' if target_ok else 'NOT met'} as shipped")
+        if c:
+            lines += ["", f"claims marked absent or conflicting: {c['n_changed_claims']} changed by a corruption "
+                          f"({c['n_not_extracted']} not extracted by spaCy), negatives {c['n_negative_claims']} "
+                          f"({what}): recall {_f(c['recall'])}, precision {_f(c['precision'])}, "
+                          f"{c['false_marks']} false marks"]
+    q = rep.get("qags")
+    if q:
+        b = rep.get("baselines", BASELINES)
+        lines += ["", f"QAGS-CNNDM ({q['n_summaries']} summaries, {q['n_sentences']} sentences, {q['n_not_supported']} "
+                      "judged not supported by most annotators; each checked against its own article):",
+                  _md(("metric", "fabscore", "naive word share", "before", "target", ""),
+                      [("sentence AUROC", q["sentence_auroc"], q["naive"]["sentence_auroc"], b["qags_sentence_auroc"],
+                        f">= {t['qags_sentence_auroc']:g}", _met(q["sentence_auroc"], t["qags_sentence_auroc"])),
+                       ("summary Spearman", q["summary_spearman"], q["naive"]["summary_spearman"],
+                        b["qags_summary_spearman"], f">= {t['qags_summary_spearman']:g}",
+                        _met(q["summary_spearman"], t["qags_summary_spearman"]))])]
+    c = rep.get("climate_fever")
+    if c:
+        b = rep.get("baselines", BASELINES)
+        target = b["climate_sr_auroc"] + t["climate_sr_auroc_gain"]
+        lines += ["", f"Climate-FEVER ({c['n_claims']} claims, {c['n_pairs']} claim-evidence pairs, "
+                      f"{c['n_test_pairs']} of the test claims):",
+                  _md(("metric", "fabscore", "naive word share", "before", "target", ""),
+                      [("SUPPORTS vs REFUTES AUROC", c["sr_auroc"], c["naive_sr_auroc"], b["climate_sr_auroc"],
+                        f">= {target:.3f}", _met(c["sr_auroc"], target)),
+                       ("3-way macro-F1 (support, fitted)", c.get("macro_f1"), None, None, None, ""),
+                       ("3-way macro-F1 (statuses)", c.get("macro_f1_statuses"), None, None, None, "")])]
     if rep.get("seeds"):
         s = rep["seeds"]
-        low = s["002_vs_000"]["three_lowest"]
+        inv = s["002_vs_000"]["invented_marked"]
         far_key = next(k for k in s if k.startswith("000_vs_") and k.endswith("_unrelated"))
         lines += ["", _md(("seeds", "statuses", "target", ""), [
             ("002 vs 000", _statuses(s["002_vs_000"]["statuses"]),
-             f"3 lowest invented ({sum(bool(x['invented']) for x in low)}/3)",
+             f"invented specifics marked ({sum(inv.values())}/{len(inv)}), none of seed 000's names "
+             f"({len(s['002_vs_000']['never_marked_violations'])} marked)",
              "met" if s["002_vs_000"]["met"] else "NOT met"),
             ("000 vs 000", _statuses(s["000_vs_000"]["statuses"]), "all supported",
              "met" if s["000_vs_000"]["met"] else "NOT met"),
-            (f"000 vs {far_key.split('_')[2]} unrelated", _statuses(s[far_key]["statuses"]), "none unsupported",
+            (f"000 vs {far_key.split('_')[2]} unrelated", _statuses(s[far_key]["statuses"]), "all no_evidence",
              "met" if s[far_key]["met"] else "NOT met")])]
     return "\n".join(lines)
 
 
-def _statuses(counts: dict) -> str:
-    return " ".join(f"{k}={counts[k]}" for k in STATUSES)
+def _f(v: float | None) -> str:
+    return "-" if v is None else f"{v:.3f}"

@@ -1,101 +1,73 @@
-"""Held-out metrics of the consistency head: per corruption type, natural rewrites, and claims.
-
-Claims are judged as the records judge them (annotate.claim_supported); the claim cut, the
-support at or below which a claim found away from its best evidence sentence is not vouched
-for, is chosen here too, by best F1 on out-of-fold training pairs.
+"""Held-out metrics of evidence mode: the consistency head's support per corruption type and on
+natural rewrites, and the statuses and claim verdicts the records carry (verdicts.py's rules,
+applied exactly as scoring applies them: `EvidenceCheck.check`).
 """
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import precision_recall_curve
 
-from fabscore.evidence.annotate import claim_supported
+from fabscore.evidence.verdicts import MARKED, STATUSES, SUPPORT_CUT
 from fabscore.training.eval.metrics import auroc
 from fabscore.training.evidence.corruptions import TYPES
 from fabscore.training.evidence.pairs import Pair
 
-CLAIM_KINDS = ("entity", "number", "date", "speaker")  # corruptions that change one claim
-MIN_PRECISION = 0.9  # claim level: recall is reported at this precision or more
+CLAIM_KINDS = ("entity", "number", "date", "speaker", "name_same")  # corruptions that change one claim
 
 
-def claim_rows(pairs: list[Pair], checked, support: np.ndarray, claim_cut: float, restated: bool = False) -> dict:
-    """The claims evidence mode judges, as arrays: `y` (1 = changed by a corruption), `flagged`
-    (`supported: false` in the records: annotate.claim_supported at claim_cut), `lost` (words
-    not in the top-k evidence), `off_best` (found, but not in the best evidence sentence),
-    `doubt` (1 - the sentence's support), and `missed` (changed spans spaCy does not extract
-    as a claim: positives never recalled). Positives: a corrupted pair's claim
-    over the changed characters (entity, number, date, speaker); negatives: every claim of an
-    original, and with `restated` also every claim of a restated rewrite sentence (a harder,
-    noisier negative: rewrites also add details their source does not have)."""
-    y, flagged, lost, off_best, doubts, missed = [], [], [], [], [], 0
-
-    def add(label: int, claims: list[tuple[bool, bool]], sentence_support: float) -> None:
-        """One judged claim; a changed span covered by several claims is flagged when any is."""
-        y.append(label)
-        flagged.append(not all(claim_supported(ok, best, sentence_support, claim_cut) for ok, best in claims))
-        lost.append(not all(ok for ok, _ in claims))
-        off_best.append(not lost[-1] and not all(best for _, best in claims))
-        doubts.append(1.0 - sentence_support)
-
-    for n, p in enumerate(pairs):
-        triples = list(zip(checked.claims[n], checked.supported[n], checked.in_best[n]))
-        if p.kind == "original" or (restated and p.kind == "restated"):
-            for _, ok, best in triples:
-                add(0, [(ok, best)], float(support[n]))
-        elif p.kind in CLAIM_KINDS and p.span:
-            hit = [(ok, best) for c, ok, best in triples if c.start < p.span[1] and p.span[0] < c.end]
-            if hit:
-                add(1, hit, float(support[n]))
-            else:
-                missed += 1
-    return {"y": np.array(y, dtype=int), "flagged": np.array(flagged, dtype=bool), "lost": np.array(lost, dtype=bool),
-            "off_best": np.array(off_best, dtype=bool), "doubt": np.array(doubts, dtype=float), "missed": missed}
+def changed_claim(pair: Pair, result) -> str:
+    """The verdict of the claim a corruption changed: its verdict (a changed span covered by several
+    claims takes the most severe: conflicting, then absent), `not_extracted` when no claim covers
+    it, `no_evidence` when nothing relevant was retrieved."""
+    if result.status == "no_evidence":
+        return "no_evidence"
+    s0, s1 = pair.span
+    hit = [v.verdict for v in result.claims if v.claim.start < s1 and s0 < v.claim.end]
+    return next((v for v in ("conflicting", "absent", "backed") if v in hit), "not_extracted")
 
 
-def claim_scores(pairs: list[Pair], checked, support: np.ndarray, claim_cut: float,
-                 min_precision: float = MIN_PRECISION, restated: bool = False) -> dict:
-    """Claim-level recall and precision of finding the changed claims (see claim_rows). As
-    shipped: a claim is `supported: false` when its words are not in the evidence, or they are
-    but not in the best evidence sentence and the sentence's support is at or below claim_cut
-    (annotate.claim_supported). Also: words not found alone, and over the ranking score
-    lost + off_best * doubt (the shipped rule is its threshold 1 - claim_cut) the highest
-    recall at precision >= min_precision and the threshold of best F1. Recall counts the
-    changed claims spaCy did not extract as misses."""
-    r = claim_rows(pairs, checked, support, claim_cut, restated)
-    y, lost, off_best, doubt, missed = r["y"], r["lost"], r["off_best"], r["doubt"], r["missed"]
-    score = lost + off_best * doubt
-    n_pos = int(y.sum()) + missed
-
-    def at(flag: np.ndarray, threshold: float | None = None) -> dict:
-        tp, fp = int((flag & (y == 1)).sum()), int((flag & (y == 0)).sum())
-        out = {"recall": tp / max(n_pos, 1), "precision": tp / (tp + fp) if tp + fp else None,
-               "false_flags": fp}
-        return out if threshold is None else {"threshold": threshold, **out}
-
-    shipped = at(r["flagged"])
-    best_f1, at_precision = None, None
-    if y.any():
-        precision, recall, thresholds = precision_recall_curve(y, score)
-        # strictest threshold first, so ties go to it; recall also counts the claims never extracted
-        precision, recall, thresholds = precision[-2::-1], recall[-2::-1] * y.sum() / n_pos, thresholds[::-1]
-        f1 = np.where(recall > 0, 2 * precision * recall / np.maximum(precision + recall, 1e-12), 0.0)
-        best = int(np.argmax(f1))
-        best_f1 = {**at(score >= thresholds[best], float(thresholds[best])), "f1": float(f1[best])}
-        ok = np.flatnonzero(precision >= min_precision)
-        if len(ok):
-            j = ok[int(np.argmax(recall[ok]))]
-            at_precision = at(score >= thresholds[j], float(thresholds[j]))
-    return {**shipped, "claim_support_cut": claim_cut, "not_found_only": at(lost), "min_precision": min_precision,
-            "negatives": "originals and restated rewrites" if restated else "originals",
-            "recall_at_precision": at_precision or {"threshold": None, "recall": 0.0, "precision": None},
-            "best_f1": best_f1, "n_corrupted_claims": n_pos, "n_not_extracted": missed,
-            "n_negative_claims": int((y == 0).sum())}
+def claim_level(pairs: list[Pair], results, negatives: tuple[str, ...] = ("original",)) -> dict:
+    """Claims marked (absent or conflicting) as a finding: recall over the claims the corruptions
+    changed (a change spaCy does not extract, or in a sentence without relevant evidence, counts as
+    missed), precision against every claim of the `negatives` kinds' sentences."""
+    tp = n_pos = fp = n_neg = missed = 0
+    for p, r in zip(pairs, results):
+        if p.kind in CLAIM_KINDS and p.span:
+            got = changed_claim(p, r)
+            n_pos += 1
+            tp += got in MARKED
+            missed += got == "not_extracted"
+        elif p.kind in negatives:
+            n_neg += len(r.claims)
+            fp += sum(v.verdict in MARKED for v in r.claims)
+    return {"recall": tp / n_pos if n_pos else None, "precision": tp / (tp + fp) if tp + fp else None,
+            "false_marks": fp, "n_changed_claims": n_pos, "n_not_extracted": missed, "n_negative_claims": n_neg,
+            "negatives": list(negatives)}
 
 
-def evaluate(pairs: list[Pair], support: np.ndarray, checked, claim_cut: float) -> dict:
+def verdict_tables(pairs: list[Pair], results) -> dict:
+    """Per pair kind: the share of each status; for the corruptions that change one claim, the share
+    of each verdict of that claim; and the share of all claims marked."""
+    kinds = sorted({p.kind for p in pairs})
+    out = {}
+    for k in kinds:
+        rows = [(p, r) for p, r in zip(pairs, results) if p.kind == k]
+        n_claims = sum(len(r.claims) for _, r in rows)
+        d = {"n": len(rows), "status": {s: round(sum(r.status == s for _, r in rows) / len(rows), 4) for s in STATUSES},
+             "claims_marked": round(sum(v.verdict in MARKED for _, r in rows for v in r.claims) / n_claims, 4)
+             if n_claims else None}
+        if k in CLAIM_KINDS:
+            got = [changed_claim(p, r) for p, r in rows if p.span]
+            d["changed_claim"] = {v: round(got.count(v) / len(got), 4)
+                                  for v in ("conflicting", "absent", "backed", "not_extracted", "no_evidence")}
+        out[k] = d
+    return out
+
+
+def evaluate(pairs: list[Pair], support: np.ndarray, results=None) -> dict:
     """The held-out evidence metrics: per corruption type the sentence-level AUROC of support
-    (that type vs the originals) and its share below the support cut, the natural rewrites'
-    AUROC (inserted vs restated sentences) and the claim-level scores."""
+    (that type vs the originals) and its share below the support cut, the natural rewrites' AUROC
+    (inserted vs restated sentences); with `results` (EvidenceCheck.check of the pairs) the
+    statuses and claim verdicts."""
     y = np.array([p.label for p in pairs])
     kinds = np.array([p.kind for p in pairs])
     orig = kinds == "original"
@@ -105,22 +77,14 @@ def evaluate(pairs: list[Pair], support: np.ndarray, checked, claim_cut: float) 
         if m.any():
             sel = orig | m
             per_type[t] = {"auroc": auroc(y[sel], support[sel]), "n": int(m.sum()),
-                           "share_unsupported": float((support[m] < 0.5).mean())}
+                           "share_below_cut": float((support[m] < SUPPORT_CUT).mean())}
     nat = np.isin(kinds, ["inserted", "restated"])
-    return {"corruption_auroc": per_type, "n_originals": int(orig.sum()),
-            "originals_share_supported": float((support[orig] >= 0.5).mean()) if orig.any() else None,
-            "natural_auroc": auroc(y[nat], support[nat]),
-            "natural_n": {"inserted": int((kinds == "inserted").sum()), "restated": int((kinds == "restated").sum())},
-            "claim_level": claim_scores(pairs, checked, support, claim_cut),
-            "claim_level_with_restated": claim_scores(pairs, checked, support, claim_cut, restated=True)}
-
-
-def claim_support_cut(pairs: list[Pair], checked, support: np.ndarray) -> tuple[float, dict]:
-    """The sentence support at or below which a claim found in the evidence, but not in its
-    best sentence, is not vouched for: the threshold of best F1 on (out-of-fold) training pairs,
-    with the claims of restated rewrites among the negatives (with the originals alone, which
-    the pool holds verbatim, every cut looks precise and the highest would win)."""
-    scores = claim_scores(pairs, checked, support, claim_cut=0.0, restated=True)
-    t = (scores["best_f1"] or {}).get("threshold")
-    cut = 0.0 if t is None or t >= 1.0 else round(1.0 - float(t), 4)
-    return cut, scores
+    out = {"corruption_auroc": per_type, "n_originals": int(orig.sum()),
+           "originals_share_supported": float((support[orig] >= SUPPORT_CUT).mean()) if orig.any() else None,
+           "natural_auroc": auroc(y[nat], support[nat]),
+           "natural_n": {"inserted": int((kinds == "inserted").sum()), "restated": int((kinds == "restated").sum())}}
+    if results is not None:
+        out["verdicts"] = verdict_tables(pairs, results)
+        out["claim_level"] = claim_level(pairs, results)
+        out["claim_level_with_restated"] = claim_level(pairs, results, ("original", "restated"))
+    return out

@@ -3,7 +3,12 @@
 - corruptions of source sentences (corruptions.py), and a sentence inserted from another story
   (from a data set that is not in the pool);
 - natural pairs: llmfake's machine rewrites against their human source (`pair_id`), sentences
-  labelled inserted / restated by `sentence_labels.align`.
+  labelled inserted / restated by `sentence_labels.align`;
+- a name of an original swapped for another name of the same article (`name_same`: the words all
+  come from the source, only the subject is wrong);
+- for training only (`abstractive`), the restated rewrite sentences corrupted the same ways
+  (`abs_*`): a paraphrase that changes a name, number, date, speaker or negation, so the head does
+  not learn that other wording means unsupported, nor that the source's wording means supported.
 Stories are split by a hash of their id; the evidence pool of a split is every original
 article of that split, not just a claim's own source.
 """
@@ -18,10 +23,11 @@ from pathlib import Path
 import numpy as np
 
 from fabscore.evidence.claims import extract, key_tokens
+from fabscore.evidence.features import TOP_K
 from fabscore.evidence.index import build_from_texts, encode
 from fabscore.text.sentences import prepare
 from fabscore.training.data.sentence_labels import MATCH_MIN_COS, MATCH_MIN_OVERLAP, align
-from fabscore.training.evidence.corruptions import SWAP_LABELS, corruptions
+from fabscore.training.evidence.corruptions import SWAP_LABELS, corruptions, swap_within
 from fabscore.training.paths import data_dir
 
 
@@ -55,8 +61,11 @@ def _chosen_sentences(article, rng, per_article: int) -> list[str]:
 
 
 def build_split(humans: list[dict], machines: list[dict], outside: list[dict], rng, per_article: int,
-                max_rewrites: int, log) -> tuple[object, list[Pair]]:
-    """(evidence pool of all the split's originals, pairs)."""
+                max_rewrites: int, log, abstractive: bool = False) -> tuple[object, list[Pair]]:
+    """(evidence pool of all the split's originals, pairs). The same-article name swaps (and, with
+    `abstractive`, the corrupted rewrites) come last, drawn from a random stream seeded from `rng`
+    after everything else: the other pairs are the ones a split had before these kinds existed, so
+    held-out figures stay comparable."""
     texts = [r["text"] for r in humans]
     t = time.monotonic()
     pool = build_from_texts(texts, [r["id"] for r in humans])
@@ -102,7 +111,41 @@ def build_split(humans: list[dict], machines: list[dict], outside: list[dict], r
                 pairs.append(Pair(s, 0, "inserted", m["pair_id"]))
             elif ov >= MATCH_MIN_OVERLAP or c >= MATCH_MIN_COS:
                 pairs.append(Pair(s, 1, "restated", m["pair_id"]))
+    extra = np.random.default_rng(int(rng.integers(2**62)))
+    article_claims = extract(texts)  # the names a same-article swap picks from
+    for (i, s), cs in zip(flat, claims):
+        got = swap_within(s, cs, article_claims[i], extra)
+        if got:
+            pairs.append(Pair(got[0], 0, "name_same", humans[i]["id"], got[1]))
+    if abstractive:
+        pairs += abstractive_corruptions([p for p in pairs if p.kind == "restated"], pool, extra)
     return pool, pairs
+
+
+def abstractive_corruptions(restated: list[Pair], pool, rng) -> list[Pair]:
+    """Each restated rewrite sentence corrupted as the originals are (an entity from another story,
+    a number, a date, a speaker, a negation), and a name swapped for another of the same label
+    from its retrieved evidence; kinds `abs_<type>`, label 0."""
+    if not restated:
+        return []
+    claims = extract([p.text for p in restated])
+    _, idx = pool.search(encode([p.text for p in restated]), TOP_K)
+    evidence = [[pool.sentences[j].text for j in row] for row in idx]
+    evidence_claims = extract([" ".join(ev) for ev in evidence])
+    ent_pool: dict[str, list[str]] = {}
+    for cs in claims:
+        for c in cs:
+            if c.label in SWAP_LABELS:
+                ent_pool.setdefault(c.label, []).append(c.text)
+    out = []
+    for p, cs, ev, ecs in zip(restated, claims, evidence, evidence_claims):
+        tokens = set(key_tokens(p.text + " " + " ".join(ev)))
+        got = corruptions(p.text, cs, ent_pool, tokens, rng)
+        swapped = swap_within(p.text, cs, ecs, rng)
+        if swapped:
+            got["name_same"] = swapped
+        out += [Pair(text, 0, f"abs_{kind}", p.story, span) for kind, (text, span) in got.items()]
+    return out
 
 
 # ---------------------------------------------------------------- the data
@@ -140,13 +183,15 @@ def outside_of(src: Sources, name: str, test_share: float, n: int = N_OUTSIDE) -
 
 
 def split(name: str, src: Sources, n_stories: int, test_share: float = 0.3, seed: int = 0, per_article: int = 3,
-          rewrites: int = 250, n_outside: int = N_OUTSIDE, log=lambda m: None) -> tuple[object, list[Pair]]:
+          rewrites: int = 250, n_outside: int = N_OUTSIDE, log=lambda m: None,
+          abstractive: bool = False) -> tuple[object, list[Pair]]:
     """(evidence pool, pairs) of the training or held-out ("test") stories: at most n_stories
     drawn among the stories whose id hash puts them in that split, insertions from the first
-    n_outside articles of that split of the outside data sets."""
+    n_outside articles of that split of the outside data sets; `abstractive`: also the corrupted
+    rewrites (build_split), which training uses and the held-out metrics do not."""
     rng = np.random.default_rng([seed, SPLIT_STREAMS[name]])
     want = name == "test"
     rows = [r for r in src.humans if is_test(r["id"], test_share) == want]
     rows = [rows[i] for i in sorted(rng.choice(len(rows), size=min(n_stories, len(rows)), replace=False))]
     out = outside_of(src, name, test_share, n_outside)
-    return build_split(rows, src.machines, out, rng, per_article, rewrites, log)
+    return build_split(rows, src.machines, out, rng, per_article, rewrites, log, abstractive)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from fabscore.engines.pool import WorkerPool
-from fabscore.features import lm
+from fabscore.features import FROM_TOKEN_STATS, LM_KINDS, lm
 from fabscore.features.featurize import FEATURIZER_VERSIONS, featurize_kinds
 from fabscore.models import backbones
 from fabscore.text.normalize import NORMALIZATION_VERSION
@@ -27,7 +27,7 @@ def _backbone_hash(kind: str, encoder: str | None = None) -> str:
         return backbones.sha256_file(encoder)
     if kind in ("embed", "sentence_embed"):
         return backbones.minilm_info().weights_sha256
-    if kind in ("lm", "lmdist"):
+    if kind in LM_KINDS:
         return backbones.smollm_info().weights_sha256 + f"|w{lm.WINDOW}c{lm.CONTEXT}"
     return "none"
 
@@ -98,11 +98,11 @@ class FeatureCache:
         return head(art, max_words) if max_words else art
 
     def todo(self, article: Article, kinds: tuple[str, ...]) -> tuple[str, ...]:
-        """The kinds to compute so that `kinds` are all cached: those missing, and `lm` too when
-        `lmdist` is computed and lm's token statistics are not cached (lmdist is made from them,
-        and keeping them lets other aggregates be studied without a new pass)."""
+        """The kinds to compute so that `kinds` are all cached: those missing, and `lm` too when a
+        kind made from lm's token statistics is computed and they are not cached (keeping them lets
+        other aggregates be made, and studied, without a new pass)."""
         todo = [k for k in kinds if not self.has(k, article)]
-        if "lmdist" in todo and "lm" not in todo and not self.has("lm", article):
+        if any(k in FROM_TOKEN_STATS for k in todo) and "lm" not in todo and not self.has("lm", article):
             todo.append("lm")
         return tuple(todo)
 
@@ -111,7 +111,7 @@ class FeatureCache:
         have = {kind: self.get(kind, article) for kind in kinds}
         todo = [kind for kind, blocks in have.items() if blocks is None]
         lm_block = have.get("lm")
-        if "lmdist" in todo and lm_block is None:
+        if any(k in FROM_TOKEN_STATS for k in todo) and lm_block is None:
             lm_block = self.get("lm", article)
             if lm_block is None:
                 todo.append("lm")
