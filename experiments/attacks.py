@@ -1,4 +1,4 @@
-"""Attacks against a shipped model, on a small held-out sample (issue 15, part 1).
+"""Attacks against a shipped model, on a small held-out sample.
 
     nice -n 10 .venv/bin/python experiments/attacks.py --stage rewrite --work /tmp/attacks   # SmolLM2 rewrites (slow)
     nice -n 10 .venv/bin/python experiments/attacks.py --stage score --work /tmp/attacks     # everything else

@@ -1,5 +1,5 @@
 """Do completion-style news continuations made here (gemma-3-270m, `fabscore.training.data.generate`)
-teach the detector what chat-model data cannot: completion models' text? (issue 15)
+teach the detector what chat-model data cannot: completion models' text?
 
     .venv/bin/python -m fabscore.training.data.generate \
         --data ../shared/data/{llmfake,aiclf_news,iu_news,usnews_mar2023_human}.clean.jsonl \

@@ -1,4 +1,4 @@
-"""Generalization of a model to text it never trained on (issue 15).
+"""Generalization of a model to text it never trained on.
 
     .venv/bin/python experiments/generalization.py --model inference/models/default [--record]
 
@@ -32,6 +32,7 @@ from common import HERE, REPO, SHARED
 from fabscore.models import directory as md
 from fabscore.training.data import attacks as atk
 from fabscore.training.data import generate
+from fabscore.training.data.examples import load, stories_per_group
 from fabscore.training.eval.evaluate import evaluate
 from fabscore.training.eval.scoring import detector_for
 from fabscore.training.fit.feature_cache import FeatureCache
@@ -79,6 +80,35 @@ def completions(model: str, workers: int, generated: str, essay_rows: int, log) 
             "essay_humans": humans}
 
 
+def trained_stories(model: str, spec: str) -> set[str]:
+    """The story groups of `spec` the model trained on as auxiliary data (re-drawn exactly as
+    training drew them), so a table can leave them out."""
+    config = md.load(model).config
+    aux = config["training_data"].get("auxiliary") or {}
+    if not any(Path(s).name == Path(spec).name for s in aux.get("specs", ())):
+        return set()
+    rows = stories_per_group(load(spec), aux["stories_per_group"], aux["group_field"], f"{config['seed']}:aux")
+    return {e.group for e in rows}
+
+
+def rewrites_2024(model: str, workers: int, rows: int, log) -> dict:
+    """2024 models: real texts reworded (l2r_rewrites, stories not trained on) and openings continued
+    (glimpse_other, never trained on), per generator against the humans of the same set, first 200 words."""
+    l2r = str(SHARED / "l2r_rewrites.clean.jsonl")
+    seen = trained_stories(model, l2r)
+    reworded = evaluate(model, [l2r], by=("generator",), max_words=200, workers=workers, max_rows=rows,
+                        exclude=lambda ex: ex.group in seen, log=log)
+    continued = evaluate(model, [str(SHARED / "glimpse_other.clean.jsonl")], by=("generator",), max_words=200,
+                         workers=workers, max_rows=rows, log=log)
+    out = {}
+    for name, res in (("reworded", reworded), ("continued", continued)):
+        gens = dict(res["groups"]["generator"])
+        humans = gens.pop("human", None)
+        out[name] = {"all": res["overall"], **gens, "n_abstained": res["n_abstained"], "humans": humans}
+    out["l2r_stories_trained_on_left_out"] = len(seen)
+    return out
+
+
 def seeds(model: str) -> dict:
     det = detector_for(model, FeatureCache())
     t = det.model.threshold(0.01)
@@ -115,6 +145,18 @@ def record(model: str, res: dict) -> None:
                      "FPR@t(1%) is the share of attacked **human** articles flagged, for attacks that keep a text "
                      "human-written ('-' for the others). `experiments/generalization.py`"),
             "rows": att}}
+    if "rewrites_2024" in res:
+        r = res["rewrites_2024"]
+        title = "2024 models rewording real texts (l2r_rewrites, stories not trained on), first 200 words"
+        config["evaluations"][title] = {
+            "note": ("Each generator's rewrites against the human originals of the same set (20 non-news domains; "
+                     f"{r['l2r_stories_trained_on_left_out']} stories the model trained on left out). "
+                     "`experiments/generalization.py`"),
+            "rows": {k: v for k, v in r["reworded"].items() if k not in ("n_abstained", "humans")}}
+        config["evaluations"]["2024 models continuing an opening (glimpse_other: stories, PubMed answers; never "
+                              "trained on), first 200 words"] = {
+            "note": "Each generator against the human texts of the same set. `experiments/generalization.py`",
+            "rows": {k: v for k, v in r["continued"].items() if k not in ("n_abstained", "humans")}}
     if "completions" in res:
         config["evaluations"]["Completion models (never trained on), first 200 words"] = {
             "note": ("gemma-3-270m continuations of news openings (`python -m fabscore.training.data.generate`) "
@@ -137,6 +179,8 @@ def main() -> int:
                     help="completion-style continuations from `python -m fabscore.training.data.generate` "
                          "(skipped if absent)")
     ap.add_argument("--essay-rows", type=int, default=600, help="OUTFOX essays scored (half of each label)")
+    ap.add_argument("--rewrite-rows", type=int, default=800,
+                    help="l2r_rewrites and glimpse_other rows scored, each (half of each label, hash-chosen)")
     args = ap.parse_args()
 
     def log(m):
@@ -148,7 +192,12 @@ def main() -> int:
         t0 = time.time()
         name = md.load(model).name
         res = {"model": model, "politifact_pp": politifact(model, args.workers, args.attack_rows, log),
+               "rewrites_2024": rewrites_2024(model, args.workers, args.rewrite_rows, log),
                "seeds": seeds(model), "load_average_end": os.getloadavg()}
+        for part, rows in res["rewrites_2024"].items():
+            if isinstance(rows, dict):
+                print(f"  {part}: " + ", ".join(f"{g} {v['auroc']:.3f}" for g, v in rows.items()
+                                                if isinstance(v, dict) and v.get("auroc") is not None))
         if Path(args.generated).is_file():
             res["completions"] = completions(model, args.workers, args.generated, args.essay_rows, log)
             for k, v in res["completions"]["rows"].items():

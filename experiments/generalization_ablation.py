@@ -1,4 +1,4 @@
-"""Which features and training rows generalize to an unseen outlet and to attacks? (issue 15)
+"""Which features and training rows generalize to an unseen outlet and to attacks?
 
     .venv/bin/python experiments/generalization_ablation.py [--max-rows 2000] [--workers 2]
 

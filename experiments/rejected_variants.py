@@ -1,4 +1,4 @@
-"""Three ideas for issue 15 that measured no better than the shipped default, kept runnable:
+"""Three ideas for generalization that measured no better than the shipped default, kept runnable:
 
     .venv/bin/python experiments/rejected_variants.py [--out experiments/rejected_variants.json]
 

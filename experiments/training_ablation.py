@@ -1,4 +1,4 @@
-"""Which training choices generalize? An ablation on cached features (issue 15).
+"""Which training choices generalize? An ablation on cached features.
 
     .venv/bin/python experiments/training_ablation.py [--max-rows 250]
 

@@ -74,6 +74,7 @@ def render(config: dict) -> str:
         sent=config.get("sentence_head"), table=table, attack_table=attack_table, fmt=_fmt, fpr_cell=_fpr_cell,
         front_metrics=FRONT_METRICS, near=NEAR_MODEL, close=close_cues(m.get("shortcuts") or {}),
         by_generator={k: v for k, v in (m.get("by_generator") or {}).items() if k != "human"},
+        by_generator_method={k: v for k, v in (m.get("by_generator_method") or {}).items() if k != "human"},
         cv_auroc=json.dumps({str(k): round(v, 4) for k, v in config["article_head"]["cv_auroc"].items()}))
 
 

@@ -184,9 +184,11 @@ def evaluate_article_head(prep: Prepared, X: np.ndarray, art: HeadFit, settings:
     y, groups, ev = prep.y, prep.groups, art.held  # held: real rows only, never attacked copies
     thresholds = md.threshold_map(art.thresholds)
     src, gen = prep.keys("source"), prep.keys("generator")
+    how = np.array([f"{g} / {e.method}" if e.label and e.method else g for g, e in zip(gen, prep.examples)])
     metrics = {"oof": summary(y[ev], art.oof[ev], thresholds),
                "by_source": group_summaries(list(src[ev]), y[ev], art.oof[ev], thresholds),
                "by_generator": group_summaries(list(gen[ev]), y[ev], art.oof[ev], thresholds),
+               "by_generator_method": group_summaries(list(how[ev]), y[ev], art.oof[ev], thresholds),
                "shortcuts": shortcut_audit([e.text for e, k in zip(prep.examples, ev) if k], y[ev], art.oof[ev],
                                            groups[ev], settings.seed)}
     if prep.augmented.any():
