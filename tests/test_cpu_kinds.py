@@ -139,14 +139,15 @@ def test_records_do_not_depend_on_threads_or_workers(kind, docs_file, results):
 
 @pytest.mark.slow
 def test_kinds_agree_within_rounding(docs_file, results):
-    """fp32 and bf16 are different arithmetic: scores are close, not equal (docs/measurements.md)."""
+    """fp32 and bf16 are different arithmetic: scores are close, not equal (docs/measurements.md:
+    on 40 real articles the default model's largest difference was 0.061, the mean 0.011)."""
     if len(results) < 2:
         pytest.skip("needs two CPU kinds run by the test above")
     kinds = sorted(results)
     for model in ("default", "fast"):
         for a, b in zip(kinds, kinds[1:]):
             for ra, rb in zip(results[a]["runs"][model]["threads1"], results[b]["runs"][model]["threads1"]):
-                assert abs(ra["score"] - rb["score"]) < 0.05, (model, a, b, ra["score"], rb["score"])
+                assert abs(ra["score"] - rb["score"]) < 0.1, (model, a, b, ra["score"], rb["score"])
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["child"]:
