@@ -9,6 +9,7 @@ their own scores, so a reader sees which sentences drive the verdict.
     det.score(texts, fpr=0.05)       # one record per text (a str is one text)
     det.predict_proba(texts)         # (n, 2): [P(human), P(machine)], NaN rows where it abstains
     det(texts)                       # (n,): P(machine), NaN where it abstains
+    det.check(claims, evidence=refs) # evidence mode on any text, a one-line claim included
 
 Scores are remembered per text (a small LRU keyed by the text's sha256), so
 asking again, or at another FPR, does not run the backbones again.
@@ -194,8 +195,9 @@ class Detector:
                check=None) -> dict:
         """The full record of one input, exactly as `fabscore score` writes it. A non-string
         text, a read error (`error`) or a failure while scoring becomes an error record.
-        check: an evidence check (`evidence_check`): each sentence also gets support, status,
-        claims and evidence, beside the writing score, which evidence never changes."""
+        check: an evidence check (`evidence_check`): every sentence of the text also gets support,
+        status, claims and evidence, beside the writing score, which evidence never changes (a text
+        the writing model abstains on is checked too: its sentences come with score null)."""
         fpr = self.fpr if fpr is None else float(fpr)
         if error is None and not isinstance(text, str):
             error = f"not a string: got {type(text).__name__}"
@@ -237,6 +239,24 @@ class Detector:
             return self.parallel(self, texts, keys, fpr, n)
         check = None if evidence is None else self.evidence_check(evidence)
         return [self.record(t, id=k, fpr=fpr, check=check) for t, k in zip(texts, keys)]
+
+    def check(self, texts, evidence, fpr: float | None = None, ids: list[str] | None = None) -> list[dict]:
+        """Evidence mode on any text, whatever its length: one record per text, with the keys of
+        `score`'s records; every sentence gets support, status, claims and evidence. The writing
+        score is computed as `score` would (a claim shorter than the model's minimum abstains from it,
+        at no cost). An empty or blank text is an error record ("empty claim"), never a guess; a text
+        in another language is not checked (evidence_summary.reason says why). evidence: as for
+        `score` (an index, its directory, reference texts or paths, or an evidence_check)."""
+        if evidence is None:
+            raise ValueError("check needs evidence: an index, an index directory, or reference texts or paths")
+        texts = [texts] if _one_text(texts) else list(texts)
+        if fpr is not None:
+            self.thresholds(float(fpr))
+        keys = [str(i) if ids is None else str(ids[i]) for i in range(len(texts))]
+        check = self.evidence_check(evidence)
+        return [self.record(t, id=k, fpr=fpr, check=check,
+                            error="empty claim: nothing to check" if isinstance(t, str) and not t.strip() else None)
+                for t, k in zip(texts, keys)]
 
     def evidence_check(self, evidence):
         """Evidence mode (fabscore.evidence): an EvidenceCheck (index + this model's consistency

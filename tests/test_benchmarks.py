@@ -101,12 +101,21 @@ def test_evidence_retrieval_quick(tmp_path):
 
 def test_evidence_targets_quick(tmp_path):
     res = quick("evidence_targets", tmp_path)
+    held = res["heldout"]
+    assert held["settings"]["n_stories"] == 8 and held["corruption_auroc"]["name_same"]["n"] > 0
+    assert held["qags"]["n_summaries"] == 12 and held["climate_fever"]["n_claims"] == 12
     assert {"002_vs_000", "000_vs_000", "000_vs_5_unrelated"} <= set(res["seeds"])
-    assert len(res["seeds"]["002_vs_000"]["three_lowest"]) == 3
+    assert len(res["seeds"]["002_vs_000"]["invented_marked"]) == 11
+    claims = res["claims"]
+    assert claims["index"]["articles"] == 20 and claims["short_claims"]["n"] == 8
+    edits = claims["number_edits"]
+    assert edits["n"] == 10 and sum(edits["edited_statuses"].values()) >= 10
+    assert 0 <= edits["share_never_supported"] <= 1 and 0 <= edits["share_number_conflicting"] <= 1
     ix = res["indexing"]
     assert ix["articles"] == 10 and positive(ix["sentences"], ix["index_sentences_per_s"], ix["bare_sentences_per_s"])
     sc = res["scoring"]
     assert sc["articles"] == 2 and positive(sc["without_evidence_s"], sc["with_evidence_s"], sc["ratio"])
+    assert set(sc["evidence_parts_s"]) == {"encode", "search", "claims", "features", "evidence_claims", "article_words"}
     assert sc["pool_10k_articles_sentences"] == 20_000 and positive(sc["ratio_10k_extrapolated"])
     assert positive(sc["peak_rss_gib_with_10k_index"])
 

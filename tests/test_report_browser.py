@@ -317,55 +317,150 @@ def test_cli_html_report_opens_cleanly(driver, tmp_path):
 
 
 # ---------------------------------------------------------------- evidence mode
+EVIDENCE = {"path": "refs/icc.jsonl", "id": "icc-1", "title": "ICC issues warrant for Putin",
+            "url": "https://example.org/icc", "start": 0, "end": 45, "similarity": 0.61,
+            "text": "The court issued an arrest warrant for Putin."}
+DATED = {**EVIDENCE, "start": 46, "end": 90, "similarity": 0.58, "text": "The court wrote to Moscow on March 17th."}
+
+
+def _claim(s: dict, sub: str, kind: str, verdict: str, value: str | None = None, at: int | None = None) -> dict:
+    a = s["text"].index(sub)
+    return {"start": s["start"] + a, "end": s["start"] + a + len(sub), "text": sub, "kind": kind, "verdict": verdict,
+            "evidence_value": value, "evidence_index": at}
+
+
 def evidence_record() -> dict:
-    """A scored article as evidence mode writes it: one unsupported sentence with two
-    unsupported claims (offsets into the file's text), one supported, one without evidence."""
+    """A scored article as evidence mode writes it: a contradicted sentence (a conflicting date, an
+    absent name, a backed one), a supported one, an unverified one, one without evidence."""
     rec = _record("news/claims.txt", 0.93, "fabricated", [
-        [("Lavrov sent the court a letter on March 14th.", 0.95),
+        [("Lavrov wrote to the court on March 14th.", 0.95),
          ("The court issued an arrest warrant.", 0.40),
+         ("Officials at the court were said to be alarmed.", 0.60),
          ("Rain is expected <b>tomorrow</b>.", 0.20)]])
-    s0, s1, s2 = rec["sentences"]
-    s0.update(support=0.08, status="unsupported", evidence=[
-        {"path": "refs/icc.txt", "id": "refs/icc.txt", "start": 0, "end": 36, "similarity": 0.61,
-         "text": "The court issued an arrest warrant for Putin."}],
-        claims=[{"start": s0["start"], "end": s0["start"] + 6, "text": "Lavrov", "kind": "PERSON", "supported": False},
-                {"start": s0["start"] + 34, "end": s0["start"] + 44, "text": "March 14th", "kind": "DATE",
-                 "supported": False},
-                {"start": s0["start"] + 16, "end": s0["start"] + 21, "text": "court", "kind": "ORG",
-                 "supported": True}])
-    s1.update(support=0.97, status="supported", claims=[], evidence=s0["evidence"])
-    s2.update(support=None, status="no_evidence", claims=[], evidence=[])
-    rec["evidence_summary"] = {"n_sentences_checked": 3, "n_unsupported": 1, "n_no_evidence": 1, "min_support": 0.08}
+    s0, s1, s2, s3 = rec["sentences"]
+    s0.update(support=0.08, status="contradicted", evidence=[EVIDENCE, DATED],
+              claims=[_claim(s0, "Lavrov", "entity", "absent"), _claim(s0, "court", "entity", "backed"),
+                      _claim(s0, "March 14th", "date", "conflicting", "March 17th", 1)])
+    s1.update(support=0.97, status="supported", claims=[], evidence=[EVIDENCE])
+    s2.update(support=0.31, status="unverified", claims=[_claim(s2, "court", "entity", "backed")], evidence=[EVIDENCE])
+    s3.update(support=None, status="no_evidence", claims=[], evidence=[])
+    rec["evidence_summary"] = {"n_sentences_checked": 4, "n_supported": 1, "n_contradicted": 1, "n_unverified": 1,
+                               "n_no_evidence": 1, "min_support": 0.08, "n_absent": 1, "n_conflicting": 1,
+                               "invented_specifics": [{"sentence": 0, **{k: c[k] for k in (
+                                   "start", "end", "text", "kind", "verdict", "evidence_value")}}
+                                   for c in s0["claims"] if c["verdict"] != "backed"], "reason": None}
     return rec
 
 
-def test_evidence_marks_unsupported_claims_and_shows_the_nearest_source(driver, tmp_path):
+def checked_claim_record() -> dict:
+    """A one-sentence claim: the writing model abstains (too short), evidence mode still checks it."""
+    text = "Putin was indicted by the court."
+    rec = _record("-", None, "abstain", reason="too short: 6 words, at least 40 needed")
+    rec["sentences"] = [{"start": 0, "end": len(text), "text": text, "score": None, "flagged": False,
+                         "support": 0.88, "status": "supported", "claims": [], "evidence": [EVIDENCE]}]
+    rec["evidence_summary"] = {"n_sentences_checked": 1, "n_supported": 1, "n_contradicted": 0, "n_unverified": 0,
+                               "n_no_evidence": 0, "min_support": 0.88, "n_absent": 0, "n_conflicting": 0,
+                               "invented_specifics": [], "reason": None}
+    return rec
+
+
+def visible_text(driver, element) -> str:
+    """What a sighted reader sees: the screen-reader notes taken out."""
+    return driver.execute_script("var c=arguments[0].cloneNode(true); c.querySelectorAll('.sr-only')"
+                                 ".forEach(n=>n.remove()); return c.textContent", element)
+
+
+def test_absent_and_conflicting_claims_marked_in_two_styles(driver, tmp_path):
     from selenium.webdriver.common.action_chains import ActionChains
 
-    open_report(driver, tmp_path, [evidence_record(), *handmade_records()[:1]])
+    open_report(driver, tmp_path, [evidence_record(), checked_claim_record(), *handmade_records()[:1]])
     assert severe_logs(driver) == []
     marks = driver.find_elements("css selector", ".text mark.claim")
-    assert [(m.text.replace("(unsupported PERSON)", "").replace("(unsupported DATE)", "").strip(),
-             m.get_attribute("data-kind")) for m in marks] == [("Lavrov", "PERSON"), ("March 14th", "DATE")]
-    unsupported = driver.find_element("css selector", '.s[data-status="unsupported"]')
-    shown_text = driver.execute_script(  # what a sighted reader sees: the screen-reader notes taken out
-        "var c=arguments[0].cloneNode(true); c.querySelectorAll('.sr-only').forEach(n=>n.remove()); "
-        "return c.textContent", unsupported)
-    assert shown_text == "Lavrov sent the court a letter on March 14th."  # the marks keep the sentence whole
-    ActionChains(driver).move_to_element(unsupported).perform()
-    shown, text = tooltip(driver)
-    assert shown and "NOT supported by the evidence (support 0.08)" in text
-    assert "The court issued an arrest warrant for Putin." in text and "refs/icc.txt" in text
-    shown = driver.find_element("css selector", '.s[data-status="no_evidence"]').text
-    assert shown == "Rain is expected <b>tomorrow</b>."
-    count = driver.find_element("css selector", ".evidence-count").text
-    assert count.startswith("1 of 3 sentences not supported") and "1 without relevant evidence" in count
-    counts = driver.find_element("css selector", ".counts").text
-    assert "1unsupported sentences" in counts.replace("\n", "")
+    assert [(visible_text(driver, m), m.get_attribute("data-verdict")) for m in marks] == [
+        ("Lavrov", "absent"), ("March 14th", "conflicting")]  # the backed claims are not marked
+    absent, conflicting = marks
+    style = "return [getComputedStyle(arguments[0]).borderTopStyle, getComputedStyle(arguments[0],'::before').content]"
+    assert driver.execute_script(style, absent) == ["dashed", "none"]
+    border, before = driver.execute_script(style, conflicting)
+    assert border == "solid" and "\u2260" in before  # another border and a sign: not told apart by colour alone
+    assert "conflicts with the evidence: the evidence says March 17th" in conflicting.text  # for screen readers
+    sentence = driver.find_element("css selector", '.s[data-status="contradicted"]')
+    assert visible_text(driver, sentence) == "Lavrov wrote to the court on March 14th."  # the marks keep it whole
+    ActionChains(driver).move_to_element(sentence).perform()
+    shown, tip = tooltip(driver)
+    assert shown and "CONTRADICTED by the evidence (support 0.08)" in tip
+    assert "\u201cMarch 14th\u201d conflicts with the evidence (the evidence says \u201cMarch 17th\u201d)" in tip
+    assert "\u201cLavrov\u201d absent from the evidence" in tip
+    assert DATED["text"] in tip and "ICC issues warrant for Putin <https://example.org/icc>" in tip
+    decoration = "return getComputedStyle(arguments[0]).textDecorationStyle"
+    unverified = driver.find_element("css selector", '.s[data-status="unverified"]')
+    assert (driver.execute_script(decoration, sentence), driver.execute_script(decoration, unverified)) == (
+        "wavy", "dashed")
+    supported = driver.find_element("css selector", '#a0 .s[data-status="supported"]')
+    assert driver.execute_script("return getComputedStyle(arguments[0]).textDecorationLine", supported) == "none"
+    # the article's list of invented specifics names both, each linking to its sentence
+    items = driver.find_elements("css selector", "#a0 .invented li")
+    assert [i.text for i in items] == [
+        "Lavrov entity, absent from the evidence",
+        "March 14th date, conflicts with the evidence: the evidence says \u201cMarch 17th\u201d"]
+    assert all(i.find_element("tag name", "a").get_attribute("href").endswith("#a0-s0") for i in items)
+    assert driver.find_element("id", "a0-s0") == sentence
+    count = driver.find_element("css selector", "#a0 .evidence-count").text
+    assert count.startswith("evidence: 1 contradicted, 1 unverified, 1 supported, 1 without relevant evidence")
+    counts = driver.find_element("css selector", ".counts").text.replace("\n", "")
+    for part in ("1contradicted sentences", "1unverified sentences", "1absent claims", "1conflicting claims"):
+        assert part in counts
     save_screenshot(driver, tmp_path, "report-evidence.png")
+
+
+def test_checked_claim_shown_though_the_writing_model_abstained(driver, tmp_path):
+    """A short claim has no writing score; its evidence check is shown like an article's, with why there is
+    no score, and the articles table counts what is not supported."""
+    records = [evidence_record(), checked_claim_record()]
+    open_report(driver, tmp_path, records)
+    assert severe_logs(driver) == []
+    claim = driver.find_element("id", "a1")
+    assert "no writing score: too short" in claim.text and "None: every name" in claim.text
+    s = claim.find_element("css selector", '.s[data-status="supported"]')
+    assert s.get_attribute("title").startswith("no sentence score (the writing model abstained); supported")
+    assert driver.find_elements("css selector", ".problems li") == []  # checked: not an abstention to list
+    cells = driver.execute_script(
+        "return Array.from(document.querySelectorAll('#articles tbody tr')).map(r => [r.dataset.index, "
+        "r.dataset.doubted, r.dataset.invented, r.dataset.nflagged])")
+    assert sorted(cells) == [["0", "2", "2", "1"], ["1", "0", "0", ""]]
+    header(driver, "invented").click()
+    assert driver.execute_script("return document.querySelector('#articles tbody tr').dataset.index") == "0"
+
+
+def test_report_of_real_evidence_records(driver, tmp_path):
+    """Seed 002 checked against seed 000 by the real models: the invented specifics are marked, none of
+    the names seed 000 contains is, and the page works."""
+    import re
+
+    from fabscore.detector import Detector
+    from fabscore.evidence import resolve_evidence
+    from fabscore.models import directory as md
+    from fabscore.training.evidence.evaluate import INVENTED, NEVER_MARKED
+
+    det = Detector(md.load("fast"))
+    check = resolve_evidence([str(SEEDS / "000_e0349e775a64605f.txt")], md.load("default"))
+    rec = det.score((SEEDS / "002_3ca293cc838cf24e.txt").read_text(), evidence=check)[0]
+    open_report(driver, tmp_path, [dict(rec, path="seeds/002.txt")], "real-evidence.html")
+    assert severe_logs(driver) == []
+    marks = [visible_text(driver, m) for m in driver.find_elements("css selector", ".text mark.claim")]
+    listed = [visible_text(driver, m) for m in driver.find_elements("css selector", ".invented mark.claim")]
+    assert marks and set(marks) <= set(listed)  # a name inside a marked quotation is listed, not boxed twice
+    assert all(any(x in m for m in marks) for x in listed)
+    for word in INVENTED.values():
+        assert any(word.lower() in m.lower() for m in marks), word
+    quotes = {c["text"] for s in rec["sentences"] for c in s["claims"] if c["kind"] == "quote"}
+    for name in NEVER_MARKED:
+        assert not [m for m in marks if m not in quotes and re.search(rf"\b{re.escape(name)}\b", m)], name
+    save_screenshot(driver, tmp_path, "report-real-evidence.png")
 
 
 def test_report_without_evidence_has_no_evidence_marks(driver, tmp_path):
     open_report(driver, tmp_path, handmade_records())
-    assert driver.find_elements("css selector", ".text mark.claim, .evidence-count, [data-status], .ev-legend") == []
-    assert "unsupported" not in driver.find_element("css selector", ".counts").text
+    assert driver.find_elements("css selector", ".text mark.claim, .evidence-count, [data-status], .invented, "
+                                                ".ev-legend-unverified, th button[data-key=doubted]") == []
+    assert "contradicted" not in driver.find_element("css selector", ".counts").text

@@ -20,7 +20,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO
 
-from fabscore.cli.evidence import add_evidence_argument, add_index_parser, evidence_check
+from fabscore.cli.evidence import (
+    add_check_parser,
+    add_evidence_argument,
+    add_index_parser,
+    claims_writer,
+    evidence_check,
+)
 from fabscore.io.output import (
     FORMATS,
     PROG,
@@ -296,8 +302,10 @@ def _run(args: argparse.Namespace, ctrl_c: CtrlC | None = None) -> int:
     det.progress = sys.stderr.isatty()  # a long text scored in this process shows its own progress
     keep = args.keep_fields if fmt == "csv" else ()
     check = evidence_check(getattr(args, "evidence", None), det, UsageError)  # evidence mode
+    open_claims = claims_writer(args, UsageError)  # --claims-out: evidence mode's marked claims
     engine = _engine(args, det, keep, check)
     stream, header, existing = _open_output(args, fmt, det, keep)
+    claims = open_claims(existing) if open_claims else None
     done = {str(r["id"]) for r in existing}
     own = {os.path.realpath(p) for p in (args.out, args.html) if p}
     records: list[dict] = list(existing) if write_html else []
@@ -335,6 +343,8 @@ def _run(args: argparse.Namespace, ctrl_c: CtrlC | None = None) -> int:
         for rec in engine.records(pending()):  # completion order; the engine scores, this writes
             for ready in (in_order.add(position[str(rec["id"])], rec) if in_order else (rec,)):
                 writer.write(ready)  # a table is read top to bottom: it keeps the input's order
+                if claims is not None:
+                    claims.write(ready)
             summary.add(rec)
             if rec["error"] is not None:
                 _say(f"{PROG}: {rec['id']}: {rec['error']}", bar)
@@ -354,6 +364,10 @@ def _run(args: argparse.Namespace, ctrl_c: CtrlC | None = None) -> int:
         engine.close()  # stops worker processes (Ctrl-C) before the output is closed
         for ready in (in_order.rest() if in_order else ()):  # what an interruption left waiting
             writer.write(ready)
+            if claims is not None:
+                claims.write(ready)
+        if claims is not None:
+            claims.close()
         if bar is not None:
             bar.close()
         if stream is not sys.stdout:
@@ -451,7 +465,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_score_parser(sub)
-    add_index_parser(sub)  # evidence mode: fabscore.evidence.cli
+    add_index_parser(sub)  # evidence mode: fabscore.cli.evidence
+    add_check_parser(sub)
     for ep in sorted(entry_points(group="fabscore.commands"), key=lambda e: e.name):
         try:
             register = ep.load()

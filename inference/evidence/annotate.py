@@ -1,31 +1,35 @@
-"""Evidence fields of a scored record: each sentence checked against the evidence index.
+"""Evidence fields of a record: every sentence of the text checked against the evidence index.
 
-Adds per sentence `support`, `status`, `claims`, `evidence`, and per article
-`evidence_summary`. A claim is `found` when its words occur in the retrieved
-evidence; it is `supported` when it is found, and either found in the best
-evidence sentence itself or its sentence's support is above the consistency
-head's claim cut. So a name swapped in for another, which also occurs somewhere
-else in the evidence, is not vouched for when the sentence around it disagrees
-with its nearest evidence. Both are null when nothing relevant was retrieved.
-Without evidence the same fields are there, null or empty, so every record has one shape.
-The writing score and label are never touched:
-the two signals sit side by side.
+Every sentence of the input is checked, whatever the writing score did with it: a text too
+short for the writing model (a claim, a headline) still gets its sentences, with score null and
+flagged false. Each sentence gets `support` (the consistency head's calibrated probability),
+`status`, `claims` (each with a `verdict`) and `evidence` (the nearest reference sentences); the
+record gets `evidence_summary`. verdicts.py defines the statuses and verdicts. A text in another
+language is not checked (its summary says why): matching its words against English references
+would be a guess. Without evidence the same fields are there, null or empty, so every record has
+one shape. The writing score and label are never touched: the two signals sit side by side.
 """
 from __future__ import annotations
 
+import re
+from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from fabscore.evidence.checker import SUPPORT_CUT, Checker
-from fabscore.evidence.claims import Claim, extract
+from fabscore.evidence import verdicts as V
+from fabscore.evidence.checker import Checker
+from fabscore.evidence.claims import Claim, extract, key_tokens
 from fabscore.evidence.features import pair_features
 from fabscore.evidence.index import EvidenceIndex, encode
 from fabscore.text.normalize import normalize
 from fabscore.text.sentences import Article
 
 N_SHOWN = 3  # evidence sentences shown per checked sentence
+BLOCK = 256  # sentences checked at once: a very long text is checked a block at a time, in bounded memory
+ARTICLE_CACHE = 512  # reference articles whose key tokens are kept (each a set of a few hundred words)
+SENTENCE_CACHE = 8192  # evidence sentences whose key tokens / claims are kept
 
 
 @dataclass
@@ -33,7 +37,7 @@ class Checked:
     """The features and retrieval of a batch of sentences (what training and scoring share)."""
 
     X: np.ndarray  # (n, len(FEATURES))
-    claims: list[list[Claim]]  # offsets into each sentence
+    claims: list[list[Claim]]  # spaCy's claims, offsets into each sentence
     supported: list[list[bool]]  # each claim's words found in the top-k evidence
     in_best: list[list[bool]]  # ... and in the best evidence sentence alone
     sims: np.ndarray  # (n, k) cosines, best first
@@ -56,21 +60,164 @@ def check_sentences(texts: Sequence[str], index: EvidenceIndex, top_k: int, nlp=
     return Checked(np.array(rows).reshape(len(texts), -1), claims, supported, in_best, sims, idx)
 
 
-def claim_supported(found: bool, in_best: bool, support: float, claim_support_cut: float) -> bool:
-    """The records' claim rule: found in the evidence, and either in the best evidence sentence
-    or in a sentence the consistency head backs (support above the claim cut)."""
-    return bool(found and (in_best or support > claim_support_cut))
+class _LRU(OrderedDict):
+    def __init__(self, size: int):
+        super().__init__()
+        self.size = size
+
+    def get_or(self, key, make):
+        if key in self:
+            self.move_to_end(key)
+            return self[key]
+        value = self[key] = make()
+        if len(self) > self.size:
+            self.popitem(last=False)
+        return value
+
+
+@dataclass
+class SentenceCheck:
+    """One sentence checked: what the record shows of it."""
+
+    support: float | None  # None with no_evidence
+    status: str
+    claims: list[V.ClaimVerdict]  # verdict None (unchecked) with no_evidence
+    evidence: list[tuple[int, int, float]]  # shown: (rank among the retrieved, sentence index, cosine), best first
+    negation_at: int | None = None  # the evidence sentence restating it with the opposite negation
 
 
 @dataclass
 class EvidenceCheck:
-    """An evidence index and the consistency head that judges sentences against it."""
+    """An evidence index, the consistency head that judges sentences against it, and the caches the
+    verdict rules read (reference articles' key tokens, evidence sentences' tokens and claims)."""
 
     index: EvidenceIndex
     checker: Checker
+    _articles: _LRU = field(default_factory=lambda: _LRU(ARTICLE_CACHE), repr=False)
+    _tokens: _LRU = field(default_factory=lambda: _LRU(SENTENCE_CACHE), repr=False)
+    _claims: _LRU = field(default_factory=lambda: _LRU(SENTENCE_CACHE), repr=False)
 
     def __call__(self, record: dict, article: Article | None) -> dict:
-        return annotate(record, article, self.index, self.checker)
+        return annotate(record, article, self)
+
+    @property
+    def relevance_cut(self) -> float:
+        return self.checker.relevance_cut(len(self.index))
+
+    def sentence_tokens(self, j: int) -> set[str]:
+        return self._tokens.get_or(int(j), lambda: set(key_tokens(self.index.sentences.texts[j])))
+
+    def article_tokens(self, a: int) -> set[str]:
+        """Key tokens of the whole reference article number a (every sentence the index holds of it)."""
+        table = self.index.sentences
+        return self._articles.get_or(int(a), lambda: {t for r in table.article_rows(a)
+                                                      for t in key_tokens(table.texts[r])})
+
+    def evidence_claims(self, rows) -> dict[int, list[Claim]]:
+        """spaCy's claims of these evidence sentences, extracted in one batch for those not cached."""
+        rows = sorted({int(j) for j in rows})
+        todo = [j for j in rows if j not in self._claims]
+        got = dict(zip(todo, extract([self.index.sentences.texts[j] for j in todo]))) if todo else {}
+        out = {}
+        for j in rows:
+            out[j] = self._claims.get_or(j, lambda j=j: got.get(j) or extract([self.index.sentences.texts[j]])[0])
+        return out
+
+    def check(self, texts: Sequence[str], norms: Sequence[str] | None = None,
+              checked: Checked | None = None) -> list[SentenceCheck]:
+        """Check sentences, BLOCK at a time (norms: their normalized forms, when the caller has them;
+        checked: their check_sentences against this index, when the caller has it: training has)."""
+        if checked is not None:
+            return self._check_block(list(texts), None, checked)
+        out = []
+        for b in range(0, len(texts), BLOCK):
+            part = list(texts[b:b + BLOCK])
+            vectors = encode(list(norms[b:b + BLOCK]) if norms is not None else [normalize(t) for t in part])
+            out += self._check_block(part, vectors)
+        return out
+
+    def _check_block(self, texts: list[str], vectors: np.ndarray | None,
+                     checked: Checked | None = None) -> list[SentenceCheck]:
+        table = self.index.sentences
+        if checked is None:
+            checked = check_sentences(texts, self.index, self.checker.top_k, vectors=vectors)
+        support = self.checker.head.predict_proba(checked.X)[:, 1] if len(texts) else np.zeros(0)
+        cut = self.relevance_cut
+        out: list[SentenceCheck] = []
+        firsts: list[tuple[list, set[str]] | None] = []
+        for n, text in enumerate(texts):
+            sims, idx = checked.sims[n], checked.idx[n]
+            claims = V.digit_claims(text, checked.claims[n])
+            if not len(sims) or float(sims[0]) < cut:  # nothing relevant: the claims are left unchecked
+                out.append(SentenceCheck(None, "no_evidence", [V.ClaimVerdict(c, None) for c in claims],
+                                         [(0, int(idx[0]), float(sims[0]))] if len(idx) else []))
+                firsts.append(None)
+                continue
+            ev_tokens = [self.sentence_tokens(j) for j in idx]
+            arts: set[str] = set()
+            for a in dict.fromkeys(int(table.article[j]) for j in idx):
+                arts |= self.article_tokens(a)
+            flip = V.negation_flip(text, ev_tokens, [table.texts[j] for j in idx])
+            out.append(SentenceCheck(float(support[n]), "", [], [], flip))
+            firsts.append((V.first_pass(text, claims, ev_tokens, arts), arts))
+        need = [checked.idx[n][p.evidence] for n, f in enumerate(firsts) if f for p in f[0]
+                if isinstance(p, V.Pending)]
+        ev_claims = self.evidence_claims(need) if need else {}
+        for n, sc in enumerate(out):
+            if firsts[n] is None:
+                continue
+            first, arts = firsts[n]
+            idx, sims = checked.idx[n], checked.sims[n]
+            sc.claims = [V.settle(texts[n], p, table.texts[idx[p.evidence]], ev_claims[int(idx[p.evidence])], arts)
+                         if isinstance(p, V.Pending) else p for p in first]
+            sc.status = V.status(True, sc.support, sc.claims, sc.negation_at is not None)
+            # the nearest relevant sentences, and the ones a conflicting claim or a negation comes from
+            shown = {i for i, s in enumerate(sims) if s >= cut and i < N_SHOWN}
+            shown |= {v.at for v in sc.claims if v.at is not None}
+            shown |= {sc.negation_at} if sc.negation_at is not None else set()
+            sc.evidence = [(i, int(idx[i]), float(sims[i])) for i in sorted(shown)]
+        return out
+
+
+# ---------------------------------------------------------------- records
+# Function words of other languages written in Latin script, none of them an English word: a short
+# text (too short for the writing model's common-word rule) with more of these, and of words with
+# accented letters, than common English words is taken for another language.
+_FOREIGN = frozenset("""el los las del por para una unos unas está son pero como más muy también
+le les des du une est sont dans pour pas qui avec sur cette mais être
+der das und ist nicht ein eine mit von zu dem auf für sich auch wird sind nach oder
+il lo gli della che non sono anche questo
+os dos não são uma com pelo pela
+het een niet zijn ook voor maar""".split())
+_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+
+
+def short_language_reason(text: str) -> str | None:
+    """None for a short text that reads as English, else why not (see _FOREIGN)."""
+    from fabscore.text.language import STOPWORDS
+
+    words = [w.lower() for w in _WORD.findall(text)]
+    english = sum(w in STOPWORDS for w in words)
+    foreign = sum(w in _FOREIGN or not w.isascii() for w in words)
+    if foreign >= 2 and foreign > english:
+        return (f"not English: {foreign} of {len(words)} words are another language's common words or have "
+                f"accented letters, {english} are common English words")
+    return None
+
+
+def not_checked(record: dict, article: Article) -> str | None:
+    """Why this text's sentences are not checked, or None: a text the writing model took for another
+    language, or a short one that reads as another language (short_language_reason), or no sentence."""
+    reason = record.get("reason") or ""
+    if record.get("label") == "abstain" and reason and not reason.startswith("too short"):
+        return f"not checked: {reason}"
+    if not article.sentences:
+        return "not checked: no sentence to check"
+    if record.get("label") == "abstain":
+        short = short_language_reason(article.norm)
+        if short:
+            return f"not checked: {short}"
+    return None
 
 
 def blank(record: dict) -> dict:
@@ -81,46 +228,53 @@ def blank(record: dict) -> dict:
     return record
 
 
-def annotate(record: dict, article: Article | None, index: EvidenceIndex | None,
-             checker: Checker | None) -> dict:
-    """Add the evidence fields to a record (ArticleScore.as_dict) of `article`, in place.
-    With no index, the fields are null/empty. Only the record's own sentences are checked."""
-    if index is None or checker is None or article is None:
+def summary(sentences: list[dict], reason: str | None = None) -> dict:
+    """The article's evidence_summary from its checked sentences."""
+    supports = [s["support"] for s in sentences if s.get("support") is not None]
+    marked = [{"sentence": n, **{k: c[k] for k in ("start", "end", "text", "kind", "verdict", "evidence_value")}}
+              for n, s in enumerate(sentences) for c in s.get("claims") or [] if c.get("verdict") in V.MARKED]
+    counts = {f"n_{k}": sum(s.get("status") == k for s in sentences) for k in V.STATUSES}
+    return {"n_sentences_checked": sum(s.get("status") in V.STATUSES for s in sentences), **counts,
+            "min_support": min(supports) if supports else None,
+            "n_absent": sum(c["verdict"] == "absent" for c in marked),
+            "n_conflicting": sum(c["verdict"] == "conflicting" for c in marked),
+            "invented_specifics": marked, "reason": reason}
+
+
+def fill(rec: dict, sentence_start: int, checked: SentenceCheck, index: EvidenceIndex) -> dict:
+    """A record sentence's evidence fields from its check (claim offsets into the text, like the
+    sentence's; a conflicting claim's `evidence_index` is where its evidence_value is, in `evidence`)."""
+    ranks = [rank for rank, _, _ in checked.evidence]
+    rec["support"] = None if checked.support is None else round(float(checked.support), 6)
+    rec["status"] = checked.status
+    rec["evidence"] = [{**index.sentences[j].as_dict(), "similarity": round(float(sim), 4)}
+                       for _, j, sim in checked.evidence]
+    rec["claims"] = [{"start": sentence_start + v.claim.start, "end": sentence_start + v.claim.end,
+                      "text": v.claim.text, "kind": v.claim.kind, "verdict": v.verdict,
+                      "evidence_value": v.evidence_value,
+                      "evidence_index": ranks.index(v.at) if v.at in ranks else None} for v in checked.claims]
+    return rec
+
+
+def annotate(record: dict, article: Article | None, check: EvidenceCheck | None) -> dict:
+    """Add the evidence fields to a record (ArticleScore.as_dict) of `article`, in place. Every sentence
+    of the article is checked; one the writing score did not list (an abstaining record lists none)
+    is added with score null, flagged false. With no check, the fields are null/empty."""
+    if check is None or article is None:
         return blank(record)
-    rec_sents = record.get("sentences") or []
-    by_span = {(s.start, s.end): s for s in article.sentences}
-    pairs = [(r, by_span[(r["start"], r["end"])]) for r in rec_sents if (r["start"], r["end"]) in by_span]
     blank(record)
-    if not pairs:
-        record["evidence_summary"] = {"n_sentences_checked": 0, "n_unsupported": 0, "n_no_evidence": 0,
-                                      "min_support": None}
+    reason = not_checked(record, article)
+    if reason:
+        record["evidence_summary"] = summary([], reason)
         return record
-    checked = check_sentences([s.text for _, s in pairs], index, checker.top_k)
-    support = checker.head.predict_proba(checked.X)[:, 1]
-    cut = checker.relevance_cut(len(index))
-    for n, (rec, sent) in enumerate(pairs):
-        sims, idx = checked.sims[n], checked.idx[n]
-        relevant = len(sims) > 0 and sims[0] >= cut
-        shown = [j for j, s in zip(idx, sims) if s >= cut][:N_SHOWN] if relevant else list(idx[:1])
-        rec["evidence"] = [{**index.sentences[j].as_dict(), "similarity": round(float(s), 4)}
-                           for j, s in zip(idx, sims) if j in shown]
-        rec["claims"] = [{"start": sent.start + c.start, "end": sent.start + c.end, "text": c.text, "kind": c.kind,
-                          "supported": claim_supported(ok, best, support[n], checker.claim_support_cut)
-                          if relevant else None,
-                          "found": bool(ok) if relevant else None}
-                         for c, ok, best in zip(checked.claims[n], checked.supported[n], checked.in_best[n])]
-        if relevant:
-            rec["support"] = round(float(support[n]), 6)
-            rec["status"] = "supported" if support[n] >= SUPPORT_CUT else "unsupported"
-        else:
-            rec["status"] = "no_evidence"
-    got = [r["support"] for r, _ in pairs if r["support"] is not None]
-    record["evidence_summary"] = {
-        "n_sentences_checked": len(pairs),
-        "n_unsupported": sum(r["status"] == "unsupported" for r, _ in pairs),
-        "n_no_evidence": sum(r["status"] == "no_evidence" for r, _ in pairs),
-        "min_support": min(got) if got else None,
-    }
+    by_span = {(r["start"], r["end"]): r for r in record.get("sentences") or []}
+    sentences = [by_span.get((s.start, s.end)) or {"start": s.start, "end": s.end, "text": s.text, "score": None,
+                                                   "flagged": False} for s in article.sentences]
+    results = check.check([s.text for s in article.sentences], [s.norm for s in article.sentences])
+    for rec, sent, res in zip(sentences, article.sentences, results):
+        fill(rec, sent.start, res, check.index)
+    record["sentences"] = sentences
+    record["evidence_summary"] = summary(sentences)
     return record
 
 

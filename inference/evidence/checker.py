@@ -2,9 +2,10 @@
 
 A logistic regression over `features.FEATURES` (the writing heads' LinearHead:
 standardization, coefficients and Platt calibration as safetensors), plus a
-JSON file with the feature names, the number of evidence sentences retrieved,
-the relevance cut below which a sentence gets `no_evidence` instead of a guess,
-and the claim cut. Both live in the model directory, listed in its manifest.
+JSON file with the feature names, the number of evidence sentences retrieved, and
+the relevance cut below which a sentence gets `no_evidence` instead of a guess.
+Both live in the model directory, listed in its manifest. What a status or a claim
+verdict means is verdicts.py's.
 
 The relevance cut depends on the size of the evidence pool: the more sentences a
 pool holds, the closer the nearest *unrelated* one comes (a maximum over more
@@ -22,11 +23,13 @@ from pathlib import Path
 
 from fabscore.evidence.features import FEATURES, FEATURES_VERSION, TOP_K
 from fabscore.evidence.table import EvidenceError
+from fabscore.evidence.verdicts import SUPPORT_CUT
 from fabscore.models.directory import CONSISTENCY_FILES, ModelDir, resolve
 from fabscore.models.head import LinearHead
 
 HEAD_FILE, CONFIG_FILE = CONSISTENCY_FILES
-SUPPORT_CUT = 0.5  # a calibrated probability: supported when at least even odds
+# keys of consistency.json that are the checker's own (claim_support_cut: written by earlier versions,
+# whose claim rule the verdicts replaced; ignored)
 _OWN_KEYS = ("features", "features_version", "top_k", "relevance_cut", "support_cut", "claim_support_cut")
 
 
@@ -68,9 +71,6 @@ class Checker:
     relevance: RelevanceCut  # best cosine below which nothing retrieved is relevant, by pool size
     top_k: int = TOP_K
     info: dict = field(default_factory=dict)  # how it was trained and measured
-    # A claim is `supported` when its words are in the evidence AND its sentence's support is above
-    # this: a name found in a sentence the head doubts is not vouched for (chosen on training pairs).
-    claim_support_cut: float = SUPPORT_CUT
 
     def relevance_cut(self, n_sentences: int) -> float:
         """The relevance cut for an evidence pool of n_sentences sentences."""
@@ -81,8 +81,7 @@ class Checker:
         path = Path(model_path)
         self.head.save(path / HEAD_FILE)
         config = {**self.info, "features": list(FEATURES), "features_version": FEATURES_VERSION, "top_k": self.top_k,
-                  "relevance_cut": self.relevance.as_dict(), "support_cut": SUPPORT_CUT,
-                  "claim_support_cut": self.claim_support_cut}
+                  "relevance_cut": self.relevance.as_dict(), "support_cut": SUPPORT_CUT}
         (path / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
 
 
@@ -101,7 +100,6 @@ def load_checker(model: ModelDir | str | Path | None = None) -> Checker:
         config = json.loads((path / CONFIG_FILE).read_text())
         head = LinearHead.load(path / HEAD_FILE)
         relevance = RelevanceCut.from_config(config["relevance_cut"])
-        claim_cut = float(config.get("claim_support_cut", SUPPORT_CUT))
     except Exception as e:  # noqa: BLE001 - corrupt JSON or safetensors
         raise EvidenceError(f"{path}: consistency head unreadable ({type(e).__name__}: {e})") from e
     if tuple(config.get("features") or ()) != FEATURES or config.get("features_version") != FEATURES_VERSION:
@@ -109,7 +107,5 @@ def load_checker(model: ModelDir | str | Path | None = None) -> Checker:
                             f"{config.get('features')}, this fabscore computes {FEATURES_VERSION!r} (re-train it)")
     if head.n_features_in_ != len(FEATURES):
         raise EvidenceError(f"{path}: consistency head has {head.n_features_in_} weights for {len(FEATURES)} features")
-    if not 0.0 <= claim_cut <= 1.0:
-        raise EvidenceError(f"{path}: claim_support_cut {claim_cut} is not a probability")
     info = {k: v for k, v in config.items() if k not in _OWN_KEYS}
-    return Checker(head, relevance, int(config.get("top_k", TOP_K)), info, claim_cut)
+    return Checker(head, relevance, int(config.get("top_k", TOP_K)), info)

@@ -41,7 +41,11 @@ from fabscore.text.normalize import NORMALIZATION_VERSION
 from fabscore.text.sentences import SPLIT_VERSION, prepare
 
 FORMAT = "fabscore-evidence-index"
-FORMAT_VERSION = 2  # 2: float16 vectors, column-wise sentences.json (1: float32, one JSON object per sentence)
+# 3: each article's title and url beside its path and id (a data set's `title`/`url` fields); 2: float16
+# vectors, column-wise sentences.json; 1: float32, one JSON object per sentence. An older index is refused
+# with the remedy: rebuild it with `fabscore index`.
+FORMAT_VERSION = 3
+SOURCE_FIELDS = ("title", "url")  # data-set fields kept per reference article
 INDEX_CONFIG = "index.json"
 SENTENCES_FILE = "sentences.json"
 VECTORS_FILE = "vectors.safetensors"
@@ -141,15 +145,23 @@ class EvidenceIndex:
 
 
 # ---------------------------------------------------------------- building
-def sentences_of(path: str, iid: str, text: str) -> list[EvidenceSentence]:
+def sentences_of(path: str, iid: str, text: str, title: str | None = None,
+                 url: str | None = None) -> list[EvidenceSentence]:
     """The reference article's sentences (boilerplate trimmed, as scoring splits them);
     each keeps its original characters and offsets, so a reader can find it."""
-    return [EvidenceSentence(path, iid, s.start, s.end, s.text) for s in prepare(text).sentences]
+    return [EvidenceSentence(path, iid, s.start, s.end, s.text, title, url) for s in prepare(text).sentences]
+
+
+def _source_field(fields: dict | None, name: str) -> str | None:
+    """A data-set row's title or url, as one line of text (None when missing or not a string)."""
+    value = (fields or {}).get(name)
+    return (" ".join(value.split()) or None) if isinstance(value, str) else None
 
 
 def build(refs: Iterable[str], text_field: str = "text", on_error=None, progress: bool = False) -> EvidenceIndex:
     """Index every readable article named by refs (files, folders, .jsonl/.csv data sets,
-    as `fabscore score` reads them). An unreadable input is reported through
+    as `fabscore score` reads them; a data set's `title` and `url` fields are kept with each
+    article, to show where evidence comes from). An unreadable input is reported through
     on_error(id, reason) and skipped; no readable sentence at all is refused.
     progress: show the reading and the encoding on stderr (io.progress)."""
     from fabscore.io.progress import progress_bar
@@ -159,14 +171,14 @@ def build(refs: Iterable[str], text_field: str = "text", on_error=None, progress
     refs = list(refs)
 
     def sentences(advance) -> Iterator[EvidenceSentence]:
-        for inp in iter_inputs(refs, text_field=text_field):
+        for inp in iter_inputs(refs, text_field=text_field, keep_fields=SOURCE_FIELDS):
             advance(1)
             if inp.error is not None:
                 errors.append((inp.id, inp.error))
                 if on_error is not None:
                     on_error(inp.id, inp.error)
                 continue
-            yield from sentences_of(inp.path, inp.id, inp.text)
+            yield from sentences_of(inp.path, inp.id, inp.text, *(_source_field(inp.fields, f) for f in SOURCE_FIELDS))
 
     with progress_bar("reading the evidence", None, quiet=not progress) as advance:
         table = SentenceTable.from_sentences(sentences(advance))

@@ -18,6 +18,10 @@ PROG = "fabscore"
 FORMATS = ("jsonl", "csv", "table")
 CSV_COLUMNS = ("path", "id", "score", "label", "threshold", "sentence_threshold", "target_fpr", "n_words", "reason",
                "n_sentences", "n_flagged", "text_field", "model", "model_sha256", "error")
+# Evidence mode's columns (empty without --evidence): the counts per status, the lowest support, and the
+# claims a reader must look at, joined with " | " (a conflicting one with the evidence's value).
+EVIDENCE_COLUMNS = ("n_checked", "n_supported", "n_contradicted", "n_unverified", "n_no_evidence", "min_support",
+                    "absent_claims", "conflicting_claims", "evidence_reason")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -34,9 +38,26 @@ def _one_line(v: object) -> str:
 
 
 def csv_header(keep: tuple[str, ...] = ()) -> tuple[str, ...]:
-    """CSV_COLUMNS, then one column per --keep-fields name; a kept name that is also one of the
-    record's own columns (label, say) is written as field.<name>, never as a second 'label'."""
-    return CSV_COLUMNS + tuple(f"field.{k}" if k in CSV_COLUMNS else k for k in keep)
+    """CSV_COLUMNS and EVIDENCE_COLUMNS, then one column per --keep-fields name; a kept name that is
+    also one of the record's own columns (label, say) is written as field.<name>, never twice."""
+    own = CSV_COLUMNS + EVIDENCE_COLUMNS
+    return own + tuple(f"field.{k}" if k in own else k for k in keep)
+
+
+def _joined(claims: list[dict], verdict: str) -> str:
+    return " | ".join(c["text"] + (f" (evidence: {c['evidence_value']})" if c.get("evidence_value") else "")
+                      for c in claims if c.get("verdict") == verdict)
+
+
+def evidence_values(rec: dict) -> list:
+    """The record's EVIDENCE_COLUMNS values (all empty without evidence)."""
+    e = rec.get("evidence_summary")
+    if not isinstance(e, dict):
+        return [None] * len(EVIDENCE_COLUMNS)
+    marked = e.get("invented_specifics") or []
+    return [e.get("n_sentences_checked"), e.get("n_supported"), e.get("n_contradicted"), e.get("n_unverified"),
+            e.get("n_no_evidence"), e.get("min_support"), _joined(marked, "absent"), _joined(marked, "conflicting"),
+            e.get("reason")]
 
 
 def csv_row(rec: dict, keep: tuple[str, ...] = ()) -> list[str]:
@@ -46,7 +67,7 @@ def csv_row(rec: dict, keep: tuple[str, ...] = ()) -> list[str]:
     values = [rec["path"], rec["id"], rec["score"], rec["label"], rec["threshold"], rec["sentence_threshold"],
               rec["target_fpr"], rec["n_words"], rec["reason"], len(sentences),
               sum(bool(s.get("flagged")) for s in sentences), rec.get("text_field"), model.get("name"),
-              model.get("sha256"), rec["error"]]
+              model.get("sha256"), rec["error"]] + evidence_values(rec)
     fields = rec.get("fields") or {}
     return [_one_line(v) for v in values] + [_one_line(fields.get(k)) for k in keep]
 
@@ -56,10 +77,17 @@ def record_from_csv(row: dict) -> dict:
     def num(v: str, cast: Callable = float):
         return None if v in ("", None) else cast(v)
 
+    evidence = None
+    if row.get("n_checked") not in ("", None):  # the counts survive; the claims' offsets are not in a CSV
+        evidence = {"n_sentences_checked": num(row["n_checked"], int),
+                    **{f"n_{k}": num(row[f"n_{k}"], int) for k in ("supported", "contradicted", "unverified",
+                                                                   "no_evidence")},
+                    "min_support": num(row["min_support"]), "invented_specifics": [],
+                    "reason": row.get("evidence_reason") or None}
     return {"path": row["path"], "id": row["id"], "score": num(row["score"]), "label": row["label"],
             "threshold": num(row["threshold"]), "sentence_threshold": num(row["sentence_threshold"]),
             "target_fpr": num(row["target_fpr"]), "n_words": num(row["n_words"], int), "reason": row["reason"] or None,
-            "sentences": [], "text_field": row["text_field"] or None,
+            "sentences": [], "evidence_summary": evidence, "text_field": row["text_field"] or None,
             "model": {"name": row["model"], "sha256": row["model_sha256"]}, "error": row["error"] or None}
 
 
@@ -157,40 +185,78 @@ def _cut(text: str, n: int | None = TABLE_TEXT_CHARS) -> str:
     return text if n is None or len(text) <= n else text[:n - 3].rstrip() + "..."
 
 
+NO_EVIDENCE_SHOWN = 3  # no_evidence sentences listed per article in the table; the rest are counted
+STATUS_ORDER = {"contradicted": 0, "unverified": 1}
+
+
+def _source(ev: dict, width: int | None = TABLE_TEXT_CHARS) -> str:
+    """An evidence sentence: similarity, title and URL when the reference had them, where, the text."""
+    named = " ".join(x for x in (f'"{_cut(ev["title"], 60 if width else None)}"' if ev.get("title") else "",
+                                 f"<{ev['url']}>" if ev.get("url") else "") if x)
+    where = f"{_where(ev['path'], ev['id'])} {ev['start']}-{ev['end']}"
+    return (f"({ev['similarity']:.2f}) " + (f"{named} " if named else "") + where
+            + f' "{_cut(ev["text"], 60 if width else None)}"')
+
+
+def _claim_text(c: dict) -> str:
+    """A claim as the table names it: a quotation in quotation marks."""
+    return f'"{c["text"]}"' if c.get("kind") == "quote" else str(c["text"])
+
+
+def sentence_lines(s: dict, width: int | None = TABLE_TEXT_CHARS, indent: int = 11) -> list[str]:
+    """A checked sentence in the table: its status, support and text; its absent and conflicting
+    claims (a conflicting one with the evidence's value); the evidence to read: the sentence a
+    conflicting value comes from, else the nearest one."""
+    support = "-" if s.get("support") is None else f"{s['support']:.3f}"
+    lines = [f"{'':{indent}}{s['status']:<12} {support:>5}  {_cut(s['text'], width)}"]
+    pad = " " * (indent + 20)
+    claims = s.get("claims") or []
+    absent = [_claim_text(c) for c in claims if c.get("verdict") == "absent"]
+    conflicting = [f"{_claim_text(c)} (evidence: {c['evidence_value']})" for c in claims
+                   if c.get("verdict") == "conflicting"]
+    if conflicting:
+        lines.append(f"{pad}conflicting: {_cut('; '.join(conflicting), width)}")
+    if absent:
+        lines.append(f"{pad}absent: {_cut('; '.join(absent), width)}")
+    evidence = s.get("evidence") or []
+    at = next((c["evidence_index"] for c in claims if c.get("verdict") == "conflicting"
+               and isinstance(c.get("evidence_index"), int) and c["evidence_index"] < len(evidence)), 0)
+    if evidence:
+        label = "conflicting evidence" if conflicting else "nearest"
+        if s["status"] == "contradicted" and not conflicting:
+            label = "negated in"
+        lines.append(f"{pad}{label} {_source(evidence[at], width)}")
+    return lines
+
+
 def _evidence_lines(rec: dict, width: int | None = TABLE_TEXT_CHARS) -> list[str]:
-    """Evidence mode in the table: the article's counts, then every sentence the evidence does
-    not back (unsupported, lowest support first, then no_evidence), each with its support, the
-    claims not found, those found only away from the nearest evidence sentence in a doubted
-    sentence, and its best evidence sentence's source and similarity."""
+    """Evidence mode in the table: the article's counts, then what a fact-checker must look at:
+    contradicted sentences, then unverified ones (lowest support first), each with its absent and
+    conflicting claims and the evidence to read; then at most NO_EVIDENCE_SHOWN no_evidence
+    sentences and a count of the rest. Supported sentences are counted, not listed."""
     summary = rec.get("evidence_summary")
     if not summary:
         return []
+    if summary.get("reason"):
+        return [f"{'':11}evidence: {summary['reason']}"]
+    low = summary.get("min_support")
+    n_marked = len(summary.get("invented_specifics") or [])
+    lines = [f"{'':11}evidence: {summary['n_sentences_checked']} sentences checked: "
+             f"{summary['n_supported']} supported, {summary['n_contradicted']} contradicted, "
+             f"{summary['n_unverified']} unverified, "
+             f"{summary['n_no_evidence']} no_evidence" + ("" if low is None else f"; min support {low:.3f}")
+             + (f"; {n_marked} claims absent or conflicting" if n_marked else "")]
     sentences = rec.get("sentences") or []
-    n_sup = sum(s.get("status") == "supported" for s in sentences)
-    low = summary["min_support"]
-    lines = [f"{'':11}evidence: {summary['n_sentences_checked']} sentences checked, {n_sup} supported, "
-             f"{summary['n_unsupported']} unsupported, {summary['n_no_evidence']} no_evidence"
-             + ("" if low is None else f", min support {low:.3f}")]
-    rank = {"unsupported": 0, "no_evidence": 1}
-    shown = sorted((s for s in sentences if s.get("status") in rank),
-                   key=lambda s: (rank[s["status"]], s["support"] if s["support"] is not None else 0.0, s["start"]))
-    for s in shown:
-        support = "-" if s["support"] is None else f"{s['support']:.3f}"
-        lines.append(f"{'':11}{s['status']:<11} {support:>5}  {_cut(s['text'], width)}")
-        claims = s.get("claims") or []
-        missing = [c["text"] for c in claims if c.get("supported") is False and c.get("found") is False]
-        elsewhere = [c["text"] for c in claims if c.get("supported") is False and c.get("found")]
-        unchecked = [c["text"] for c in claims if c.get("supported") is None]
-        if missing:
-            lines.append(f"{'':30}not found: {_cut('; '.join(missing), width)}")
-        if elsewhere:
-            lines.append(f"{'':30}not in the nearest sentence: {_cut('; '.join(elsewhere), width)}")
-        if unchecked:
-            lines.append(f"{'':30}unchecked: {_cut('; '.join(unchecked), width)}")
-        if s.get("evidence"):
-            ev = s["evidence"][0]
-            lines.append(f"{'':30}nearest ({ev['similarity']:.2f}): {_where(ev['path'], ev['id'])} "
-                         f"{ev['start']}-{ev['end']} \"{_cut(ev['text'], 60)}\"")
+    doubted = sorted((s for s in sentences if s.get("status") in STATUS_ORDER),
+                     key=lambda s: (STATUS_ORDER[s["status"]], s["support"] if s.get("support") is not None else 0.0,
+                                    s["start"]))
+    for s in doubted:
+        lines += sentence_lines(s, width)
+    none = [s for s in sentences if s.get("status") == "no_evidence"]
+    for s in none[:NO_EVIDENCE_SHOWN]:
+        lines += sentence_lines(s, width)[:1]
+    if len(none) > NO_EVIDENCE_SHOWN:
+        lines.append(f"{'':11}... and {len(none) - NO_EVIDENCE_SHOWN} more no_evidence sentences")
     return lines
 
 

@@ -28,7 +28,10 @@ LABEL_RANK = {"fabricated": 0, "human": 1, "abstain": 2, "error": 3}
 FLAG = "\u2691"  # ⚑
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 COLUMNS = (("score", "Score", "num", "descending"), ("label", "Label", "", "ascending"),
-           ("words", "Words", "num", "descending"), ("path", "Path", "", "ascending"))
+           ("words", "Words", "num", "descending"), ("nflagged", "Flagged", "num", "descending"),
+           ("path", "Path", "", "ascending"))
+EVIDENCE_COLUMNS = (("doubted", "Not supported", "num", "descending"),
+                    ("invented", "Absent / conflicting claims", "num", "descending"))
 
 
 def _csp_hash(source: str) -> str:
@@ -82,14 +85,27 @@ def _models(records: list[dict], model: dict | None) -> list[dict]:
     return out
 
 
+def _evidence(rec: dict) -> dict | None:
+    e = rec.get("evidence_summary")
+    return e if isinstance(e, dict) else None
+
+
+def _is_checked(rec: dict) -> bool:
+    """Evidence mode checked some of its sentences (an abstaining record's too)."""
+    e = _evidence(rec)
+    return bool(e and e.get("n_sentences_checked") and rec.get("sentences"))
+
+
 def _counts(records: list[dict]) -> dict[str, int]:
     labels = [r.get("label") for r in records]
     counts = {"articles": len(records), "scored": sum(map(_is_scored, records)),
               "flagged": labels.count("fabricated"), "human": labels.count("human"),
               "abstained": labels.count("abstain"), "errors": labels.count("error")}
-    summaries = [r["evidence_summary"] for r in records if isinstance(r.get("evidence_summary"), dict)]
+    summaries = [e for e in map(_evidence, records) if e]
     if summaries:  # evidence mode
-        counts["unsupported sentences"] = sum(int(e.get("n_unsupported") or 0) for e in summaries)
+        for key, name in (("n_contradicted", "contradicted sentences"), ("n_unverified", "unverified sentences"),
+                          ("n_absent", "absent claims"), ("n_conflicting", "conflicting claims")):
+            counts[name] = sum(int(e.get(key) or 0) for e in summaries)
     return counts
 
 
@@ -98,38 +114,57 @@ def _thresholds(records: list[dict]) -> list[tuple[float, float | None]]:
     return sorted(pairs, key=lambda p: (p[0], p[1] if p[1] is not None else -1))
 
 
-STATUS_TEXT = {"supported": "supported by the evidence", "unsupported": "NOT supported by the evidence",
+STATUS_TEXT = {"supported": "supported by the evidence",
+               "contradicted": "CONTRADICTED by the evidence",
+               "unverified": "NOT VERIFIED: relevant evidence does not say this",
                "no_evidence": "no relevant evidence found"}
+VERDICT_TEXT = {"absent": "absent from the evidence", "conflicting": "conflicts with the evidence"}
+
+
+def _source(ev: dict) -> str:
+    """Where an evidence sentence comes from: its title and URL when the reference had them, else its path."""
+    named = " ".join(x for x in (ev.get("title") or "", f"<{ev['url']}>" if ev.get("url") else "") if x)
+    return named or str(ev.get("path") or ev.get("id") or "?")
 
 
 def _evidence_tip(s: dict) -> str:
-    """Evidence mode's part of a sentence's tooltip: its status, support and best evidence."""
+    """Evidence mode's part of a sentence's tooltip: its status, support, the claims to look at, and
+    the evidence to read (the sentence a conflicting value comes from, else the nearest one)."""
     status = s.get("status")
     if status not in STATUS_TEXT:
         return ""
     tip = f"; {STATUS_TEXT[status]}"
     if s.get("support") is not None:
         tip += f" (support {float(s['support']):.2f})"
-    best = (s.get("evidence") or [None])[0]
-    if best:
-        where = best.get("path") or best.get("id") or "?"
-        tip += f"; nearest evidence: \u201c{best.get('text', '')}\u201d ({where})"
+    claims = [c for c in s.get("claims") or [] if c.get("verdict") in VERDICT_TEXT]
+    for c in claims:
+        tip += f"; \u201c{c.get('text')}\u201d {VERDICT_TEXT[c['verdict']]}"
+        if c.get("evidence_value"):
+            tip += f" (the evidence says \u201c{c['evidence_value']}\u201d)"
+    evidence = s.get("evidence") or []
+    at = next((c["evidence_index"] for c in claims if isinstance(c.get("evidence_index"), int)
+               and 0 <= c["evidence_index"] < len(evidence)), 0)
+    if evidence:
+        best = evidence[at]
+        which = "conflicting evidence" if at or any(c.get("evidence_value") for c in claims) else "nearest evidence"
+        tip += f"; {which}: \u201c{best.get('text', '')}\u201d ({_source(best)})"
     return tip
 
 
 def _pieces(s: dict, text: str) -> list[dict]:
-    """The sentence's text in pieces, unsupported claims (evidence mode) marked by kind."""
+    """The sentence's text in pieces, its absent and conflicting claims (evidence mode) marked."""
     start = s.get("start") if isinstance(s.get("start"), int) else 0
-    marks = sorted((c["start"] - start, c["end"] - start, str(c.get("kind") or "claim"))
-                   for c in s.get("claims") or [] if c.get("supported") is False
+    marks = sorted((c["start"] - start, c["end"] - start, str(c.get("kind") or "claim"), c["verdict"],
+                    c.get("evidence_value"))
+                   for c in s.get("claims") or [] if c.get("verdict") in VERDICT_TEXT
                    and isinstance(c.get("start"), int) and isinstance(c.get("end"), int))
     out, pos = [], 0
-    for a, b, kind in marks:
+    for a, b, kind, verdict, value in marks:
         if a < pos or not 0 <= a < b <= len(text):
             continue  # overlapping or outside the sentence
         if a > pos:
             out.append({"text": text[pos:a], "claim": None})
-        out.append({"text": text[a:b], "claim": kind})
+        out.append({"text": text[a:b], "claim": kind, "verdict": verdict, "value": value})
         pos = b
     if pos < len(text) or not out:
         out.append({"text": text[pos:], "claim": None})
@@ -137,36 +172,48 @@ def _pieces(s: dict, text: str) -> list[dict]:
 
 
 def _sentence(s: dict) -> dict:
-    score = float(s.get("score") or 0.0)
+    score = s.get("score")
     flagged = bool(s.get("flagged"))
     text = "" if s.get("text") is None else str(s["text"])
     status = s.get("status") if s.get("status") in STATUS_TEXT else None
-    return {"text": text, "pieces": _pieces(s, text), "score": f"{score:.4f}", "flagged": flagged,
-            "status": status,
-            "tip": f"sentence score {score:.2f}" + (" \u2014 flagged" if flagged else "") + _evidence_tip(s),
-            "cls": f"s b{_bucket(score)}" + (" flagged" if flagged else "") + (f" ev-{status}" if status else "")}
+    head = "no sentence score (the writing model abstained)" if score is None else \
+        f"sentence score {float(score):.2f}" + (" \u2014 flagged" if flagged else "")
+    return {"text": text, "pieces": _pieces(s, text), "score": "" if score is None else f"{float(score):.4f}",
+            "flagged": flagged, "status": status, "tip": head + _evidence_tip(s),
+            "cls": f"s b{_bucket(float(score or 0.0))}" + (" flagged" if flagged else "")
+                   + (f" ev-{status}" if status else "")}
 
 
 def _paragraphs(sentences: Iterable[dict]) -> list[list[dict]]:
-    """Sentences in paragraphs: a gap of more than one character starts a new one."""
+    """Sentences in paragraphs: a gap of more than one character starts a new one. Each keeps its
+    number in the record (the invented-specifics list links to it)."""
     out: list[list[dict]] = []
     prev_end = None
-    for s in sentences:
+    for n, s in enumerate(sentences):
         start = s.get("start")
         gap = (start - prev_end) if isinstance(start, int) and isinstance(prev_end, int) else 1
         if not out or gap > 1:
             out.append([])
-        out[-1].append(_sentence(s))
+        out[-1].append({**_sentence(s), "n": n})
         prev_end = s.get("end")
     return out
 
 
+def _invented(rec: dict) -> list[dict]:
+    """The article's absent and conflicting claims, in text order, each with its sentence's number."""
+    e = _evidence(rec) or {}
+    return [{"text": str(c.get("text")), "verdict": c.get("verdict"), "value": c.get("evidence_value"),
+             "kind": str(c.get("kind") or "claim"), "sentence": c.get("sentence")}
+            for c in e.get("invented_specifics") or [] if c.get("verdict") in VERDICT_TEXT]
+
+
 def _article(i: int, rec: dict) -> dict:
     sents = rec.get("sentences") or []
-    facts = {k: rec.get(k) for k in ("score", "threshold", "sentence_threshold", "target_fpr", "n_words", "model")}
+    facts = {k: rec.get(k) for k in ("score", "threshold", "sentence_threshold", "target_fpr", "n_words", "model",
+                                     "reason")}
     return {"i": i, "rec": facts, "label": str(rec.get("label")), "where": _where(rec), "n_sentences": len(sents),
             "n_flagged": sum(bool(s.get("flagged")) for s in sents), "paragraphs": _paragraphs(sents),
-            "evidence": rec.get("evidence_summary") if isinstance(rec.get("evidence_summary"), dict) else None}
+            "evidence": _evidence(rec), "invented": _invented(rec)}
 
 
 def render(records: list[dict], model: dict | None = None) -> str:
@@ -179,20 +226,29 @@ def render(records: list[dict], model: dict | None = None) -> str:
            "base-uri 'none'; form-action 'none'")
     order = sorted(range(len(records)),
                    key=lambda i: (records[i].get("score") is None, -(records[i].get("score") or 0.0), i))
-    rows = [{"i": i, "score": records[i].get("score"), "words": records[i].get("n_words"),
-             "label": str(records[i].get("label") or "error"), "where": _where(records[i]),
-             "rank": LABEL_RANK.get(str(records[i].get("label") or "error"), 9)} for i in order]
+    evidence = any(_evidence(r) for r in records)
+
+    def row(i: int) -> dict:
+        r, e = records[i], _evidence(records[i]) or {}
+        checked = bool(e.get("n_sentences_checked"))
+        return {"i": i, "score": r.get("score"), "words": r.get("n_words"), "label": str(r.get("label") or "error"),
+                "where": _where(r), "rank": LABEL_RANK.get(str(r.get("label") or "error"), 9),
+                "nflagged": sum(bool(s.get("flagged")) for s in r.get("sentences") or []) if _is_scored(r) else None,
+                "doubted": (int(e.get("n_contradicted") or 0) + int(e.get("n_unverified") or 0)) if checked else None,
+                "invented": len(e.get("invented_specifics") or []) if checked else None}
+
+    rows = [row(i) for i in order]
+    shown = [i for i in order if _is_scored(records[i]) or _is_checked(records[i])]
     problems = [{"i": i, "label": str(r.get("label") or "error"), "where": _where(r),
                  "why": r.get("error") or r.get("reason") or "no reason recorded"}
-                for i, r in enumerate(records) if not _is_scored(r)]
+                for i, r in enumerate(records) if i not in shown]
     from markupsafe import Markup
 
     return env.get_template("report.html.j2").render(
         csp=csp, css=Markup(css), js=Markup(js), models=_models(records, model), thresholds=_thresholds(records),
-        counts=_counts(records), rows=rows,
-        evidence=any(isinstance(r.get("evidence_summary"), dict) for r in records),
-        articles=[_article(i, records[i]) for i in order if _is_scored(records[i])],
-        problems=problems)
+        counts=_counts(records), rows=rows, evidence=evidence,
+        table_columns=COLUMNS + (EVIDENCE_COLUMNS if evidence else ()),
+        articles=[_article(i, records[i]) for i in shown], problems=problems, verdict_text=VERDICT_TEXT)
 
 
 def write_html(path: str | Path, records: list[dict], model: dict | None = None) -> Path:
