@@ -273,7 +273,9 @@ def annotate(record: dict, article: Article | None, check: EvidenceCheck | None)
     results = check.check([s.text for s in article.sentences], [s.norm for s in article.sentences])
     for rec, sent, res in zip(sentences, article.sentences, results):
         fill(rec, sent.start, res, check.index)
-    record["sentences"] = sentences
+    spans = {(s.start, s.end) for s in article.sentences}  # a scored sentence the article does not have: kept as is
+    record["sentences"] = sorted(sentences + [r for k, r in by_span.items() if k not in spans],
+                                 key=lambda r: (r["start"], r["end"]))
     record["evidence_summary"] = summary(sentences)
     return record
 
