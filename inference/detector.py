@@ -3,7 +3,9 @@
 Per article: `score` (calibrated probability of machine-written / fabricated
 text), `label` (fabricated / human / abstain) at the threshold for a target
 false-positive rate, and `sentences` with offsets into the text given and
-their own scores, so a reader sees which sentences drive the verdict.
+their own scores, so a reader sees which sentences drive the verdict: in an article labelled
+fabricated, its (up to 3) highest sentences at or above `driver_threshold` are marked `driver`,
+and `why` says in one line why the article got its label (see fabscore.io.records).
 
     det = load_detector()            # the shipped default model
     det.score(texts, fpr=0.05)       # one record per text (a str is one text)
@@ -26,7 +28,7 @@ import numpy as np
 
 from fabscore.engines.plan import Plan, plan
 from fabscore.features.featurize import featurize, stack
-from fabscore.io.records import build_record, error_result, round6
+from fabscore.io.records import DRIVER_FPR, build_record, error_result, explain, pick_drivers, round6
 from fabscore.models import directory as md
 from fabscore.models.backbones import resolve_device
 from fabscore.text.language import english_reason
@@ -48,10 +50,11 @@ class SentenceScore:
     text: str
     score: float
     flagged: bool
+    driver: bool = False  # one of the sentences that drive a fabricated verdict
 
     def as_dict(self) -> dict:
         return {"start": self.start, "end": self.end, "text": self.text,
-                "score": round6(self.score), "flagged": self.flagged}
+                "score": round6(self.score), "flagged": self.flagged, "driver": self.driver}
 
 
 @dataclass
@@ -64,12 +67,27 @@ class ArticleScore:
     sentences: list[SentenceScore] = field(default_factory=list)
     reason: str | None = None  # why the detector abstained
     sentence_threshold: float | None = None
+    driver_threshold: float | None = None  # the bar a driver sentence reaches (records.DRIVER_FPR)
     article: Article | None = field(default=None, repr=False, compare=False)  # the prepared text (not in the record)
+
+    @property
+    def drivers(self) -> list[int]:
+        """Positions of the driver sentences, in text order."""
+        return [i for i, s in enumerate(self.sentences) if s.driver]
+
+    @property
+    def why(self) -> str | None:
+        """One line: why this label, in words that agree with the numbers (records.explain)."""
+        bar = self.driver_threshold
+        return explain(self.label, len(self.sentences), sum(s.flagged for s in self.sentences),
+                       0 if bar is None else sum(s.score >= bar for s in self.sentences), bar, self.reason)
 
     def as_dict(self) -> dict:
         return {"score": round6(self.score), "label": self.label, "threshold": round6(self.threshold),
-                "sentence_threshold": round6(self.sentence_threshold), "target_fpr": self.target_fpr,
-                "n_words": self.n_words, "reason": self.reason, "sentences": [s.as_dict() for s in self.sentences]}
+                "sentence_threshold": round6(self.sentence_threshold),
+                "driver_threshold": round6(self.driver_threshold), "target_fpr": self.target_fpr,
+                "n_words": self.n_words, "reason": self.reason, "why": self.why, "drivers": self.drivers,
+                "sentences": [s.as_dict() for s in self.sentences]}
 
 
 @dataclass(frozen=True)
@@ -128,6 +146,19 @@ class Detector:
         article = self.model.threshold(fpr)  # first, so a missing FPR is named at the article level
         return article, self.model.threshold(fpr, "sentence") if self.model.thresholds("sentence") else None
 
+    def driver_threshold(self, fpr: float) -> float | None:
+        """The score a driver sentence must reach at target FPR `fpr`: the stored sentence threshold
+        for records.DRIVER_FPR (else for the largest stored rate under it, else the smallest stored),
+        and never above the flag threshold at `fpr`, so every flagged sentence can be a driver.
+        None when the model scores no sentences."""
+        table = self.model.thresholds("sentence")
+        if not table:
+            return None
+        under = [f for f in table if f <= DRIVER_FPR + 1e-12]
+        bar = table[max(under)] if under else table[min(table)]
+        flag = self.thresholds(fpr)[1]
+        return bar if flag is None else min(bar, flag)
+
     # ------------------------------------------------------------ scoring
     def _scored(self, text: str) -> _Scored:
         key = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
@@ -180,15 +211,17 @@ class Detector:
         """One text's score, label at the threshold of `fpr` (default: the detector's), and sentences."""
         fpr = self.fpr if fpr is None else float(fpr)
         threshold, sent_threshold = self.thresholds(fpr)
+        bar = self.driver_threshold(fpr)
         s = self._scored(text)
-        common = dict(threshold=threshold, sentence_threshold=sent_threshold, target_fpr=fpr, n_words=s.n_words,
-                      article=s.article)
+        common = dict(threshold=threshold, sentence_threshold=sent_threshold, driver_threshold=bar, target_fpr=fpr,
+                      n_words=s.n_words, article=s.article)
         if s.score is None:
             return ArticleScore(score=None, label="abstain", reason=s.reason, **common)
-        sentences = [SentenceScore(a, b, t, p, sent_threshold is not None and p >= sent_threshold)
-                     for a, b, t, p in s.sentences]
-        return ArticleScore(score=s.score, label="fabricated" if s.score >= threshold else "human",
-                            sentences=sentences, **common)
+        label = "fabricated" if s.score >= threshold else "human"
+        drivers = pick_drivers([p for *_, p in s.sentences], label, bar)
+        sentences = [SentenceScore(a, b, t, p, sent_threshold is not None and p >= sent_threshold, i in drivers)
+                     for i, (a, b, t, p) in enumerate(s.sentences)]
+        return ArticleScore(score=s.score, label=label, sentences=sentences, **common)
 
     def record(self, text: object, *, path: str | None = None, id: str | None = None, fpr: float | None = None,
                error: str | None = None, text_field: str | None = None, fields: dict | None = None,
@@ -211,7 +244,7 @@ class Detector:
             except Exception as e:  # noqa: BLE001 - MemoryError, a featurizer bug: this input fails, the batch goes on
                 error = f"scoring failed: {type(e).__name__}: {e}"
         if result is None:
-            result = error_result(*self.thresholds(fpr), fpr)
+            result = error_result(*self.thresholds(fpr), fpr, self.driver_threshold(fpr))
         return build_record(result, path=path, id=id, model=self.model_id, error=error, text_field=text_field,
                             fields=fields)
 

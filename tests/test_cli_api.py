@@ -158,7 +158,7 @@ def test_table_keeps_the_input_order_and_wide_shows_whole_lines(tmp_path, capsys
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
     code, out, _ = run([tmp_path / n for n in names] + ["--model", FAST, "--workers", "2"], capsys)
     assert code == 0
-    rows = [line.split()[-1] for line in out.splitlines()[2:]]
+    rows = [line.split()[-1] for line in out.splitlines()[2:] if not line.startswith(" ")]  # not why/driver lines
     assert [Path(r).name for r in rows] == names
 
 
@@ -171,6 +171,7 @@ def test_terminal_gets_a_table_and_a_pipe_gets_jsonl(texts, tmp_path, capsys, mo
     assert code == 0
     legend, *lines = out.splitlines()
     assert legend.startswith("# model fabscore-fast") and "label fabricated at score >=" in legend
+    assert "driver = one of the 3 highest sentences of an article labelled fabricated" in legend
     assert lines[0].split() == ["label", "score", "flagged", "path"]
     label, score, flagged, path = lines[1].split()
     assert label in ("human", "fabricated") and 0 <= float(score) <= 1 and path == str(article)

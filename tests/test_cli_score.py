@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import shared_file
 
 from fabscore.cli import commands as cli
 from fabscore.detector import Detector
@@ -17,8 +18,13 @@ from fabscore.io.reading import read_document
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = sorted((ROOT / "seeds").glob("*.txt"))
-FIELDS = ["path", "id", "score", "label", "threshold", "sentence_threshold", "target_fpr", "n_words", "reason",
-          "sentences", "evidence_summary", "text_field", "model", "error"]
+FIELDS = ["path", "id", "score", "label", "threshold", "sentence_threshold", "driver_threshold", "target_fpr",
+          "n_words", "reason", "why", "drivers", "sentences", "evidence_summary", "text_field", "model", "error"]
+# Real PolitiFact++ articles (first 200 words; stories no shipped model trained on) that the default
+# model labels in each way a reader found confusing: human with sentences flagged (4 of 10; all 6),
+# fabricated with no sentence flagged but several close, fabricated with no sentence close at all.
+PP_CASES = ("pfpp-politifact13132-HR", "pfpp-politifact6473-HR", "pfpp-politifact4879-MR",
+            "pfpp-politifact1783-MR")
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +52,37 @@ def jsonl(path: Path) -> list[dict]:
 
 def min_words(model: Path) -> int:
     return int(json.loads((model / "config.json").read_text()).get("min_words", 0))
+
+
+def assert_why_agrees(rec: dict) -> None:
+    """A record's drivers and `why` agree with its scores and thresholds: drivers only in an article
+    labelled fabricated, at most 3, its highest sentences at or above driver_threshold (a real bar,
+    never above the flag threshold); `why` states the counts the record holds."""
+    sents, bar, why = rec["sentences"], rec["driver_threshold"], rec["why"]
+    drivers = [i for i, s in enumerate(sents) if s["driver"]]
+    assert rec["drivers"] == drivers and len(drivers) <= 3
+    if rec["label"] == "abstain":
+        assert not drivers and why == f"not scored: {rec['reason']}"
+        return
+    assert bar is not None and 0 < bar <= rec["sentence_threshold"]
+    n, flagged = len(sents), sum(s["flagged"] for s in sents)
+    near = sorted((s["score"] for s in sents if s["score"] >= bar), reverse=True)
+    if rec["label"] == "human":
+        assert not drivers
+        assert why.startswith(f"{flagged} of {n} sentences flagged, but the article" if flagged
+                              else f"none of {n} sentences flagged, and the article scores below its threshold")
+        return
+    assert rec["label"] == "fabricated"
+    assert all(sents[i]["score"] >= bar for i in drivers)
+    assert sorted((sents[i]["score"] for i in drivers), reverse=True) == near[:3]
+    assert bool(drivers) == bool(near) and (not flagged or drivers)
+    if flagged:
+        assert why == f"{flagged} of {n} sentences flagged"
+    elif near:
+        assert why.startswith(f"no sentence flagged, but {len(near)} of {n} come")
+        assert f"(at or above {bar:.3f})" in why
+    else:
+        assert why == "no single sentence stands out: the text as a whole reads machine-written"
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +113,7 @@ def test_records_have_every_field_and_sentences_index_the_text(model_dir, tmp_pa
         for s in rec["sentences"]:
             assert text[s["start"]:s["end"]] == s["text"]
         assert (rec["label"] == "fabricated") == (rec["score"] >= rec["threshold"])
+        assert_why_agrees(rec)
     assert summary(err)["scored"] == 2
 
 
@@ -88,12 +126,16 @@ def test_stdout_is_jsonl_when_no_out(model_dir, corpus, capsys):
 
 
 def test_fpr_picks_a_stored_threshold(model_dir, corpus, capsys):
-    table = json.loads((model_dir / "config.json").read_text())["thresholds"]["article"]
+    stored = json.loads((model_dir / "config.json").read_text())["thresholds"]
+    table = stored["article"]
+    bar = next(t["threshold"] for t in stored["sentence"] if t["target_fpr"] == 0.05)
     for row in table[:2]:
         code, out, _ = run([corpus / "a0.txt", "--model", model_dir, "--fpr", row["target_fpr"]], capsys)
         rec = json.loads(out)
         assert code == 0 and rec["target_fpr"] == row["target_fpr"]
         assert rec["threshold"] == pytest.approx(row["threshold"], abs=1e-6)
+        # drivers reach the sentence threshold for a 5% FPR, whatever --fpr flags sentences at
+        assert rec["driver_threshold"] == pytest.approx(bar, abs=1e-6)
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -176,6 +218,9 @@ def test_csv_output_and_resume(model_dir, corpus, tmp_path, capsys):
     assert pdf[0]["label"] == "error" and "unsupported file type '.pdf'" in pdf[0]["error"]
     scored = [r for r in rows if r["label"] in ("fabricated", "human")]
     assert scored and all(0 <= float(r["score"]) <= 1 and int(r["n_sentences"]) > 0 for r in scored)
+    assert all(r["why"] and int(r["n_drivers"]) <= 3 and float(r["driver_threshold"]) > 0 for r in scored)
+    assert all(int(r["n_drivers"]) == 0 for r in scored if r["label"] == "human")
+    assert pdf[0]["why"] == "" and pdf[0]["n_drivers"] == "0"
 
 
 def test_resume_refuses_a_file_that_is_not_ours(model_dir, corpus, tmp_path, capsys):
@@ -276,3 +321,69 @@ def test_evidence_takes_one_reference_per_use_and_never_swallows_the_articles(mo
     assert code == 0, err
     (rec,) = jsonl(out)
     assert rec["path"] == str(article) and rec["evidence_summary"] is not None
+
+
+def test_why_explains_each_kind_of_verdict_on_real_articles(tmp_path, capsys):
+    """The shipped default model on real held-out articles it labels in the ways readers found
+    confusing: every record's drivers and `why` agree with its numbers, a human article with flagged
+    sentences says why they do not make it machine-written, and CSV, the table and the HTML report
+    show the same drivers and `why`."""
+    from fabscore.io.output import _table_line, csv_row
+    from fabscore.io.report import render
+    from fabscore.models.directory import SHIPPED
+    from fabscore.training.eval.scoring import cut_text
+    from fabscore.training.fit.feature_cache import FeatureCache
+
+    rows = {r["id"]: r for r in map(json.loads, shared_file("politifact_pp.clean.jsonl").open()) if r["id"] in PP_CASES}
+    cache = FeatureCache(tmp_path / "cache")
+    data = tmp_path / "cases.jsonl"
+    data.write_text("".join(json.dumps({"id": i, "text": cut_text(rows[i]["text"], 200, cache)}) + "\n"
+                            for i in PP_CASES))
+    out = tmp_path / "o.jsonl"
+    code, _, err = run([data, "--model", SHIPPED / "default", "--out", out], capsys)
+    assert code == 0, err
+    records = {r["id"]: r for r in jsonl(out)}
+    assert list(records) == list(PP_CASES)
+    for rec in records.values():
+        assert_why_agrees(rec)
+    humans = [records[i] for i in PP_CASES[:2] if records[i]["label"] == "human"]
+    assert humans and all(any(s["flagged"] for s in r["sentences"]) for r in humans)
+    assert all("but the article" in r["why"] and "scores below its threshold" in r["why"] for r in humans)
+    assert records["pfpp-politifact4879-MR"]["drivers"], "several sentences close to the flag threshold"
+    header = csv_header()
+    for rec in records.values():
+        row = dict(zip(header, csv_row(rec)))
+        assert row["why"] == rec["why"] and int(row["n_drivers"]) == len(rec["drivers"])
+        lines = _table_line(rec).splitlines()
+        shown = rec["label"] == "fabricated" or any(s["flagged"] for s in rec["sentences"])
+        assert (f"{'':11}why: {rec['why']}" in lines) == shown
+        assert sum(line.startswith(f"{'':11}driver ") for line in lines) == len(rec["drivers"])
+    page = render(list(records.values()))
+    assert page.count('data-driver="true"') == sum(len(r["drivers"]) for r in records.values())
+    assert page.count('class="verdict-why"') == len(records)
+
+
+def test_why_for_every_label_and_drivers_need_a_real_bar():
+    """`why` in every case, from the counts alone; drivers are the top 3 at or above a bar, and
+    there is none without one, below it, or in an article not labelled fabricated."""
+    from fabscore.io.records import explain, pick_drivers
+
+    assert explain("fabricated", 9, 3, 5, 0.7) == "3 of 9 sentences flagged"
+    assert explain("fabricated", 9, 0, 2, 0.7) == ("no sentence flagged, but 2 of 9 come close (at or above 0.700): "
+                                                   "the text as a whole reads machine-written")
+    assert explain("fabricated", 9, 0, 1, 0.7).startswith("no sentence flagged, but 1 of 9 comes close")
+    assert explain("fabricated", 9, 0, 0, 0.7) == ("no single sentence stands out: the text as a whole reads "
+                                                   "machine-written")
+    assert explain("fabricated", 0, 0, 0, None).endswith("(this model scores no sentences)")
+    few = explain("human", 9, 2, 4, 0.7)
+    assert few.startswith("2 of 9 sentences flagged, but the article scores below its threshold: a few machine-like")
+    assert explain("human", 27, 27, 27, 0.7).startswith("27 of 27 sentences flagged, but the article as a whole")
+    assert explain("human", 9, 0, 3, 0.7) == "none of 9 sentences flagged, and the article scores below its threshold"
+    assert explain("abstain", 0, 0, 0, 0.7, "too short: 12 words, at least 40 needed") == \
+        "not scored: too short: 12 words, at least 40 needed"
+    assert explain("error", 0, 0, 0, 0.7) is None
+    scores = [0.5, 0.95, 0.71, 0.99, 0.7, 0.95, 0.2]
+    assert pick_drivers(scores, "fabricated", 0.7) == {1, 3, 5}  # ties: the earlier one first
+    assert pick_drivers(scores, "fabricated", 0.96) == {3}
+    assert pick_drivers(scores, "fabricated", 0.999) == set()
+    assert pick_drivers(scores, "human", 0.7) == pick_drivers(scores, "fabricated", None) == set()

@@ -289,6 +289,15 @@ def test_report_of_real_detector_records(driver, tmp_path):
     n_sents = sum(len(r["sentences"]) for r in records)
     assert n_sents > 0 and len(driver.find_elements("css selector", ".s")) == n_sents
     assert det.model.name in driver.find_element("tag name", "header").text
+    # drivers: marked beyond colour (bold, a star, the tooltip); every scored article says why
+    marked = driver.find_elements("css selector", '.s[data-driver="true"]')
+    assert len(marked) == sum(len(r["drivers"]) for r in records) > 0  # the fabricated seed has drivers
+    style = driver.execute_script("var s=arguments[0]; return [getComputedStyle(s,'::after').content, "
+                                  "getComputedStyle(s).fontWeight]", marked[0])
+    assert "\u2605" in style[0] and int(style[1]) >= 600
+    assert marked[0].get_attribute("title").endswith("; drives the fabricated label")
+    whys = sorted(e.text for e in driver.find_elements("css selector", "article .verdict-why"))
+    assert whys == sorted(f"Why: {r['why']}" for r in records if r["label"] in ("fabricated", "human"))
     header(driver, "score").click()
     scores = [s for s in row_scores(driver) if s is not None]
     assert scores == sorted(r["score"] for r in records if r["score"] is not None)

@@ -392,6 +392,8 @@ def test_cli_evaluate_writes_metrics_and_plots(tiny_model_dir, tiny_data, featur
     # the tables go to stdout, progress and log lines to stderr; per source = the rows' source column
     assert "| all | 40 |" in printed.out and "by source:" in printed.out
     assert "| LLMFake |" in printed.out and "scoring 40 articles" in printed.err and "| all |" not in printed.err
+    assert metrics["agreement"]["labelled_fabricated"]["of"] == metrics["agreement"]["n_articles"] == overall["n"]
+    assert "article and sentence agreement:\n| counted | n | out of | share |" in printed.out
     for name in ("roc.png", "reliability.png", "histogram.png"):
         data = (out / name).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 1000, name
@@ -420,6 +422,91 @@ def test_fpr_warning_when_a_threshold_does_not_hold():
     warnings = fpr_warnings(report, {0.01: 0.9, 0.05: 0.7})
     assert len(warnings) == 1
     assert warnings[0].startswith("WARNING:") and "6 of 200 human articles (3.00%)" in warnings[0]
+
+
+def _result(label: str, score: float, flagged: list[bool], driver: list[bool] | None = None) -> dict:
+    driver = driver or [False] * len(flagged)
+    return {"score": score, "label": label, "driver_threshold": 0.7,
+            "sentences": [{"score": 0.99 if f else 0.8 if d else 0.1, "flagged": f, "driver": d}
+                          for f, d in zip(flagged, driver)]}
+
+
+def test_agreement_counts_articles_and_sentences():
+    """The agreement rows on hand-made results: what is counted, out of what."""
+    from fabscore.training.card import agreement_table
+    from fabscore.training.eval.evaluate import agreement
+
+    results = [_result("fabricated", 0.99, [True, False, False]),               # machine, a flagged sentence
+               _result("fabricated", 0.95, [False, False], [True, False]),      # machine, a driver only
+               _result("fabricated", 0.91, [False, False, False]),              # human, nothing stands out
+               _result("human", 0.20, [True, False, False, False]),             # human, 1 of 4 flagged
+               _result("human", 0.10, [False] * 6),                             # human, quiet
+               _result("human", 0.30, [False, True]),                           # machine missed, a flag
+               _result("human", 0.40, [False]),                                 # machine missed, quiet
+               {"score": None, "label": "abstain", "sentences": []}]            # not counted
+    labels = [1, 1, 0, 0, 0, 1, 1, 0]
+    a = agreement(results, labels)
+    n = {k: (v["n"], v["of"]) for k, v in a.items() if isinstance(v, dict)}
+    assert n == {"labelled_fabricated": (3, 7), "fabricated_with_flagged_sentence": (1, 3),
+                 "fabricated_with_flagged_or_driver_sentence": (2, 3), "human_labelled_human": (2, 3),
+                 "human_labelled_human_sentences_flagged": (1, 10), "machine_labelled_human": (2, 4),
+                 "machine_labelled_human_with_flagged_sentence": (1, 2)}
+    assert a["n_articles"] == 7 and a["driver_threshold"] == 0.7
+    assert a["fabricated_with_flagged_or_driver_sentence"]["share"] == pytest.approx(2 / 3)
+    assert a["human_labelled_human_sentences_flagged"]["share"] == pytest.approx(0.1)
+    json.dumps(a)  # goes into metrics.json as it is
+    text = agreement_table(a)
+    assert "| ... with at least one flagged or driver sentence | 2 | 3 labelled fabricated | 0.667 |" in text
+    assert "| ... their sentences flagged | 1 | 10 sentences in them | 0.100 |" in text
+    assert "at or above 0.7000" in text
+    empty = agreement([], [])
+    assert empty["labelled_fabricated"] == {"n": 0, "of": 0, "share": None} and "| - |" in agreement_table(empty)
+
+
+def test_evaluate_reports_agreement_as_a_table(tmp_path, capsys):
+    """`fabscore evaluate` with the shipped fast model on a few real PolitiFact++ articles: agreement
+    in metrics.json under clear keys, counts that match scores.jsonl, printed as a table."""
+    from conftest import shared_file, small_sample
+
+    data = write_jsonl(tmp_path / "pp.jsonl", small_sample(shared_file("politifact_pp.clean.jsonl"), 4))
+    out = tmp_path / "eval"
+    code = cli.main(["evaluate", "--model", "fast", "--data", str(data), "--out", str(out), "--cache",
+                     str(tmp_path / "cache"), "--workers", "1", "--max-words", "200", "--by", "source"])
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    a = json.loads((out / "metrics.json").read_text())["agreement"]
+    scores = [json.loads(line) for line in (out / "scores.jsonl").open()]
+    scored = [r for r in scores if r["score"] is not None]
+    assert a["n_articles"] == len(scored) == 8
+    assert a["labelled_fabricated"]["n"] == sum(r["result"] == "fabricated" for r in scored)
+    assert a["human_labelled_human"] == {"n": sum(r["result"] == "human" for r in scored if r["label"] == 0),
+                                         "of": 4, "share": a["human_labelled_human"]["n"] / 4}
+    fab = a["labelled_fabricated"]["n"]
+    assert a["fabricated_with_flagged_sentence"]["n"] <= a["fabricated_with_flagged_or_driver_sentence"]["n"] <= fab
+    assert "article and sentence agreement:\n| counted | n | out of | share |" in printed.out
+    assert "{" not in printed.out.split("article and sentence agreement:")[1].split("threshold for")[0]
+
+
+def test_card_shows_an_evaluations_agreement_when_it_has_one():
+    """The shipped cards render as they are; an evaluation with an agreement gets its table."""
+    import copy
+
+    from fabscore.training.card import render
+
+    model = md.load("default")
+    assert render(model.config) == (model.path / md.CARD).read_text()
+    assert "Article and sentence agreement" not in render(model.config)
+    config = copy.deepcopy(model.config)
+    title = next(t for t in config["evaluations"] if t.startswith("PolitiFact++ ("))
+    config["evaluations"][title]["agreement"] = {
+        "n_articles": 259, "driver_threshold": 0.7018,
+        "labelled_fabricated": {"n": 64, "of": 259, "share": 64 / 259},
+        "fabricated_with_flagged_or_driver_sentence": {"n": 59, "of": 64, "share": 59 / 64}}
+    card = render(config)
+    section = card.split(f"### {title}")[1].split("\n### ")[0]
+    assert "#### Article and sentence agreement" in section
+    assert "| ... with at least one flagged or driver sentence | 59 | 64 labelled fabricated | 0.922 |" in section
+    assert card.count("#### Article and sentence agreement") == 1
 
 
 def test_train_help_shows_defaults_and_default_features():

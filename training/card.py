@@ -50,6 +50,41 @@ def attack_table(rows: dict[str, dict]) -> str:
                   for name, m in rows.items()})
 
 
+# `fabscore evaluate`'s agreement rows (eval.evaluate.agreement): key, what is counted, out of what
+AGREEMENT_ROWS = (
+    ("labelled_fabricated", "articles labelled fabricated", "articles scored"),
+    ("fabricated_with_flagged_sentence", "... with at least one flagged sentence", "labelled fabricated"),
+    ("fabricated_with_flagged_or_driver_sentence", "... with at least one flagged or driver sentence",
+     "labelled fabricated"),
+    ("human_labelled_human", "human articles labelled human", "human articles scored"),
+    ("human_labelled_human_sentences_flagged", "... their sentences flagged", "sentences in them"),
+    ("machine_labelled_human", "machine articles labelled human", "machine articles scored"),
+    ("machine_labelled_human_with_flagged_sentence", "... with at least one flagged sentence",
+     "machine labelled human"),
+)
+
+
+def agreement_table(agreement: dict) -> str:
+    """The article/sentence agreement of an evaluation as a Markdown table: count, out of what,
+    share; then the driver threshold and the article score's rank correlation with its highest
+    sentence score. Rows missing from `agreement` are left out."""
+    out = ["| counted | n | out of | share |", "|---|---|---|---|"]
+    for key, what, of in AGREEMENT_ROWS:
+        row = agreement.get(key)
+        if isinstance(row, dict):
+            out.append(f"| {_cell(what)} | {_cell(row.get('n'))} | {_cell(row.get('of'))} {_cell(of)} | "
+                       f"{_cell(row.get('share'))} |")
+    notes = []
+    if agreement.get("driver_threshold") is not None:
+        notes.append(f"a driver is one of the (up to 3) highest sentences of an article labelled fabricated scoring "
+                     f"at or above {agreement['driver_threshold']:.4f}")
+    if agreement.get("spearman_article_vs_max_sentence") is not None:
+        notes.append("Spearman correlation of the article score with its highest sentence score "
+                     f"{agreement['spearman_article_vs_max_sentence']:.3f}")
+    text = "; ".join(notes)
+    return "\n".join(out + (["", text[:1].upper() + text[1:] + "."] if notes else []))
+
+
 def _fpr_cell(t: dict, level: str = "article") -> str:
     """The held-out FPR of a threshold, marked when too few humans stand behind it
     (fewer than 10 / target FPR: under 10 expected false positives)."""
@@ -71,7 +106,8 @@ def render(config: dict) -> str:
     m = config["metrics"]
     return _environment().get_template(TEMPLATE).render(
         config=config, m=m, data=config["training_data"], enc=config.get("encoder"),
-        sent=config.get("sentence_head"), table=table, attack_table=attack_table, fmt=_fmt, fpr_cell=_fpr_cell,
+        sent=config.get("sentence_head"), table=table, attack_table=attack_table, agreement_table=agreement_table,
+        fmt=_fmt, fpr_cell=_fpr_cell,
         front_metrics=FRONT_METRICS, near=NEAR_MODEL, close=close_cues(m.get("shortcuts") or {}),
         by_generator={k: v for k, v in (m.get("by_generator") or {}).items() if k != "human"},
         by_generator_method={k: v for k, v in (m.get("by_generator_method") or {}).items() if k != "human"},

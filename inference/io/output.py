@@ -14,10 +14,13 @@ import tempfile
 from collections.abc import Callable
 from typing import IO
 
+from fabscore.io.records import DRIVER_FPR, MAX_DRIVERS
+
 PROG = "fabscore"
 FORMATS = ("jsonl", "csv", "table")
-CSV_COLUMNS = ("path", "id", "score", "label", "threshold", "sentence_threshold", "target_fpr", "n_words", "reason",
-               "n_sentences", "n_flagged", "text_field", "model", "model_sha256", "error")
+CSV_COLUMNS = ("path", "id", "score", "label", "threshold", "sentence_threshold", "driver_threshold", "target_fpr",
+               "n_words", "reason", "why", "n_sentences", "n_flagged", "n_drivers", "text_field", "model",
+               "model_sha256", "error")
 # Evidence mode's columns (empty without --evidence): the counts per status, the lowest support, and the
 # claims a reader must look at, joined with " | " (a conflicting one with the evidence's value).
 EVIDENCE_COLUMNS = ("n_checked", "n_supported", "n_contradicted", "n_unverified", "n_no_evidence", "min_support",
@@ -65,15 +68,17 @@ def csv_row(rec: dict, keep: tuple[str, ...] = ()) -> list[str]:
     sentences = rec.get("sentences") or []
     model = rec.get("model") or {}
     values = [rec["path"], rec["id"], rec["score"], rec["label"], rec["threshold"], rec["sentence_threshold"],
-              rec["target_fpr"], rec["n_words"], rec["reason"], len(sentences),
-              sum(bool(s.get("flagged")) for s in sentences), rec.get("text_field"), model.get("name"),
+              rec.get("driver_threshold"), rec["target_fpr"], rec["n_words"], rec["reason"], rec.get("why"),
+              len(sentences), sum(bool(s.get("flagged")) for s in sentences),
+              sum(bool(s.get("driver")) for s in sentences), rec.get("text_field"), model.get("name"),
               model.get("sha256"), rec["error"]] + evidence_values(rec)
     fields = rec.get("fields") or {}
     return [_one_line(v) for v in values] + [_one_line(fields.get(k)) for k in keep]
 
 
 def record_from_csv(row: dict) -> dict:
-    """A CSV row back as a record (without sentences), for the HTML report and --resume."""
+    """A CSV row back as a record (without sentences, so without drivers; `why` says what they were),
+    for the HTML report and --resume."""
     def num(v: str, cast: Callable = float):
         return None if v in ("", None) else cast(v)
 
@@ -86,8 +91,9 @@ def record_from_csv(row: dict) -> dict:
                     "reason": row.get("evidence_reason") or None}
     return {"path": row["path"], "id": row["id"], "score": num(row["score"]), "label": row["label"],
             "threshold": num(row["threshold"]), "sentence_threshold": num(row["sentence_threshold"]),
-            "target_fpr": num(row["target_fpr"]), "n_words": num(row["n_words"], int), "reason": row["reason"] or None,
-            "sentences": [], "evidence_summary": evidence, "text_field": row["text_field"] or None,
+            "driver_threshold": num(row["driver_threshold"]), "target_fpr": num(row["target_fpr"]),
+            "n_words": num(row["n_words"], int), "reason": row["reason"] or None, "why": row["why"] or None,
+            "drivers": [], "sentences": [], "evidence_summary": evidence, "text_field": row["text_field"] or None,
             "model": {"name": row["model"], "sha256": row["model_sha256"]}, "error": row["error"] or None}
 
 
@@ -260,15 +266,29 @@ def _evidence_lines(rec: dict, width: int | None = TABLE_TEXT_CHARS) -> list[str
     return lines
 
 
+def _driver_lines(rec: dict, width: int | None = TABLE_TEXT_CHARS) -> list[str]:
+    """Below an article labelled fabricated or with a flagged sentence: its `why`, then its driver
+    sentences (highest first), each with its score. Nothing for a quiet human article."""
+    sentences = rec.get("sentences") or []
+    if not rec.get("why") or not (rec.get("label") == "fabricated" or any(s.get("flagged") for s in sentences)):
+        return []
+    drivers = sorted((s for s in sentences if s.get("driver") and s.get("score") is not None),
+                     key=lambda s: (-s["score"], s["start"]))
+    return [f"{'':11}why: {rec['why']}"] + [f"{'':11}driver {s['score']:.3f}  {_cut(s['text'], width)}"
+                                             for s in drivers]
+
+
 def _table_line(rec: dict, width: int | None = TABLE_TEXT_CHARS) -> str:
-    """One line per article; in evidence mode, its evidence counts and unbacked sentences below it."""
+    """One line per article; below it, why it got its label and its driver sentences (when it is
+    labelled fabricated or has a flagged sentence), and in evidence mode its evidence counts and
+    unbacked sentences."""
     sentences = rec.get("sentences") or []
     score = "" if rec["score"] is None else f"{rec['score']:.3f}"
     flagged = f"{sum(bool(s.get('flagged')) for s in sentences)}/{len(sentences)}" if sentences else ""
     why = rec["error"] or rec["reason"] or ""
     line = f"{rec['label']:<10} {score:>6} {flagged:>7}  {_where(rec['path'], rec['id'])}"
     line += f"  ({why})" if why else ""
-    return "\n".join([line, *_evidence_lines(rec, width)])
+    return "\n".join([line, *_driver_lines(rec, width), *_evidence_lines(rec, width)])
 
 
 TABLE_HEADER = f"{'label':<10} {'score':>6} {'flagged':>7}  path"
@@ -278,7 +298,9 @@ def table_legend(model: dict, threshold: float, target_fpr: float, sentence_thre
     """What the table's columns mean, and the thresholds behind its labels."""
     sha = (model.get("sha256") or "")[:12]
     sent = ("" if sentence_threshold is None else
-            f"; flagged = sentences scoring at or above {sentence_threshold:.3f} / sentences scored")
+            f"; flagged = sentences scoring at or above {sentence_threshold:.3f} / sentences scored"
+            f"; driver = one of the {MAX_DRIVERS} highest sentences of an article labelled fabricated, if at or above "
+            f"its driver_threshold (the sentence threshold for a {DRIVER_FPR:.0%} FPR, where the model has one)")
     return [f"# model {model.get('name')} ({sha}); score = P(machine-written); label fabricated at score >= "
             f"{threshold:.3f} (about {target_fpr:.1%} of human articles reach it){sent}"]
 

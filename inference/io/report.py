@@ -26,6 +26,7 @@ PALETTE = ("#ffffff", "#fff6dd", "#ffebbd", "#ffdf9f", "#ffd084",
 N_BUCKETS = len(PALETTE)
 LABEL_RANK = {"fabricated": 0, "human": 1, "abstain": 2, "error": 3}
 FLAG = "\u2691"  # ⚑
+DRIVER = "\u2605"  # ★
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 COLUMNS = (("score", "Score", "num", "descending"), ("label", "Label", "", "ascending"),
            ("words", "Words", "num", "descending"), ("nflagged", "Flagged", "num", "descending"),
@@ -45,7 +46,7 @@ def _environment():
 
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined,
                       keep_trailing_newline=True)
-    env.globals.update(fmt=_fmt, pct=_pct, n_buckets=N_BUCKETS, flag=FLAG, columns=COLUMNS)
+    env.globals.update(fmt=_fmt, pct=_pct, n_buckets=N_BUCKETS, flag=FLAG, driver=DRIVER, columns=COLUMNS)
     return env
 
 
@@ -174,14 +175,16 @@ def _pieces(s: dict, text: str) -> list[dict]:
 def _sentence(s: dict) -> dict:
     score = s.get("score")
     flagged = bool(s.get("flagged"))
+    driver = bool(s.get("driver")) and score is not None
     text = "" if s.get("text") is None else str(s["text"])
     status = s.get("status") if s.get("status") in STATUS_TEXT else None
     head = "no sentence score (the writing model abstained)" if score is None else \
-        f"sentence score {float(score):.2f}" + (" \u2014 flagged" if flagged else "")
+        f"sentence score {float(score):.2f}" + (" \u2014 flagged" if flagged else "") \
+        + ("; drives the fabricated label" if driver else "")
     return {"text": text, "pieces": _pieces(s, text), "score": "" if score is None else f"{float(score):.4f}",
-            "flagged": flagged, "status": status, "tip": head + _evidence_tip(s),
+            "flagged": flagged, "driver": driver, "status": status, "tip": head + _evidence_tip(s),
             "cls": f"s b{_bucket(float(score or 0.0))}" + (" flagged" if flagged else "")
-                   + (f" ev-{status}" if status else "")}
+                   + (" driver" if driver else "") + (f" ev-{status}" if status else "")}
 
 
 def _paragraphs(sentences: Iterable[dict]) -> list[list[dict]]:
@@ -211,8 +214,11 @@ def _article(i: int, rec: dict) -> dict:
     sents = rec.get("sentences") or []
     facts = {k: rec.get(k) for k in ("score", "threshold", "sentence_threshold", "target_fpr", "n_words", "model",
                                      "reason")}
+    why = rec.get("why")
     return {"i": i, "rec": facts, "label": str(rec.get("label")), "where": _where(rec), "n_sentences": len(sents),
             "n_flagged": sum(bool(s.get("flagged")) for s in sents), "paragraphs": _paragraphs(sents),
+            "why": None if why is None else str(why), "driver_threshold": rec.get("driver_threshold"),
+            "n_drivers": sum(bool(s.get("driver")) and s.get("score") is not None for s in sents),
             "evidence": _evidence(rec), "invented": _invented(rec)}
 
 
@@ -247,6 +253,7 @@ def render(records: list[dict], model: dict | None = None) -> str:
     return env.get_template("report.html.j2").render(
         csp=csp, css=Markup(css), js=Markup(js), models=_models(records, model), thresholds=_thresholds(records),
         counts=_counts(records), rows=rows, evidence=evidence,
+        drivers=any(s.get("driver") for i in shown for s in records[i].get("sentences") or []),
         table_columns=COLUMNS + (EVIDENCE_COLUMNS if evidence else ()),
         articles=[_article(i, records[i]) for i in shown], problems=problems, verdict_text=VERDICT_TEXT)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from fabscore.detector import Detector
-from fabscore.training.card import table
+from fabscore.training.card import agreement_table, table
 from fabscore.training.data.examples import Fields, cap_rows, load
 from fabscore.training.data.generators import dataset_name
 from fabscore.training.eval.metrics import group_summaries, min_humans, summary
@@ -20,17 +20,37 @@ from fabscore.training.eval.scoring import detector_for, group_keys, score_examp
 from fabscore.training.fit.feature_cache import FeatureCache
 
 
-def agreement(results: list[dict]) -> dict:
-    """Do article and sentence scores tell the same story?"""
-    scored = [r for r in results if r["score"] is not None and r["sentences"]]
-    flagged = [r for r in scored if r["label"] == "fabricated"]
-    quiet = [r for r in scored if not any(s["flagged"] for s in r["sentences"])]
-    return {"flagged_articles": len(flagged),
-            "flagged_with_a_flagged_sentence": sum(any(s["flagged"] for s in r["sentences"]) for r in flagged),
-            "articles_without_flagged_sentence": len(quiet),
-            "of_those_flagged": sum(r["label"] == "fabricated" for r in quiet),
-            "spearman_article_vs_max_sentence": _spearman([r["score"] for r in scored],
-                                                          [max(s["score"] for s in r["sentences"]) for r in scored])}
+def _count(n: int, of: int) -> dict:
+    return {"n": n, "of": of, "share": n / of if of else None}
+
+
+def agreement(results: list[dict], labels: list[int]) -> dict:
+    """Do article and sentence scores tell the same story? Over the scored articles with sentence
+    scores (results: records or ArticleScore.as_dict; labels: their true labels, 1 = machine), rows
+    of {n, of, share} (AGREEMENT_ROWS says what each counts), and the rank correlation of the article
+    score with its highest sentence score."""
+    pairs = [(r, y) for r, y in zip(results, labels) if r["score"] is not None and r["sentences"]]
+
+    def flagged(r: dict) -> bool:
+        return any(s["flagged"] for s in r["sentences"])
+
+    fab = [r for r, _ in pairs if r["label"] == "fabricated"]
+    humans = [r for r, y in pairs if y == 0]
+    kept = [r for r in humans if r["label"] == "human"]
+    missed = [r for r, y in pairs if y == 1 and r["label"] == "human"]
+    sents = [s for r in kept for s in r["sentences"]]
+    return {"n_articles": len(pairs),
+            "driver_threshold": next((r.get("driver_threshold") for r, _ in pairs), None),
+            "labelled_fabricated": _count(len(fab), len(pairs)),
+            "fabricated_with_flagged_sentence": _count(sum(map(flagged, fab)), len(fab)),
+            "fabricated_with_flagged_or_driver_sentence": _count(
+                sum(any(s["flagged"] or s.get("driver") for s in r["sentences"]) for r in fab), len(fab)),
+            "human_labelled_human": _count(len(kept), len(humans)),
+            "human_labelled_human_sentences_flagged": _count(sum(bool(s["flagged"]) for s in sents), len(sents)),
+            "machine_labelled_human": _count(len(missed), len(pairs) - len(humans)),
+            "machine_labelled_human_with_flagged_sentence": _count(sum(map(flagged, missed)), len(missed)),
+            "spearman_article_vs_max_sentence": _spearman([r["score"] for r, _ in pairs],
+                                                          [max(s["score"] for s in r["sentences"]) for r, _ in pairs])}
 
 
 def _spearman(a: list[float], b: list[float]) -> float | None:
@@ -128,7 +148,8 @@ def evaluate(model: str | None, specs: list[str], by: tuple[str, ...] = ("source
     report = {"model": detector.model_id, "data": specs, "max_words": max_words, "max_rows_per_spec": max_rows,
               "thresholds": {f"{fpr:g}": t for fpr, t in thresholds.items()},
               "n_examples": len(examples), "n_abstained": len(examples) - len(scored),
-              "overall": summary(y, p, thresholds), "agreement": agreement(results), "groups": {}}
+              "overall": summary(y, p, thresholds), "agreement": agreement(results, [ex.label for ex in examples]),
+              "groups": {}}
     for key in by:
         report["groups"][key] = group_summaries([keys[i].get(key, "") for i in scored], y, p, thresholds)
     report["warnings"] = fpr_warnings(report, thresholds)
@@ -178,7 +199,7 @@ def report_text(report: dict) -> str:
              table({"all": report["overall"]})]
     for key, rows in report["groups"].items():
         lines += ["", f"by {key}:", table(rows)]
-    lines += ["", f"article/sentence agreement: {report['agreement']}"]
+    lines += ["", "article and sentence agreement:", agreement_table(report["agreement"])]
     for fpr, t in report["thresholds"].items():
         a = report["overall"][f"at_threshold_{fpr}"]
         lines.append(f"threshold for target FPR {fpr}: {t:.4f} -> FPR {_rate(a['fpr'])}, TPR {_rate(a['tpr'])}")
