@@ -49,7 +49,7 @@ def politifact(model: str, workers: int, attack_rows: int, log) -> dict:
     full = evaluate(model, spec, by=("generator",), max_words=200, workers=workers, exclude=in_llmfake, log=log)
     attacked = evaluate(model, spec, by=("generator",), max_words=200, workers=workers, exclude=in_llmfake,
                         max_rows=attack_rows, attacks=atk.select("fast"), log=log)
-    return {"unattacked": full["overall"], "n_abstained": full["n_abstained"],
+    return {"unattacked": full["overall"], "n_abstained": full["n_abstained"], "agreement": full.get("agreement"),
             "attacks_sample": {"max_rows": attack_rows, "overall_unattacked": attacked["overall"],
                                "attacks": {name: attack_summary(a) for name, a in attacked["attacks"].items()}}}
 
@@ -63,21 +63,25 @@ def attack_summary(a: dict) -> dict:
             "n_machine_abstained": a.get("n_machine_abstained"), "n_failed": a.get("n_failed"), "raw": a}
 
 
-def completions(model: str, workers: int, generated: str, essay_rows: int, log) -> dict:
-    """Completion-model text against humans of its own genre (item 4 of the docstring)."""
+def completions(model: str, workers: int, generated: str | None, essay_rows: int, log) -> dict:
+    """Completion-model text against humans of its own genre (item 4 of the docstring). The gemma
+    row needs the continuations file (`generated`; None: that row is left out, the essays are not)."""
     def not_gemma_vs_pf_humans(ex) -> bool:
         return in_llmfake(ex) or (ex.label == 1 and ex.source != generate.SOURCE)
 
-    news = evaluate(model, [generated, str(SHARED / "politifact_pp.clean.jsonl")], by=("generator",), max_words=200,
-                    workers=workers, exclude=not_gemma_vs_pf_humans, log=log)
+    rows, abstained = {}, {}
+    if generated:
+        news = evaluate(model, [generated, str(SHARED / "politifact_pp.clean.jsonl")], by=("generator",),
+                        max_words=200, workers=workers, exclude=not_gemma_vs_pf_humans, log=log)
+        rows["gemma-3-270m news continuations vs PolitiFact++ human pages"] = news["overall"]
+        abstained["news"] = news["n_abstained"]
     essays = evaluate(model, [str(SHARED / "outfox_essays.clean.jsonl")], by=("generator",), max_words=200,
                       workers=workers, max_rows=essay_rows, log=log)
     by_generator = dict(essays["groups"]["generator"])
     humans = by_generator.pop("human", None)
-    rows = {"gemma-3-270m news continuations vs PolitiFact++ human pages": news["overall"],
-            **{f"OUTFOX essays: {g} vs human essays": r for g, r in by_generator.items()}}
-    return {"rows": rows, "n_abstained": {"news": news["n_abstained"], "essays": essays["n_abstained"]},
-            "essay_humans": humans}
+    rows.update({f"OUTFOX essays: {g} vs human essays": r for g, r in by_generator.items()})
+    abstained["essays"] = essays["n_abstained"]
+    return {"rows": rows, "n_abstained": abstained, "essay_humans": humans}
 
 
 def trained_stories(model: str, spec: str) -> set[str]:
@@ -139,7 +143,7 @@ def record(model: str, res: dict) -> None:
     config["evaluations"] = {
         "PolitiFact++ (stories not in llmfake; never trained on), first 200 words": {
             "note": "`fabscore evaluate --data politifact_pp.clean.jsonl --exclude-meta in_llmfake --max-words 200`",
-            "rows": {"all": pf["unattacked"]}},
+            "rows": {"all": pf["unattacked"]}, **({"agreement": pf["agreement"]} if pf.get("agreement") else {})},
         "PolitiFact++ after attacks (attacked machine vs unattacked human)": {
             "note": (f"{pf['attacks_sample']['max_rows']} articles (half of each label, hash-chosen), first 200 words; "
                      "FPR@t(1%) is the share of attacked **human** articles flagged, for attacks that keep a text "
@@ -158,11 +162,15 @@ def record(model: str, res: dict) -> None:
             "note": "Each generator against the human texts of the same set. `experiments/generalization.py`",
             "rows": {k: v for k, v in r["continued"].items() if k not in ("n_abstained", "humans")}}
     if "completions" in res:
+        rows = res["completions"]["rows"]
+        gemma = ("gemma-3-270m continuations of news openings (`python -m fabscore.training.data.generate`) against "
+                 "the PolitiFact++ human pages above; " if any(k.startswith("gemma") for k in rows) else
+                 "the gemma-3-270m continuation row is left out: this run had no continuations file "
+                 "(`python -m fabscore.training.data.generate` makes it); ")
         config["evaluations"]["Completion models (never trained on), first 200 words"] = {
-            "note": ("gemma-3-270m continuations of news openings (`python -m fabscore.training.data.generate`) "
-                     "against the PolitiFact++ human pages above; OUTFOX essays of each generator against human essays "
-                     "(a generator row is scored against all human essays). `experiments/generalization.py`"),
-            "rows": res["completions"]["rows"]}
+            "note": (gemma + "OUTFOX essays of each generator against human essays (a generator row is scored "
+                     "against all human essays). `experiments/generalization.py`"),
+            "rows": rows}
     (path / md.CONFIG).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     md.write_manifest(path)
     refresh(path)  # checks the model against the new manifest, re-renders the card
@@ -198,12 +206,12 @@ def main() -> int:
             if isinstance(rows, dict):
                 print(f"  {part}: " + ", ".join(f"{g} {v['auroc']:.3f}" for g, v in rows.items()
                                                 if isinstance(v, dict) and v.get("auroc") is not None))
-        if Path(args.generated).is_file():
-            res["completions"] = completions(model, args.workers, args.generated, args.essay_rows, log)
-            for k, v in res["completions"]["rows"].items():
-                print(f"  {k}: AUROC {v['auroc']:.3f}, TPR at the 1% threshold {v['at_threshold_0.01']['tpr']:.3f}")
-        else:
-            log(f"{args.generated}: not found, completion-model rows skipped")
+        generated = args.generated if Path(args.generated).is_file() else None
+        if generated is None:
+            log(f"{args.generated}: not found, the gemma continuation row is skipped (the essays are not)")
+        res["completions"] = completions(model, args.workers, generated, args.essay_rows, log)
+        for k, v in res["completions"]["rows"].items():
+            print(f"  {k}: AUROC {v['auroc']:.3f}, TPR at the 1% threshold {v['at_threshold_0.01']['tpr']:.3f}")
         res["seconds"] = round(time.time() - t0, 1)
         results[name] = res
         pf = res["politifact_pp"]["unattacked"]

@@ -517,9 +517,9 @@ def test_train_help_shows_defaults_and_default_features():
     sub = argparse.ArgumentParser().add_subparsers()
     parser = add_train_parser(sub)
     args = parser.parse_args(["--data", "x.jsonl", "--out", "m"])
-    assert args.features == ("lmdist", "style") and args.max_rows is None
-    text = parser.format_help()
-    assert "(default: lmdist,style)" in text and "(default: 200)" in text and "--max-rows" in text
+    assert args.features == ("lmdist", "style", "lmword", "lex") and args.max_rows is None
+    text = " ".join(parser.format_help().split())  # whatever the terminal's width wraps
+    assert "(default: lmdist,style,lmword,lex)" in text and "(default: 200)" in text and "--max-rows" in text
 
 
 # ---------------------------------------------------------------- sentence labels

@@ -121,8 +121,8 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
     t.add_argument("--data", nargs="+", action="extend", required=True, metavar="SPEC",
                    help="folder with human/ and machine/ subfolders, JSONL/CSV file, or datasets folder/name")
     t.add_argument("--out", required=True, help="model directory to write")
-    t.add_argument("--features", type=_kinds, default="lmdist,style",
-                   help=f"comma list of {','.join(KINDS)} (lmdist,style is what the default model uses)")
+    t.add_argument("--features", type=_kinds, default="lmdist,style,lmword,lex",
+                   help=f"comma list of {','.join(KINDS)}; the default is the default model's")
     t.add_argument("--finetune", action="store_true",
                    help="fine-tune the MiniLM encoder end to end first (needs embed in --features; 20%% of story "
                         "groups are held out for calibration, thresholds and metrics)")

@@ -38,7 +38,7 @@ SENTENCE_LABELS = (
 class TrainSettings:
     """Everything that decides what `train` produces (recorded in the model's config)."""
 
-    kinds: tuple[str, ...] = ("lmdist", "style")  # what the shipped default model uses
+    kinds: tuple[str, ...] = ("lmdist", "style", "lmword", "lex")  # what the shipped default model uses
     seed: int = 0
     fields: Fields = field(default_factory=Fields)
     max_machine: int | None = None  # machine articles kept per SPEC (hash-chosen)
