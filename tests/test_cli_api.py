@@ -172,6 +172,10 @@ def test_terminal_gets_a_table_and_a_pipe_gets_jsonl(texts, tmp_path, capsys, mo
     legend, *lines = out.splitlines()
     assert legend.startswith("# model fabscore-fast") and "label fabricated at score >=" in legend
     assert "driver = one of the 3 highest sentences of an article labelled fabricated" in legend
+    from fabscore import load_detector
+
+    fast = load_detector(FAST)
+    assert f"if at or above {fast.driver_threshold(fast.fpr):.3f}, the sentence threshold for a 5% FPR" in legend
     assert lines[0].split() == ["label", "score", "flagged", "path"]
     label, score, flagged, path = lines[1].split()
     assert label in ("human", "fabricated") and 0 <= float(score) <= 1 and path == str(article)

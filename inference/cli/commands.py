@@ -319,7 +319,8 @@ def _run(args: argparse.Namespace, ctrl_c: CtrlC | None = None) -> int:
     echo = (lambda line: _say(line, bar, stream)) if fmt == "table" else None
     max_bytes = int(args.max_mb * MB) if args.max_mb else DEFAULT_MAX_BYTES
     interrupted = False
-    legend = table_legend(det.model_id, det.threshold, det.fpr, det.sentence_threshold) if fmt == "table" else []
+    legend = (table_legend(det.model_id, det.threshold, det.fpr, det.sentence_threshold, det.driver_threshold(det.fpr))
+              if fmt == "table" else [])
     position: dict[str, int] = {}  # input id -> its place in the input, for the table's order
     in_order = InputOrder() if fmt == "table" else None
     try:

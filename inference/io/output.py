@@ -294,13 +294,16 @@ def _table_line(rec: dict, width: int | None = TABLE_TEXT_CHARS) -> str:
 TABLE_HEADER = f"{'label':<10} {'score':>6} {'flagged':>7}  path"
 
 
-def table_legend(model: dict, threshold: float, target_fpr: float, sentence_threshold: float | None) -> list[str]:
+def table_legend(model: dict, threshold: float, target_fpr: float, sentence_threshold: float | None,
+                 driver_threshold: float | None = None) -> list[str]:
     """What the table's columns mean, and the thresholds behind its labels."""
     sha = (model.get("sha256") or "")[:12]
+    bar = (f"{driver_threshold:.3f}, the sentence threshold for a {DRIVER_FPR:.0%} FPR" if driver_threshold is not None
+           else f"its driver_threshold (the sentence threshold for a {DRIVER_FPR:.0%} FPR, where the model has one)")
     sent = ("" if sentence_threshold is None else
             f"; flagged = sentences scoring at or above {sentence_threshold:.3f} / sentences scored"
             f"; driver = one of the {MAX_DRIVERS} highest sentences of an article labelled fabricated, if at or above "
-            f"its driver_threshold (the sentence threshold for a {DRIVER_FPR:.0%} FPR, where the model has one)")
+            f"{bar}")
     return [f"# model {model.get('name')} ({sha}); score = P(machine-written); label fabricated at score >= "
             f"{threshold:.3f} (about {target_fpr:.1%} of human articles reach it){sent}"]
 
