@@ -488,16 +488,18 @@ def test_evaluate_reports_agreement_as_a_table(tmp_path, capsys):
 
 
 def test_card_shows_an_evaluations_agreement_when_it_has_one():
-    """The shipped cards render as they are; an evaluation with an agreement gets its table."""
+    """The shipped cards render as they are; an evaluation gets the agreement table exactly when it
+    has an agreement."""
     import copy
 
     from fabscore.training.card import render
 
     model = md.load("default")
     assert render(model.config) == (model.path / md.CARD).read_text()
-    assert "Article and sentence agreement" not in render(model.config)
     config = copy.deepcopy(model.config)
     title = next(t for t in config["evaluations"] if t.startswith("PolitiFact++ ("))
+    config["evaluations"][title].pop("agreement", None)
+    assert "Article and sentence agreement" not in render(config)
     config["evaluations"][title]["agreement"] = {
         "n_articles": 259, "driver_threshold": 0.7018,
         "labelled_fabricated": {"n": 64, "of": 259, "share": 64 / 259},
