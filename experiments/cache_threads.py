@@ -1,6 +1,6 @@
 """Do cached training features depend on the thread count that computed them, and does the head?
 
-    nice -n 10 .venv/bin/python experiments/cache_threads.py --n 400 --out experiments/cache_threads.json
+    nice -n 10 .venv/bin/python experiments/cache_threads.py --n 200 --out experiments/cache_threads.json
 
 Before every forward pass ran on one thread (fabscore.models.threads), training cached what
 whichever engine computed: `--workers 1` featurized in the training process on all torch
