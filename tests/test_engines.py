@@ -210,7 +210,7 @@ def test_workers_give_the_records_of_one_process(tiny_model_dir, corpus8, tmp_pa
 
 @pytest.mark.slow
 def test_killed_worker_costs_one_record_and_ctrl_c_resumes(tiny_model_dir, tmp_path, procs):
-    n = 20  # enough that the run is still going when Ctrl-C comes, on a fast idle machine too
+    n = 24  # enough that the run is still going when Ctrl-C comes, on a fast idle machine too
     corpus = make_corpus(tmp_path / "c", n)
     out = tmp_path / "o.jsonl"
     proc = subprocess.Popen(cli_cmd(corpus, "--model", tiny_model_dir, "--out", out, "--workers", "2"),
@@ -222,7 +222,9 @@ def test_killed_worker_costs_one_record_and_ctrl_c_resumes(tiny_model_dir, tmp_p
     # kill a worker that has loaded the models (a worker that dies while starting held nothing it had
     # started, so it costs no record: a different path, tested by the pool's own tests)
     victim = wait_for_loaded(workers[0], proc)
-    wait_for_records(out, 2, proc)
+    # its memory can show the models before it has told the pool it is ready (then its death would be
+    # a death while starting): two more records after that give it time to start taking items
+    wait_for_records(out, out.read_bytes().count(b"\n") + 2, proc)
     os.kill(victim, signal.SIGKILL)  # busy: every worker holds an item while inputs remain
     # Ctrl-C only once the death has been recorded: records can come fast enough that a fixed count is
     # reached before the CLI has seen the death, and a Ctrl-C then would stop it first
