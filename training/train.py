@@ -116,39 +116,31 @@ class Prepared:
 
 def prepare_examples(specs: list[str], settings: TrainSettings, cache: FeatureCache) -> Prepared:
     """Load every SPEC, apply the per-SPEC caps, keep articles of at least min_words words."""
-    exs, arts, names = [], [], []
+    exs, arts, names, attack, aux = [], [], [], [], []
+
+    def add(ex, name: str, attacked: str = "", auxiliary: bool = False) -> None:
+        """Keep ex (with its dataset name, attack and auxiliary flag) if it has min_words words."""
+        art = cache.prepare(ex.text, settings.chunk_words)
+        if art.n_words >= settings.min_words:
+            exs.append(ex)
+            arts.append(art)
+            names.append(name)
+            attack.append(attacked)
+            aux.append(auxiliary)
+
     for spec in specs:
-        loaded = cap_rows(cap_machine(load(spec, settings.fields), settings.max_machine, settings.seed),
-                          settings.max_rows, str(settings.seed))
-        for ex in loaded:
-            art = cache.prepare(ex.text, settings.chunk_words)
-            if art.n_words >= settings.min_words:
-                exs.append(ex)
-                arts.append(art)
-                names.append(dataset_name(spec))
+        for ex in cap_rows(cap_machine(load(spec, settings.fields), settings.max_machine, settings.seed),
+                           settings.max_rows, str(settings.seed)):
+            add(ex, dataset_name(spec))
     if len({e.label for e in exs}) < 2:
         raise ValueError("training needs both human and machine articles of at least "
                          f"{settings.min_words} words; got labels {sorted({e.label for e in exs})}")
-    attack = [""] * len(exs)
     for i, copy in attacked_copies(exs, attacks_for(settings.augment), settings.augment_share, settings.seed):
-        art = cache.prepare(copy.text, settings.chunk_words)
-        if art.n_words >= settings.min_words:
-            exs.append(copy)
-            arts.append(art)
-            names.append(names[i])
-            attack.append(copy.meta["attack"])
-    aux = [False] * len(exs)
+        add(copy, names[i], copy.meta["attack"])
     for spec in settings.aux:
-        rows = stories_per_group(load(spec, settings.fields), settings.aux_stories_per_group,
-                                 settings.aux_group_field, f"{settings.seed}:aux")
-        for ex in rows:
-            art = cache.prepare(ex.text, settings.chunk_words)
-            if art.n_words >= settings.min_words:
-                exs.append(ex)
-                arts.append(art)
-                names.append(dataset_name(spec))
-                attack.append("")
-                aux.append(True)
+        for ex in stories_per_group(load(spec, settings.fields), settings.aux_stories_per_group,
+                                    settings.aux_group_field, f"{settings.seed}:aux"):
+            add(ex, dataset_name(spec), auxiliary=True)
     return Prepared(exs, arts, names, attack, settings.generator_map, aux)
 
 
