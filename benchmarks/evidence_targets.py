@@ -243,6 +243,40 @@ def index_200(n: int = 200):
     return build_from_texts([r["text"] for r in chosen], [r["id"] for r in chosen]), chosen
 
 
+MEANING = Path(__file__).resolve().parent / "claims_meaning.jsonl"
+
+
+def meaning_section(det, check, limit: int | None = None) -> dict:
+    """Claims written by hand about indexed usnews_mar2023 sentences (claims_meaning.jsonl: the
+    article and the sentence's offsets, a true paraphrase in other words, and a role or relation
+    swap that reuses the sentence's words): each checked alone, as `fabscore check` does. A paraphrase
+    should come out supported, a swap anything but."""
+    items = [json.loads(line) for line in MEANING.read_text().splitlines() if line.strip()][:limit]
+    texts = {r["id"]: r["text"] for r in rows("usnews_mar2023_human.clean.jsonl")}
+    para = det.check([x["paraphrase"] for x in items], evidence=check)
+    swap = det.check([x["swap"] for x in items], evidence=check)
+    out = []
+    for x, p, w in zip(items, para, swap):
+        out.append({"sentence": texts[x["article_id"]][x["start"]:x["end"]], "swap_kind": x["swap_kind"],
+                    "paraphrase": x["paraphrase"], "paraphrase_status": p["status"], "paraphrase_support": p["support"],
+                    "swap": x["swap"], "swap_status": w["status"], "swap_support": w["support"]})
+    ok_p = [x["paraphrase_status"] == "supported" for x in out]
+    ok_s = [x["swap_status"] != "supported" for x in out]
+    kinds = sorted({x["swap_kind"] for x in out})
+    return {"n": len(out), "paraphrases_supported": round(float(np.mean(ok_p)), 4),
+            "swaps_not_supported": round(float(np.mean(ok_s)), 4),
+            "swaps_not_supported_by_kind": {k: round(float(np.mean([o for o, x in zip(ok_s, out)
+                                                                    if x["swap_kind"] == k])), 4) for k in kinds},
+            "paraphrase_statuses": {k: sum(x["paraphrase_status"] == k for x in out) for k in STATUS_NAMES},
+            "swap_statuses": {k: sum(x["swap_status"] == k for x in out) for k in STATUS_NAMES},
+            "items": out,
+            "protocol": "each paraphrase and swap checked alone against the index; claim status (a claim of "
+                        "several sentences is supported only when every sentence is)"}
+
+
+STATUS_NAMES = ("supported", "contradicted", "unverified", "no_evidence")
+
+
 def claims_section(det, n_edits: int, n_articles: int = 200) -> dict:
     """Short claims stated correctly and falsely, and single-number edits of indexed sentences."""
     import re
@@ -297,6 +331,15 @@ def claims_section(det, n_edits: int, n_articles: int = 200) -> dict:
                          "changed_claim": [(c["text"], c["verdict"], c["evidence_value"]) for c in changed]})
     supported = [("supported" in x["status"]) for x in rows_out]
     statuses = [st for x in rows_out for st in x["status"]]
+    if n_articles >= 200:  # the index holds every usnews_mar2023 article the hand-written claims are about
+        out["meaning"] = meaning_section(det, check)
+    else:
+        from fabscore.evidence import build_from_texts
+
+        items = [json.loads(line) for line in MEANING.read_text().splitlines()[:3]]
+        texts = {r["id"]: r["text"] for r in rows("usnews_mar2023_human.clean.jsonl")}
+        small = build_from_texts([texts[x["article_id"]] for x in items], [x["article_id"] for x in items])
+        out["meaning"] = meaning_section(det, resolve_evidence(small, det.model), limit=3)
     out["number_edits"] = {
         "n": len(edits), "share_never_supported": round(1 - float(np.mean(supported)), 4),
         "share_number_conflicting": round(float(np.mean(conflicting)), 4),
@@ -454,6 +497,7 @@ def main(argv: list[str] | None = None) -> int:
         res["claims"] = claims_section(det, args.edits, 20 if args.quick else 200)
         say(json.dumps({k: v for k, v in res["claims"]["number_edits"].items() if k != "supported_examples"},
                        indent=1))
+        say(json.dumps({k: v for k, v in res["claims"]["meaning"].items() if k != "items"}, indent=1))
     articles = [r["text"] for r in rows("llmfake.clean.jsonl") if r["label"] == "machine"
                 and 150 <= len(r["text"].split()) <= 600][:args.articles]
     if not {"indexing", "scoring"} <= skip:

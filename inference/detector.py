@@ -274,12 +274,21 @@ class Detector:
         return [self.record(t, id=k, fpr=fpr, check=check) for t, k in zip(texts, keys)]
 
     def check(self, texts, evidence, fpr: float | None = None, ids: list[str] | None = None) -> list[dict]:
-        """Evidence mode on any text, whatever its length: one record per text, with the keys of
-        `score`'s records; every sentence gets support, status, claims and evidence. The writing
-        score is computed as `score` would (a claim shorter than the model's minimum abstains from it,
-        at no cost). An empty or blank text is an error record ("empty claim"), never a guess; a text
-        in another language is not checked (evidence_summary.reason says why). evidence: as for
-        `score` (an index, its directory, reference texts or paths, or an evidence_check)."""
+        """Check claims (any text, whatever its length) against evidence: one claim record per text
+        (records.claim_record: the claim, its status and lowest support, each sentence's status,
+        claims and evidence, the evidence summary, and `writing` only where the text was long enough
+        for a writing score). An empty or blank text is an error record ("empty claim"), never a
+        guess; a text in another language is not checked (evidence_summary.reason says why).
+        evidence: as for `score` (an index, its directory, reference texts or paths, or an
+        evidence_check). `fabscore check` writes the same records."""
+        from fabscore.io.records import claim_record
+
+        texts = [texts] if _one_text(texts) else list(texts)
+        return [claim_record(r, t) for r, t in zip(self.check_records(texts, evidence, fpr, ids), texts)]
+
+    def check_records(self, texts, evidence, fpr: float | None = None, ids: list[str] | None = None) -> list[dict]:
+        """What `check` is made from: `score`'s full records of the texts, with every sentence checked
+        (the HTML report renders these)."""
         if evidence is None:
             raise ValueError("check needs evidence: an index, an index directory, or reference texts or paths")
         texts = [texts] if _one_text(texts) else list(texts)

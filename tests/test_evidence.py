@@ -570,9 +570,10 @@ def test_a_short_claim_in_a_200_article_index(detector, index_200):
     assert len(true.split()) == 12
     recs = detector.check([true, true.replace("20", "50"), true.replace("Mississippi", "Missouri River")],
                           evidence=index_200)
-    assert [r["label"] for r in recs] == ["abstain"] * 3 and all(r["reason"].startswith("too short") for r in recs)
+    assert [r["writing"] for r in recs] == [None] * 3  # too short for a writing score, and no fields saying so
+    assert [r["claim"] for r in recs] == [true, true.replace("20", "50"), true.replace("Mississippi", "Missouri River")]
     (t,), (f,), (river,) = (r["sentences"] for r in recs)
-    assert t["status"] == "supported" and t["score"] is None and t["flagged"] is False
+    assert t["status"] == recs[0]["status"] == "supported" and "score" not in t and "flagged" not in t
     assert FLOOD.replace("seen ", "") in t["evidence"][0]["text"].replace("seen ", "")
     assert f["status"] in ("contradicted", "unverified") and f["support"] < t["support"]
     assert [(c["text"], c["verdict"], c["evidence_value"]) for c in f["claims"] if c["verdict"] != "backed"] == [
@@ -601,24 +602,27 @@ def test_an_indexed_sentence_with_a_number_changed_is_not_supported(detector, in
 
 @pytest.mark.slow
 def test_check_any_text_api(detector, seed_index):
-    """det.check: one record per text, the keys of score's records; an empty claim is an error record, a
-    short claim in another language is not checked (and says why), a non-string is an error record."""
-    from fabscore.io.records import RECORD_KEYS
+    """det.check: one claim record per text; an empty claim is an error record, a short claim in another
+    language is not checked (and says why), a non-string is an error record."""
+    from fabscore.io.records import CLAIM_KEYS, CLAIM_SENTENCE_KEYS
 
     texts = ["The ICC has expressed concerns over threats coming from Russia.", "   ",
              "La Cour pénale internationale a émis un mandat d'arrêt contre Poutine.", None,
              "The ICC has expressed concerns over threats coming from Russia. Sergei Lavrov wrote to the court on "
              "March 14th."]
     recs = detector.check(texts, evidence=seed_index, ids=["a", "b", "c", "d", "e"])
-    assert [tuple(r) for r in recs] == [RECORD_KEYS] * 5 and [r["id"] for r in recs] == list("abcde")
+    assert [tuple(r) for r in recs] == [CLAIM_KEYS] * 5 and [r["id"] for r in recs] == list("abcde")
+    assert all(tuple(s) == CLAIM_SENTENCE_KEYS for r in recs for s in r["sentences"])
     ok, empty, french, none, two = recs
-    assert ok["label"] == "abstain" and ok["sentences"][0]["status"] == "supported"
-    assert ok["evidence_summary"]["n_sentences_checked"] == 1
-    assert (empty["label"], empty["error"], empty["sentences"]) == ("error", "empty claim: nothing to check", [])
+    assert ok["writing"] is None and ok["status"] == ok["sentences"][0]["status"] == "supported"
+    assert ok["support"] == ok["sentences"][0]["support"] and ok["evidence_summary"]["n_sentences_checked"] == 1
+    assert (empty["status"], empty["error"], empty["sentences"]) == (None, "empty claim: nothing to check", [])
     assert french["sentences"] == [] and french["evidence_summary"]["reason"].startswith("not checked: not English")
-    assert french["evidence_summary"]["n_sentences_checked"] == 0
-    assert none["label"] == "error" and "not a string" in none["error"]
-    assert [s["status"] for s in two["sentences"]][0] == "supported" and len(two["sentences"]) == 2
+    assert french["status"] is None and french["evidence_summary"]["n_sentences_checked"] == 0
+    assert none["status"] is None and "not a string" in none["error"]
+    assert two["sentences"][0]["status"] == "supported" and len(two["sentences"]) == 2
+    # Lavrov's letter is in no reference: the claim as a whole is not supported
+    assert two["status"] in ("unverified", "contradicted")
     with pytest.raises(ValueError, match="check needs evidence"):
         detector.check("a claim", evidence=None)
 

@@ -124,10 +124,12 @@ def _claims_given(args: argparse.Namespace, usage_error: type[Exception]) -> lis
 
 def check_legend(check) -> list[str]:
     """What the check table's columns and statuses mean, and what was searched."""
+    from fabscore.evidence.verdicts import SUPPORT_CUT
+
     index = check.index
     n = len(index.sentences.paths)
     return [f"# evidence: {len(index):,} sentences of {n:,} article{'' if n == 1 else 's'}; relevant from a "
-            f"similarity of {check.relevance_cut:.2f}; supported = support >= 0.5 and no claim absent or "
+            f"similarity of {check.relevance_cut:.2f}; supported = support >= {SUPPORT_CUT:g} and no claim absent or "
             "conflicting; contradicted = a claim conflicts with the evidence, or the evidence says the opposite",
             f"{'status':<12} {'supp.':>5}  claim"]
 
@@ -179,8 +181,21 @@ def _detector(model: str | None, usage_error: type[Exception]):
 
 
 def _run_check(args: argparse.Namespace, usage_error: type[Exception]) -> int:
-    from fabscore.io.output import TABLE_TEXT_CHARS, Writer
+    import csv
+    import json
 
+    from fabscore.io.output import CLAIM_CSV_COLUMNS, TABLE_TEXT_CHARS, claim_csv_row
+    from fabscore.io.records import claim_record
+
+    if args.index:
+        from fabscore.evidence.index import INDEX_CONFIG
+
+        if not os.path.isfile(os.path.join(args.index, INDEX_CONFIG)):
+            raise usage_error(f"--index {args.index}: not an evidence index (build one with fabscore index REF... "
+                              f"--out {args.index})")
+        args.evidence = [args.index, *(args.evidence or [])]
+    if not args.evidence:
+        raise usage_error("nothing to check against: give --index DIR or --evidence REF")
     claims = _claims_given(args, usage_error)
     if not claims:
         raise usage_error("nothing to check: give a claim, or - and one claim per line on standard input")
@@ -197,19 +212,26 @@ def _run_check(args: argparse.Namespace, usage_error: type[Exception]) -> int:
     except OSError as e:
         raise usage_error(f"cannot write {args.out}: {e.strerror or e}") from e
     width = None if args.wide else TABLE_TEXT_CHARS
-    writer = None if fmt == "table" else Writer(stream, fmt, header=True)
-    records = []
+    rows = csv.writer(stream, lineterminator="\n") if fmt == "csv" else None
+    records, full = [], []
     try:
         if fmt == "table":
             print("\n".join(check_legend(check)), file=stream, flush=True)
+        elif rows is not None:
+            rows.writerow(CLAIM_CSV_COLUMNS)
         for iid, path, text in claims:
-            rec = det.check([text], evidence=check, ids=[iid])[0]
-            rec["path"] = path
+            whole = det.check_records([text], evidence=check, ids=[iid])[0]
+            whole["path"] = path
+            full.append(whole)
+            rec = claim_record(whole, text)
             records.append(rec)
-            if writer is None:
+            if fmt == "table":
                 print("\n".join(check_lines(rec, text, width)), file=stream, flush=True)
+            elif rows is not None:
+                rows.writerow(claim_csv_row(rec))
             else:
-                writer.write(rec)
+                stream.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            stream.flush()
             if claims_out is not None:
                 claims_out.write(rec)
     finally:
@@ -217,8 +239,9 @@ def _run_check(args: argparse.Namespace, usage_error: type[Exception]) -> int:
             claims_out.close()
         if stream is not sys.stdout:
             stream.close()
-    counts = {k: sum((r.get("evidence_summary") or {}).get(f"n_{k}") or 0 for r in records)
-              for k in ("supported", "contradicted", "unverified", "no_evidence")}
+    from fabscore.evidence.verdicts import STATUSES
+
+    counts = {k: sum((r.get("evidence_summary") or {}).get(f"n_{k}") or 0 for r in records) for k in STATUSES}
     failed = sum(r["error"] is not None for r in records)
     skipped = sum(bool((r.get("evidence_summary") or {}).get("reason")) for r in records)
     print(f"{PROG}: checked={len(records) - failed - skipped} not_checked={skipped} failed={failed} sentences: "
@@ -226,7 +249,7 @@ def _run_check(args: argparse.Namespace, usage_error: type[Exception]) -> int:
     if args.html:
         from fabscore.io.report import write_html
 
-        write_html(args.html, records, det.model_id)
+        write_html(args.html, full, det.model_id)
         print(f"{PROG}: report written to {args.html}", file=sys.stderr)
     return 0 if failed < len(records) else 1
 
@@ -243,7 +266,9 @@ def add_check_parser(subparsers) -> argparse.ArgumentParser:
                     "claim failed, 2 usage error.")
     p.add_argument("claims", nargs="+", metavar="CLAIM",
                    help="a claim (quote it), or - for one claim per line on standard input")
-    add_evidence_argument(p, required=True)
+    add_evidence_argument(p)
+    p.add_argument("--index", default=None, metavar="DIR", help="an evidence index (fabscore index) to check against "
+                                                                "(or --evidence)")
     p.add_argument("--model", default=None, metavar="DIR", help="the model whose consistency head judges (default: "
                                                                  "default)")
     p.add_argument("--out", default=None, metavar="FILE", help="output file (default: stdout: a table on a "

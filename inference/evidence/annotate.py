@@ -45,19 +45,26 @@ class Checked:
 
 
 def check_sentences(texts: Sequence[str], index: EvidenceIndex, top_k: int, nlp=None,
-                    vectors: np.ndarray | None = None) -> Checked:
+                    vectors: np.ndarray | None = None, rows: np.ndarray | None = None) -> Checked:
     """Retrieve each sentence's top-k evidence, extract its claims, compute the pair features.
-    vectors: the sentences' embeddings when the caller has them already."""
+    vectors: the sentences' embeddings when the caller has them already. rows: (n, k) index rows
+    to check each sentence against instead of searching (an evaluation whose pairs name their
+    evidence)."""
     q = encode([normalize(t) for t in texts]) if vectors is None else vectors
-    sims, idx = index.search(q, top_k)
+    if rows is None:
+        sims, idx = index.search(q, top_k)
+    else:
+        idx = np.asarray(rows, dtype=np.int64)
+        sims = np.einsum("nd,nkd->nk", q, index.vectors[idx].astype(np.float32))
     claims = extract(list(texts), nlp)
-    rows, supported, in_best = [], [], []
+    rows_x, supported, in_best = [], [], []
     for t, c, s, i in zip(texts, claims, sims, idx):
         x, ok, best = pair_features(t, c, [index.sentences[j].text for j in i], s)
-        rows.append(x)
+        rows_x.append(x)
         supported.append(ok)
         in_best.append(best)
-    return Checked(np.array(rows).reshape(len(texts), -1), claims, supported, in_best, sims, idx)
+    X = np.array(rows_x).reshape(len(texts), -1)
+    return Checked(X, claims, supported, in_best, sims, idx)
 
 
 class _LRU(OrderedDict):
@@ -100,9 +107,11 @@ class EvidenceCheck:
     def __call__(self, record: dict, article: Article | None) -> dict:
         return annotate(record, article, self)
 
+    pool_size: int | None = None  # the pool the relevance cut is for, when each sentence's is not the whole index
+
     @property
     def relevance_cut(self) -> float:
-        return self.checker.relevance_cut(len(self.index))
+        return self.checker.relevance_cut(self.pool_size or len(self.index))
 
     def sentence_tokens(self, j: int) -> set[str]:
         return self._tokens.get_or(int(j), lambda: set(key_tokens(self.index.sentences.texts[j])))
@@ -139,43 +148,31 @@ class EvidenceCheck:
     def _check_block(self, texts: list[str], vectors: np.ndarray | None,
                      checked: Checked | None = None) -> list[SentenceCheck]:
         table = self.index.sentences
+        cut = self.relevance_cut
         if checked is None:
             checked = check_sentences(texts, self.index, self.checker.top_k, vectors=vectors)
         support = self.checker.head.predict_proba(checked.X)[:, 1] if len(texts) else np.zeros(0)
-        cut = self.relevance_cut
         out: list[SentenceCheck] = []
-        firsts: list[tuple[list, set[str]] | None] = []
         for n, text in enumerate(texts):
             sims, idx = checked.sims[n], checked.idx[n]
-            claims = V.digit_claims(text, checked.claims[n])
-            if not len(sims) or float(sims[0]) < cut:  # nothing relevant: the claims are left unchecked
-                out.append(SentenceCheck(None, "no_evidence", [V.ClaimVerdict(c, None) for c in claims],
-                                         [(0, int(idx[0]), float(sims[0]))] if len(idx) else []))
-                firsts.append(None)
-                continue
-            ev_tokens = [self.sentence_tokens(j) for j in idx]
+            relevant = bool(len(sims)) and float(sims[0]) >= cut
             arts: set[str] = set()
-            for a in dict.fromkeys(int(table.article[j]) for j in idx):
-                arts |= self.article_tokens(a)
-            flip = V.negation_flip(text, ev_tokens, [table.texts[j] for j in idx])
-            out.append(SentenceCheck(float(support[n]), "", [], [], flip))
-            firsts.append((V.first_pass(text, claims, ev_tokens, arts), arts))
-        need = [checked.idx[n][p.evidence] for n, f in enumerate(firsts) if f for p in f[0]
-                if isinstance(p, V.Pending)]
-        ev_claims = self.evidence_claims(need) if need else {}
-        for n, sc in enumerate(out):
-            if firsts[n] is None:
+            if relevant:
+                for a in dict.fromkeys(int(table.article[j]) for j in idx):
+                    arts |= self.article_tokens(a)
+            j = V.judge(text, checked.claims[n], float(support[n]), relevant, [table.texts[i] for i in idx],
+                        [self.sentence_tokens(i) for i in idx] if relevant else [], arts,
+                        lambda pos, idx=idx: self.evidence_claims([idx[pos]])[int(idx[pos])])
+            if not relevant:  # nothing relevant: the best (irrelevant) sentence is shown, no support
+                out.append(SentenceCheck(None, j.status, j.claims,
+                                         [(0, int(idx[0]), float(sims[0]))] if len(idx) else []))
                 continue
-            first, arts = firsts[n]
-            idx, sims = checked.idx[n], checked.sims[n]
-            sc.claims = [V.settle(texts[n], p, table.texts[idx[p.evidence]], ev_claims[int(idx[p.evidence])], arts)
-                         if isinstance(p, V.Pending) else p for p in first]
-            sc.status = V.status(True, sc.support, sc.claims, sc.negation_at is not None)
             # the nearest relevant sentences, and the ones a conflicting claim or a negation comes from
             shown = {i for i, s in enumerate(sims) if s >= cut and i < N_SHOWN}
-            shown |= {v.at for v in sc.claims if v.at is not None}
-            shown |= {sc.negation_at} if sc.negation_at is not None else set()
-            sc.evidence = [(i, int(idx[i]), float(sims[i])) for i in sorted(shown)]
+            shown |= {v.at for v in j.claims if v.at is not None}
+            shown |= {j.negation_at} if j.negation_at is not None else set()
+            out.append(SentenceCheck(float(support[n]), j.status, j.claims,
+                                     [(i, int(idx[i]), float(sims[i])) for i in sorted(shown)], j.negation_at))
         return out
 
 

@@ -7,6 +7,8 @@ Sentence `status`, the first that applies:
                 negation;
   supported     the consistency head's support >= SUPPORT_CUT and no claim is `absent` or `conflicting`;
   unverified    otherwise: relevant evidence exists, but it does not say this.
+`judge` decides both for one sentence; every caller (scoring, `fabscore check`, the evaluator)
+goes through it, so these rules and the cuts below are stated here only.
 
 Claim `verdict` (names, numbers, dates, quotations; key tokens as claims.key_tokens):
   conflicting   an evidence sentence is *aligned* with the checked sentence (it holds at least
@@ -25,7 +27,7 @@ only be `conflicting`, which takes an aligned evidence sentence naming someone e
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from fabscore.evidence.claims import QUOTE_MIN_SHARE, Claim, key_tokens
@@ -150,6 +152,19 @@ def negation_flip(sentence: str, evidence_tokens: Sequence[set[str]], evidence_t
     return None
 
 
+def claim_status(statuses: Sequence[str]) -> str | None:
+    """A whole claim's status from its sentences': contradicted if one is, no_evidence if all are,
+    supported if all are, else unverified (part of it is not backed). None with no sentence."""
+    statuses = [s for s in statuses if s]
+    if not statuses:
+        return None
+    if "contradicted" in statuses:
+        return "contradicted"
+    if all(s == "no_evidence" for s in statuses):
+        return "no_evidence"
+    return "supported" if all(s == "supported" for s in statuses) else "unverified"
+
+
 def status(relevant: bool, support: float | None, verdicts: Sequence[ClaimVerdict], flip: bool = False) -> str:
     """The sentence's status (see the module docstring)."""
     if not relevant:
@@ -159,3 +174,33 @@ def status(relevant: bool, support: float | None, verdicts: Sequence[ClaimVerdic
     if support is not None and support >= SUPPORT_CUT and not any(v.verdict in MARKED for v in verdicts):
         return "supported"
     return "unverified"
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """One sentence judged: its status, each claim's verdict, and the evidence sentence (position
+    among the retrieved) that restates it with the opposite negation, if any."""
+
+    status: str  # one of STATUSES
+    claims: list[ClaimVerdict]  # verdict None (unchecked) with no_evidence
+    negation_at: int | None = None
+
+
+def judge(sentence: str, claims: Sequence[Claim], support: float | None, relevant: bool,
+          evidence_texts: Sequence[str], evidence_tokens: Sequence[set[str]], article_tokens: set[str],
+          evidence_claims: Callable[[int], Sequence[Claim]]) -> Judgement:
+    """The status and claim verdicts of a sentence (see the module docstring).
+
+    claims: spaCy's claims of the sentence (digit groups it missed are added here); support: the
+    consistency head's calibrated probability; relevant: its best evidence reaches the relevance
+    cut; evidence_texts / evidence_tokens: the retrieved evidence sentences, best first, and their
+    key tokens; article_tokens: key tokens of the whole articles they belong to; evidence_claims(i):
+    spaCy's claims of evidence sentence i, asked for only where a claim may conflict."""
+    claims = digit_claims(sentence, claims)
+    if not relevant:
+        return Judgement("no_evidence", [ClaimVerdict(c, None) for c in claims])
+    verdicts = [settle(sentence, p, evidence_texts[p.evidence], evidence_claims(p.evidence), article_tokens)
+                if isinstance(p, Pending) else p
+                for p in first_pass(sentence, claims, evidence_tokens, article_tokens)]
+    flip = negation_flip(sentence, evidence_tokens, evidence_texts)
+    return Judgement(status(True, support, verdicts, flip is not None), verdicts, flip)

@@ -52,7 +52,10 @@ def encode_texts(texts: list[str], tok, model, max_tokens: int = SENTENCE_MAX) -
     embeddings never depend on which other articles are scored with it."""
     if not texts:
         return np.zeros((0, DIM))
-    ids = [with_specials(tok, tok(t, add_special_tokens=False)["input_ids"][: max_tokens - 2]) for t in texts]
+    # truncated by the tokenizer itself: a longer text never reaches the model, and transformers has
+    # no reason to warn that a sequence is longer than the model takes
+    ids = [with_specials(tok, tok(t, add_special_tokens=False, truncation=True, max_length=max_tokens - 2)["input_ids"])
+           for t in texts]
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
     out = np.zeros((len(ids), DIM))
     for b in range(0, len(order), BATCH):

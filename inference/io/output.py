@@ -63,6 +63,21 @@ def evidence_values(rec: dict) -> list:
             e.get("reason")]
 
 
+CLAIM_CSV_COLUMNS = ("path", "id", "claim", "status", "support", "n_sentences", "n_supported", "n_contradicted",
+                     "n_unverified", "n_no_evidence", "absent_claims", "conflicting_claims", "reason", "error")
+
+
+def claim_csv_row(rec: dict) -> list[str]:
+    """A claim record's CSV row (CLAIM_CSV_COLUMNS)."""
+    e = rec.get("evidence_summary") or {}
+    marked = e.get("invented_specifics") or []
+    values = [rec.get("path"), rec.get("id"), rec.get("claim"), rec.get("status"), rec.get("support"),
+              len(rec.get("sentences") or []), e.get("n_supported"), e.get("n_contradicted"), e.get("n_unverified"),
+              e.get("n_no_evidence"), _joined(marked, "absent"), _joined(marked, "conflicting"), e.get("reason"),
+              rec.get("error")]
+    return [_one_line(v) for v in values]
+
+
 def csv_row(rec: dict, keep: tuple[str, ...] = ()) -> list[str]:
     """The record's CSV row: CSV_COLUMNS, then one column per --keep-fields name."""
     sentences = rec.get("sentences") or []

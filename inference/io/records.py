@@ -105,3 +105,26 @@ def explain(label: str, n_sentences: int, n_flagged: int, n_near: int, driver_th
         return (f"{n_flagged} of {_n(n_sentences, 'sentence')} flagged, but the article scores below its threshold: "
                 "a few machine-like sentences (quotes, lists, boilerplate) do not make an article machine-written")
     return None
+
+
+# ---------------------------------------------------------------- claim records (`fabscore check`, Detector.check)
+CLAIM_KEYS = ("path", "id", "claim", "status", "support", "sentences", "evidence_summary", "writing", "model", "error")
+CLAIM_SENTENCE_KEYS = ("start", "end", "text", *EVIDENCE_SENTENCE_KEYS)
+
+
+def claim_record(rec: dict, claim: str) -> dict:
+    """A checked claim's record, made from the full record of its text: the claim, its status
+    (verdicts.claim_status over its sentences) and lowest support, its sentences with their
+    evidence fields, the evidence summary; `writing` holds the writing score only where the text
+    was long enough to get one (a one-line claim has none, and no abstention fields either)."""
+    from fabscore.evidence.verdicts import claim_status
+
+    sentences = [{k: s.get(k) for k in CLAIM_SENTENCE_KEYS} for s in rec.get("sentences") or []]
+    summary = rec.get("evidence_summary") or {}
+    scored = rec.get("score") is not None
+    writing = {k: rec.get(k) for k in ("score", "label", "threshold", "target_fpr", "why")} if scored else None
+    status = None if rec.get("error") or summary.get("reason") else claim_status([s["status"] for s in sentences])
+    return {"path": rec.get("path"), "id": rec.get("id"), "claim": claim if isinstance(claim, str) else None,
+            "status": status, "support": summary.get("min_support"), "sentences": sentences,
+            "evidence_summary": rec.get("evidence_summary"), "writing": writing, "model": rec.get("model"),
+            "error": rec.get("error")}

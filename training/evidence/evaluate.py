@@ -173,10 +173,10 @@ def climate_report(checker, data: Path | None = None, limit: int | None = None, 
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import f1_score
 
-    from fabscore.evidence import verdicts as V
-    from fabscore.evidence.claims import extract, key_tokens
-    from fabscore.evidence.features import pair_features
-    from fabscore.evidence.index import encode
+    from fabscore.evidence.annotate import EvidenceCheck, check_sentences
+    from fabscore.evidence.claims import key_tokens
+    from fabscore.evidence.index import EvidenceIndex, encode
+    from fabscore.evidence.table import EvidenceSentence, SentenceTable
     from fabscore.text.normalize import normalize
 
     path = data_dir(data) / "evidence" / "climate_fever.jsonl"
@@ -186,30 +186,18 @@ def climate_report(checker, data: Path | None = None, limit: int | None = None, 
     pairs = [(c["claim"], e["evidence"], e["evidence_label"], _climate_split(c["claim_id"]))
              for c in claims for e in c["evidences"] if e["evidence_label"] in CLIMATE_LABELS]
     log(f"evidence: Climate-FEVER, {len(claims)} claims, {len(pairs)} (claim, evidence) pairs")
-    claim_texts = sorted({p[0] for p in pairs})
+    # every evidence sentence is one row of one index, each its own article; a claim is checked against
+    # its own annotated sentence only (rows), through the same check as scoring
     ev_texts = sorted({p[1] for p in pairs})
-    cvec = dict(zip(claim_texts, encode([normalize(t) for t in claim_texts])))
-    evec = dict(zip(ev_texts, encode([normalize(t) for t in ev_texts])))
-    cclaims = dict(zip(claim_texts, extract(claim_texts)))
-    X, cos = [], []
-    for c, e, _, _ in pairs:
-        sim = float(cvec[c] @ evec[e])
-        X.append(pair_features(c, cclaims[c], [e], np.array([sim]))[0])
-        cos.append(sim)
-    support = checker.head.predict_proba(np.array(X))[:, 1]
-    cut = checker.relevance_cut(1)
-    first, pending = [], set()
-    for c, e, _, _ in pairs:
-        toks = set(key_tokens(e))
-        f = V.first_pass(c, V.digit_claims(c, cclaims[c]), [toks], toks)
-        first.append((f, toks))
-        pending |= {e} if any(isinstance(p, V.Pending) for p in f) else set()
-    eclaims = dict(zip(sorted(pending), extract(sorted(pending))))
-    status = []
-    for (c, e, _, _), (f, toks), sup, sim in zip(pairs, first, support, cos):
-        vs = [V.settle(c, p, e, eclaims[e], toks) if isinstance(p, V.Pending) else p for p in f]
-        flip = V.negation_flip(c, [toks], [e])
-        status.append(V.status(sim >= cut, float(sup), vs, flip is not None))
+    row = {t: i for i, t in enumerate(ev_texts)}
+    table = SentenceTable.from_sentences(EvidenceSentence("<climate-fever>", f"cf-ev-{i}", 0, len(t), t, None, None)
+                                         for i, t in enumerate(ev_texts))
+    check = EvidenceCheck(EvidenceIndex(table, encode([normalize(t) for t in ev_texts])), checker, pool_size=1)
+    texts = [p[0] for p in pairs]
+    rows = np.array([[row[p[1]]] for p in pairs])
+    checked = check_sentences(texts, check.index, 1, rows=rows)
+    support = checker.head.predict_proba(checked.X)[:, 1]
+    status = [g.status for g in check.check(texts, checked=checked)]
     labels = np.array([CLIMATE_LABELS.index(p[2]) for p in pairs])
     test = np.array([p[3] == "test" for p in pairs])
     sr = test & (labels != 2)
