@@ -882,6 +882,19 @@ def test_cli_evaluate_evidence_on_held_out_stories_and_human_labels(shared_data,
     assert cf["sr_auroc"] is None or f"| {cf['sr_auroc']:.3f} |" in rows["SUPPORTS vs REFUTES AUROC"]
     assert 0 <= cf["macro_f1_statuses"] <= 1
     assert rep["seeds"]["000_vs_000"]["met"] and rep["seeds"]["002_vs_000"]["met"] and "000 vs 000" in rows
+    # every human-labelled set: the shipped head on at most 12 pairs a set (whole groups), beside the
+    # leave-one-dataset-out figures stored when it was trained; QAGS and Climate-FEVER never fitted on
+    from fabscore.training.evidence.human_pairs import EVAL_ONLY, REPORTED
+
+    hs = rep["human_sets"]
+    assert list(hs["sets"]) == list(REPORTED) and all(v["n"] >= 12 for v in hs["sets"].values())
+    assert all(0 <= v["auroc"] <= 1 and 0 <= v["bacc"] <= 1 for v in hs["sets"].values())
+    assert f"| bump | {hs['sets']['bump']['n']} |" in rows["bump"]
+    assert f"| {hs['sets']['bump']['auroc']:.3f} | {hs['sets']['bump']['bacc']:.3f} | no |" in rows["bump"]
+    # the shipped head was fitted on corruption pairs only: every human-labelled figure is held out
+    assert not any(v["fitted_on"] for v in hs["sets"].values()) and hs["leave_one_dataset_out"] is None
+    assert f"every figure is held out; mean over {len(REPORTED)} sets" in text
+    assert set(EVAL_ONLY) <= set(hs["sets"])
 
 
 def test_cli_evaluate_needs_data_or_evidence(capsys):

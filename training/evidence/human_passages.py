@@ -14,6 +14,8 @@ import numpy as np
 from fabscore.evidence.features import TOP_K
 from fabscore.training.evidence.human_pairs import HumanPair
 
+POOL = 2500  # pairs per set whose passages training builds (and caches): the default draw
+
 
 def choose_passages(pairs: list[HumanPair], k: int = TOP_K,
                     log=lambda m: None) -> tuple[list[list[str]], list[np.ndarray]]:

@@ -1,6 +1,6 @@
-"""The one verdict entry point (judge() decides status and claim verdicts for every caller), a claim's
-status over its sentences, the human-labelled pairs the consistency head learns from, and a long
-passage never overflowing MiniLM."""
+"""Evidence mode against human judgements and its one verdict entry point: judge() decides status and
+claim verdicts for every caller; a claim's status over its sentences; the human-labelled pairs, their
+passages and the leave-one-dataset-out table; a long passage never overflowing MiniLM."""
 from __future__ import annotations
 
 import logging
@@ -78,3 +78,35 @@ def test_human_pairs_labels_families_and_groups():
         assert sum(p.group == g for p in drawn) == sum(p.group == g for p in full)
     q = [p for p in pairs if p.dataset == "qags_cnndm"]
     assert q and all(p.refuted is None for p in q)
+
+
+def test_leave_one_dataset_out_head_on_real_pairs(tmp_path, monkeypatch):
+    """The trainer's human-pair path on real pairs: passages chosen and cached (a second build reads the
+    cache), and the leave-one-dataset-out table: one head per family left out, each set scored by the
+    head that never saw it, beside an earlier head."""
+    from conftest import SHARED_DATA
+
+    from fabscore.models.head import LinearHead
+    from fabscore.training.evidence import human_pairs as H
+    from fabscore.training.evidence import human_passages
+    from fabscore.training.evidence.train import HumanRows, human_lodo
+
+    if not (SHARED_DATA / "evidence" / "claims").is_dir():
+        pytest.skip("the shared human-labelled pairs are not beside this checkout")
+    monkeypatch.setenv("FABSCORE_CACHE", str(tmp_path / "cache"))
+    pairs = [p for p in H.load(SHARED_DATA, per_dataset=12, seed=1) if p.dataset in ("bump", "wice", "dialfact")]
+    passages, X = human_passages.build(pairs)
+    assert len(list((tmp_path / "cache" / "evidence-passages").glob("*.npz"))) == 1
+    again, X2 = human_passages.build(pairs)
+    assert again == passages and np.array_equal(X, X2)
+    assert all(p and len(p) <= len(pair.evidence) + 5 for p, pair in zip(passages, pairs))
+    datasets = np.array([p.dataset for p in pairs])
+    rows = HumanRows(X, np.array([p.label for p in pairs]), np.array([p.group for p in pairs]), datasets,
+                     np.array([p.family for p in pairs]), np.ones(len(pairs), dtype=bool))
+    before = LinearHead(Cs=(0.1,)).fit(X, rows.y)
+    table = human_lodo(rows, X[:0], rows.y[:0], rows.groups[:0], 0.1, 0, before, lambda m: None)
+    assert set(table["sets"]) == {"bump", "wice", "dialfact"}
+    for v in table["sets"].values():
+        assert {"head", "head_before"} <= set(v) and 0 <= v["head"]["auroc"] <= 1 and 0 <= v["head"]["bacc"] <= 1
+    assert table["mean"]["head"]["auroc"] == pytest.approx(np.mean([v["head"]["auroc"] for v in table["sets"].values()]),
+                                                           abs=1e-4)
