@@ -6,7 +6,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench serve clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -34,6 +34,9 @@ test: install
 	$(BIN)/ruff check .
 	bash tests/browser_setup.sh
 	$(BIN)/pytest -q
+
+serve: install
+	$(BIN)/fabscore serve
 
 bench: install
 	$(BIN)/python benchmarks/run.py

@@ -27,6 +27,7 @@ from fabscore.cli.evidence import (
     claims_writer,
     evidence_check,
 )
+from fabscore.cli.serve import add_serve_parser
 from fabscore.io.output import (
     FORMATS,
     PROG,
@@ -468,6 +469,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_score_parser(sub)
     add_index_parser(sub)  # evidence mode: fabscore.cli.evidence
     add_check_parser(sub)
+    add_serve_parser(sub)  # the web page and HTTP API: fabscore.cli.serve
     for ep in sorted(entry_points(group="fabscore.commands"), key=lambda e: e.name):
         try:
             register = ep.load()

@@ -1,0 +1,190 @@
+"""The HTTP API and web page of `fabscore serve`: a thin front end over the same Detector.
+
+Routes (JSON in and out; the records are the very records `fabscore score` writes as JSONL and
+`fabscore check` writes per claim, so a program reads one shape whatever it calls):
+
+    GET  /healthz          the process answers (never needs the token)
+    GET  /readyz           the models are loaded: {"ready": true, "model": {...}, "indexes": [...]}
+    POST /v1/score         {"texts": [str | {"id", "text"}], "fpr"?, "evidence"?: [str], "index"?: name}
+    POST /v1/check         {"claims": [str], "evidence"?: [str], "index"?: name}
+    POST /v1/report        as /v1/score (or "claims" as /v1/check): the HTML report of those records
+    GET  /v1/indexes       the indexes named with --index, with their sentence and article counts
+    GET  /                 the web page (page.html, page.js, page.css: no CDN, no build step)
+    GET  /docs             the OpenAPI schema, browsable (FastAPI's)
+
+One detector, loaded once; requests run on a worker thread one at a time (the backbones are not
+re-entrant), so a slow request never blocks /healthz. A bad request is a 4xx whose `detail` names the
+problem; a text the detector cannot read is an error record, as on the command line. With a token,
+every route but /healthz needs `Authorization: Bearer TOKEN` (compared in constant time; never logged).
+"""
+# No `from __future__ import annotations`: FastAPI reads the route functions' annotations at run time.
+import hmac
+import threading
+from pathlib import Path
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, Field
+
+from fabscore.io.reading import DEFAULT_MAX_BYTES
+
+HERE = Path(__file__).resolve().parent
+ASSETS = {"/": ("page.html", "text/html; charset=utf-8"), "/page.js": ("page.js", "text/javascript; charset=utf-8"),
+          "/page.css": ("page.css", "text/css; charset=utf-8")}
+MAX_TEXTS = 1000  # texts or claims in one request; a bigger batch belongs in `fabscore score`
+MAX_EVIDENCE = 200  # reference texts given inline in one request (an index holds more)
+
+
+class Text(BaseModel):
+    id: str | None = None
+    text: str
+
+
+class ScoreRequest(BaseModel):
+    texts: list[str | Text] = Field(min_length=1, max_length=MAX_TEXTS)
+    fpr: float | None = Field(default=None, gt=0, lt=1)
+    evidence: list[str] | None = Field(default=None, min_length=1, max_length=MAX_EVIDENCE)
+    index: str | None = None
+
+
+class CheckRequest(BaseModel):
+    claims: list[str] = Field(min_length=1, max_length=MAX_TEXTS)
+    evidence: list[str] | None = Field(default=None, min_length=1, max_length=MAX_EVIDENCE)
+    index: str | None = None
+
+
+class ReportRequest(BaseModel):
+    texts: list[str | Text] | None = Field(default=None, min_length=1, max_length=MAX_TEXTS)
+    claims: list[str] | None = Field(default=None, min_length=1, max_length=MAX_TEXTS)
+    fpr: float | None = Field(default=None, gt=0, lt=1)
+    evidence: list[str] | None = Field(default=None, min_length=1, max_length=MAX_EVIDENCE)
+    index: str | None = None
+
+
+
+def create_app(detector, indexes: dict[str, str] | None = None, token: str | None = None,
+               cors: list[str] | None = None, max_bytes: int = DEFAULT_MAX_BYTES):
+    """The FastAPI application over `detector` (a loaded fabscore Detector). indexes: name -> index
+    directory, loaded now (a bad one fails here, not on a request); token: the Bearer token every route
+    but /healthz needs (None: none); cors: origins allowed to call from a browser (None: no CORS);
+    max_bytes: the largest request body, the reader's file limit by default."""
+    from fabscore.evidence.annotate import resolve_evidence
+    from fabscore.evidence.table import EvidenceError
+
+    loaded = {name: resolve_evidence(path, detector.model) for name, path in (indexes or {}).items()}
+    lock = threading.Lock()
+
+    def authorized(request: Request) -> None:
+        if token is None:
+            return
+        given = request.headers.get("authorization", "")
+        if not (given.startswith("Bearer ") and hmac.compare_digest(given[7:].encode(), token.encode())):
+            raise HTTPException(401, "a valid token is needed: Authorization: Bearer TOKEN",
+                                headers={"WWW-Authenticate": "Bearer"})
+
+    app = FastAPI(title="fabscore", version=_version(),
+                  description="Scores news articles, and every sentence in them, for likely machine-written or "
+                              "fabricated content, and checks claims against trusted references.")
+    if cors:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=cors, allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type"])
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next):
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > max_bytes):
+            return JSONResponse({"detail": f"request body over the {max_bytes:,}-byte limit (Content-Length "
+                                           f"{length}): send fewer or shorter texts, or use fabscore score"},
+                                status_code=413)
+        if length is None and request.method == "POST":
+            return JSONResponse({"detail": "a POST needs a Content-Length (chunked bodies are not taken)"},
+                                status_code=411)
+        return await call_next(request)
+
+    def evidence_for(evidence: list[str] | None, index: str | None):
+        if evidence and index:
+            raise HTTPException(400, "give evidence texts or an index name, not both")
+        if index is not None:
+            if index not in loaded:
+                raise HTTPException(404, f"no index named {index!r}; this server has: "
+                                         f"{', '.join(sorted(loaded)) or 'none (start it with --index NAME=DIR)'}")
+            return loaded[index]
+        if evidence:
+            if not any(e.strip() for e in evidence):
+                raise HTTPException(400, "the evidence texts are all empty")
+            try:
+                return resolve_evidence([e for e in evidence if e.strip()], detector.model)
+            except EvidenceError as e:
+                raise HTTPException(400, str(e)) from e
+        return None
+
+    def run(fn, *args, **kwargs):
+        with lock:
+            return fn(*args, **kwargs)
+
+    def split(texts) -> tuple[list[str], list[str]]:
+        ids = [(t.id if isinstance(t, Text) and t.id is not None else str(i)) for i, t in enumerate(texts)]
+        return [t.text if isinstance(t, Text) else t for t in texts], ids
+
+    @app.get("/healthz")
+    def healthz() -> dict:
+        return {"status": "ok"}
+
+    @app.get("/readyz", dependencies=[Depends(authorized)])
+    def readyz() -> dict:
+        return {"ready": True, "model": detector.model_id, "indexes": sorted(loaded)}
+
+    @app.get("/v1/indexes", dependencies=[Depends(authorized)])
+    def list_indexes() -> list[dict]:
+        return [{"name": n, "sentences": len(c.index), "articles": len(set(c.index.sentences.ids))}
+                for n, c in sorted(loaded.items())]
+
+    async def score_records(req) -> list[dict]:
+        check = evidence_for(req.evidence, req.index)
+        texts, ids = split(req.texts)
+        try:
+            return await run_in_threadpool(run, detector.score, texts, fpr=req.fpr, ids=ids, evidence=check)
+        except ValueError as e:  # an FPR with no stored threshold
+            raise HTTPException(400, str(e)) from e
+
+    async def check_records(req, full: bool = False) -> list[dict]:
+        check = evidence_for(req.evidence, req.index)
+        if check is None:
+            raise HTTPException(400, "checking claims needs evidence texts or an index name")
+        fn = detector.check_records if full else detector.check
+        return await run_in_threadpool(run, fn, list(req.claims), check)
+
+    @app.post("/v1/score", dependencies=[Depends(authorized)])
+    async def score(req: ScoreRequest) -> dict:
+        return {"records": await score_records(req)}
+
+    @app.post("/v1/check", dependencies=[Depends(authorized)])
+    async def check(req: CheckRequest) -> dict:
+        return {"records": await check_records(req)}
+
+    @app.post("/v1/report", dependencies=[Depends(authorized)], response_class=HTMLResponse)
+    async def report(req: ReportRequest) -> HTMLResponse:
+        from fabscore.io.report import render
+
+        if (req.texts is None) == (req.claims is None):
+            raise HTTPException(400, "give texts (to score) or claims (to check), one of the two")
+        records = await (score_records(req) if req.texts is not None else check_records(req, full=True))
+        return HTMLResponse(render(records, detector.model_id))
+
+    # the page and its script and style: static, served without the token (the page asks for it and
+    # sends it with each API call)
+    for route, (name, media) in ASSETS.items():
+        def asset(name=name, media=media) -> Response:
+            return Response((HERE / name).read_bytes(), media_type=media)
+        app.add_api_route(route, asset, methods=["GET"], include_in_schema=False)
+
+    return app
+
+
+def _version() -> str:
+    from fabscore import __version__
+
+    return __version__

@@ -1,0 +1,209 @@
+"""`fabscore serve`: a real server (uvicorn in a subprocess on a loopback port) called over HTTP with
+httpx, and its page driven in headless Chromium. The API's records are the command line's records;
+bad requests get a 4xx that names the problem and the server keeps serving; the token guards every
+route but /healthz; a non-loopback address without a token is refused before anything starts."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from conftest import SEED_HUMAN, SEED_MACHINE
+
+httpx = pytest.importorskip("httpx")
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+TOKEN = "test-token-7f3a"  # a test's own, never a real secret
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start(*args: str, env: dict | None = None) -> tuple[subprocess.Popen, str, Path]:
+    port = _free_port()
+    log = Path(tempfile.mkstemp(prefix="fabscore-serve-", suffix=".log")[1])
+    proc = subprocess.Popen([sys.executable, "-m", "fabscore", "serve", "--port", str(port), *args],
+                            stdout=log.open("w"), stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
+                            start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"the server exited ({proc.returncode}): {log.read_text()}")
+        try:
+            if httpx.get(base + "/healthz", timeout=2).status_code == 200:
+                return proc, base, log
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    _stop(proc)
+    raise AssertionError(f"the server did not answer within 180 s: {log.read_text()}")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def server():
+    proc, base, log = _start("--quiet")
+    try:
+        yield base
+    finally:
+        _stop(proc)
+        log.unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="module")
+def detector():
+    from fabscore import load_detector
+
+    return load_detector()
+
+
+@pytest.mark.slow
+def test_api_records_are_the_command_lines(server, detector):
+    text = SEED_MACHINE.read_text()
+    r = httpx.post(server + "/v1/score", json={"texts": [{"id": "seed-002", "text": text}]}, timeout=300)
+    assert r.status_code == 200, r.text
+    (rec,) = r.json()["records"]
+    (local,) = detector.score([text], ids=["seed-002"])
+    assert rec == json.loads(json.dumps(local))  # the same record, bit for bit, as det.score and the JSONL
+    assert rec["label"] == "fabricated"
+    ready = httpx.get(server + "/readyz", timeout=10).json()
+    assert ready["ready"] and ready["model"]["name"] == "fabscore-default"
+
+
+@pytest.mark.slow
+def test_check_a_claim_and_the_seeds_with_evidence(server, detector):
+    evidence = [SEED_HUMAN.read_text()]
+    claim = "The court, which is based in The Hague, received threats from Dmitry Medvedev."
+    r = httpx.post(server + "/v1/check", json={"claims": [claim], "evidence": evidence}, timeout=300)
+    assert r.status_code == 200, r.text
+    (rec,) = r.json()["records"]
+    assert rec == json.loads(json.dumps(detector.check([claim], evidence=evidence)[0]))
+    assert rec["claim"] == claim and rec["writing"] is None and rec["status"] in ("supported", "unverified")
+    r = httpx.post(server + "/v1/score", json={"texts": [SEED_MACHINE.read_text()], "evidence": evidence}, timeout=300)
+    marked = {c["text"] for c in r.json()["records"][0]["evidence_summary"]["invented_specifics"]}
+    assert {"Chile Eboe-Osuji", "Sergei Lavrov"} <= marked and not marked & {"Russia", "Ukraine", "The Hague"}
+
+
+@pytest.mark.slow
+def test_bad_requests_are_4xx_that_say_why_and_the_server_keeps_serving(server):
+    cases = [("/v1/check", {"claims": ["a claim"]}, 400, "needs evidence"),
+             ("/v1/check", {"claims": []}, 422, "at least 1"),
+             ("/v1/score", {"texts": ["x"], "index": "nope"}, 404, "no index named 'nope'"),
+             ("/v1/score", {"texts": ["x"], "evidence": ["  "]}, 400, "all empty"),
+             ("/v1/score", {"texts": ["x"], "fpr": 2}, 422, "less than 1"),
+             ("/v1/report", {"texts": ["x"], "claims": ["y"]}, 400, "one of the two")]
+    for path, body, code, why in cases:
+        r = httpx.post(server + path, json=body, timeout=60)
+        assert r.status_code == code and why in r.text, (path, body, r.status_code, r.text)
+    r = httpx.post(server + "/v1/score", content=b"{not json", headers={"Content-Type": "application/json"},
+                   timeout=30)
+    assert r.status_code == 422
+    big = b'{"texts": ["' + b"a" * (6 * 1024 * 1024) + b'"]}'
+    r = httpx.post(server + "/v1/score", content=big, headers={"Content-Type": "application/json"}, timeout=60)
+    assert r.status_code == 413 and "limit" in r.json()["detail"]
+    # an empty text is a record that says why it has no score, not an error response
+    r = httpx.post(server + "/v1/score", json={"texts": [""]}, timeout=60)
+    rec = r.json()["records"][0]
+    assert r.status_code == 200 and rec["score"] is None and (rec["reason"] or rec["error"])
+    assert httpx.get(server + "/healthz", timeout=10).json() == {"status": "ok"}
+
+
+@pytest.mark.slow
+def test_token_guards_every_route_but_healthz_and_is_never_logged():
+    proc, base, log = _start("--token", TOKEN)
+    try:
+        assert httpx.get(base + "/healthz", timeout=10).status_code == 200
+        for path in ("/readyz", "/v1/indexes"):
+            assert httpx.get(base + path, timeout=10).status_code == 401
+            bad = httpx.get(base + path, headers={"Authorization": "Bearer wrong"}, timeout=10)
+            assert bad.status_code == 401 and "token" in bad.json()["detail"]
+        r = httpx.post(base + "/v1/score", json={"texts": ["short"]}, timeout=60)
+        assert r.status_code == 401
+        ok = httpx.get(base + "/readyz", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+        assert ok.status_code == 200 and ok.json()["ready"]
+        assert httpx.get(base + "/", timeout=10).status_code == 200  # the page asks for the token itself
+    finally:
+        _stop(proc)
+    text = log.read_text()
+    log.unlink(missing_ok=True)
+    assert TOKEN not in text and "GET /readyz" in text  # the access log has the request, never the header
+
+
+def test_other_addresses_need_a_token_or_insecure():
+    r = subprocess.run([sys.executable, "-m", "fabscore", "serve", "--host", "0.0.0.0", "--port", "1"],
+                       capture_output=True, text=True, timeout=120, env={**os.environ, "FABSCORE_TOKEN": ""})
+    assert r.returncode == 2 and "--token" in r.stderr and "--insecure" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "fabscore", "serve", "--index", "broken"], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 2 and "NAME=DIR" in r.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_the_page_checks_a_claim_in_chromium(server):
+    """Type a claim and a reference into the page, press Enter on the button, and read the verdict the
+    report frame shows; keyboard only, nothing fetched from elsewhere, no console errors."""
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        pytest.skip(f"{CHROMIUM} / {CHROMEDRIVER} not found: run tests/browser_setup.sh (make test does)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    profile = tempfile.mkdtemp(prefix="fabscore-chromium-")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = str(CHROMIUM)
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=390,900"):
+        opts.add_argument(flag)  # a phone's width
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    drv = webdriver.Chrome(options=opts, service=Service(executable_path=str(CHROMEDRIVER)))
+    try:
+        drv.get(server + "/")
+        labels = {e.get_attribute("for") for e in drv.find_elements(By.TAG_NAME, "label")}
+        assert {"text", "evidence", "index", "claim", "claim-evidence", "token"} <= labels  # every field labelled
+        claim = drv.find_element(By.ID, "claim")
+        claim.send_keys("Sergei Lavrov sent the court a letter about the arrest warrant.")
+        drv.find_element(By.ID, "claim-evidence").send_keys(SEED_HUMAN.read_text()[:3000])
+        button = drv.find_element(By.CSS_SELECTOR, "#check-form button")
+        button.send_keys(Keys.ENTER)
+        WebDriverWait(drv, 300).until(lambda d: "Done" in d.find_element(By.ID, "status").text
+                                      or "Error" in d.find_element(By.ID, "status").text)
+        assert "Done" in drv.find_element(By.ID, "status").text
+        drv.switch_to.frame(drv.find_element(By.ID, "result"))
+        body = drv.find_element(By.TAG_NAME, "body").text
+        assert "Lavrov" in body and "absent" in body.lower()
+        drv.switch_to.default_content()
+        width, view = drv.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
+        assert view <= 500 and width <= view  # at a phone's width nothing scrolls sideways
+        shot = os.environ.get("FABSCORE_SCREENSHOTS")
+        if shot:
+            drv.save_screenshot(str(Path(shot) / "serve-page-phone.png"))
+        assert not [e for e in drv.get_log("browser") if e.get("level") == "SEVERE"]
+    finally:
+        drv.quit()
+        shutil.rmtree(profile, ignore_errors=True)
