@@ -64,12 +64,14 @@ def _stop(proc: subprocess.Popen) -> None:
 
 @pytest.fixture(scope="module")
 def server():
-    proc, base, log = _start("--quiet")
+    jobs = tempfile.mkdtemp(prefix="fabscore-jobs-")
+    proc, base, log = _start("--quiet", "--jobs-db", str(Path(jobs) / "jobs.sqlite"))
     try:
         yield base
     finally:
         _stop(proc)
         log.unlink(missing_ok=True)
+        shutil.rmtree(jobs, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +134,7 @@ def test_bad_requests_are_4xx_that_say_why_and_the_server_keeps_serving(server):
 
 @pytest.mark.slow
 def test_token_guards_every_route_but_healthz_and_is_never_logged():
-    proc, base, log = _start("--token", TOKEN)
+    proc, base, log = _start("--token", TOKEN, "--jobs-db", str(Path(tempfile.mkdtemp()) / "jobs.sqlite"))
     try:
         assert httpx.get(base + "/healthz", timeout=10).status_code == 200
         for path in ("/readyz", "/v1/indexes"):
@@ -207,3 +209,107 @@ def test_the_page_checks_a_claim_in_chromium(server):
     finally:
         drv.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+def _texts(n: int) -> list[str]:
+    from conftest import SHARED_DATA
+
+    rows = [json.loads(line) for line in (SHARED_DATA / "usnews_mar2023_human.clean.jsonl").open()]
+    return [r["text"] for r in rows if 60 <= len(r["text"].split()) <= 400][:n]
+
+
+def _wait(base: str, job: str, until, headers=None, timeout: float = 600) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        st = httpx.get(f"{base}/v1/jobs/{job}", headers=headers, timeout=10).json()
+        if until(st):
+            return st
+        time.sleep(0.3)
+    raise AssertionError(f"job {job} still {st} after {timeout} s")
+
+
+@pytest.mark.slow
+def test_a_zip_job_gives_the_records_of_fabscore_score(server, detector, tmp_path):
+    """Upload a zip of 20 articles, watch the job reach done, and read the same records (bar path and
+    id, which name the uploaded member) as scoring the files on the command line; CSV and HTML too."""
+    import io
+    import zipfile
+
+    from fabscore.cli import commands as cli
+
+    texts = _texts(20)
+    assert len(texts) == 20
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for i, t in enumerate(texts):
+            z.writestr(f"news/{i:02d}.txt", t)
+            (folder / f"{i:02d}.txt").write_text(t)
+        z.writestr("../../etc/evil.txt", "a member name that must never become a path")
+    r = httpx.post(server + "/v1/jobs", content=buf.getvalue(), headers={"Content-Type": "application/zip"},
+                   timeout=60)
+    assert r.status_code == 202, r.text
+    job = r.json()["id"]
+    seen = [r.json()["status"]]
+    st = _wait(server, job, lambda s: seen.append(s["status"]) or s["status"] in ("done", "failed"))
+    assert st["status"] == "done" and st["total"] == st["done"] == 21 and st["rate_per_s"] > 0
+    assert "running" in seen or "queued" in seen
+    got = [json.loads(x) for x in httpx.get(f"{server}/v1/jobs/{job}/results", timeout=60).text.splitlines()]
+    assert [g["id"] for g in got] == sorted(["../../etc/evil.txt", *(f"news/{i:02d}.txt" for i in range(20))])
+    assert not Path("/etc/evil.txt").exists()
+    out = tmp_path / "cli.jsonl"
+    assert cli.main(["score", str(folder), "--out", str(out), "--workers", "1"]) == 0
+    mine = {Path(r["path"]).name: r for r in map(json.loads, out.read_text().splitlines())}
+    drop = ("path", "id")
+    for g in got[1:]:
+        want = mine[Path(g["id"]).name]
+        assert {k: v for k, v in g.items() if k not in drop} == {k: v for k, v in want.items() if k not in drop}
+    csv_text = httpx.get(f"{server}/v1/jobs/{job}/results?format=csv", timeout=60).text
+    assert csv_text.splitlines()[0].startswith("path,id,score,label") and len(csv_text.splitlines()) == 22
+    html = httpx.get(f"{server}/v1/jobs/{job}/results?format=html", timeout=60)
+    assert html.status_code == 200 and "<html" in html.text.lower()
+    assert httpx.get(f"{server}/v1/jobs/{job}/results?format=pdf", timeout=10).status_code == 400
+    assert httpx.get(f"{server}/v1/jobs/nope", timeout=10).status_code == 404
+    bad = httpx.post(server + "/v1/jobs", content=b"PK\x03\x04 not a zip", headers={"Content-Type": "application/zip"},
+                     timeout=30)
+    assert bad.status_code == 400 and "zip" in bad.json()["detail"]
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("big.txt", b"0" * 210_000_000)
+    r = httpx.post(server + "/v1/jobs", content=bomb.getvalue(), headers={"Content-Type": "application/zip"},
+                   timeout=120)
+    assert r.status_code == 400 and "unpack" in r.json()["detail"]
+
+
+@pytest.mark.slow
+def test_a_killed_server_finishes_its_jobs_with_every_record_once(detector, tmp_path):
+    db = tmp_path / "jobs.sqlite"
+    texts = _texts(12)
+    proc, base, log = _start("--quiet", "--jobs-db", str(db))
+    try:
+        r = httpx.post(base + "/v1/jobs", json={"texts": [{"id": f"t{i}", "text": t} for i, t in enumerate(texts)]},
+                       timeout=60)
+        job = r.json()["id"]
+        st = _wait(base, job, lambda s: s["done"] >= 4)
+        assert st["done"] < 12, "the job finished before the kill: nothing left to resume"
+        os.killpg(proc.pid, signal.SIGKILL)  # no shutdown: the batch in flight is lost
+        proc.wait(30)
+    finally:
+        _stop(proc)
+    proc, base, log2 = _start("--quiet", "--jobs-db", str(db))
+    try:
+        st = _wait(base, job, lambda s: s["status"] in ("done", "failed"))
+        assert st["status"] == "done" and st["done"] == 12
+        got = [json.loads(x) for x in httpx.get(f"{base}/v1/jobs/{job}/results", timeout=60).text.splitlines()]
+        assert [g["id"] for g in got] == [f"t{i}" for i in range(12)]  # each once, in order
+        want = detector.score(texts, ids=[f"t{i}" for i in range(12)])
+        assert got == json.loads(json.dumps(want))
+        # a cancelled job stops and says so
+        r = httpx.post(base + "/v1/jobs", json={"texts": texts * 3}, timeout=60)
+        cancelled = httpx.delete(f"{base}/v1/jobs/{r.json()['id']}", timeout=30).json()
+        assert cancelled["status"] == "cancelled" and cancelled["done"] < 36
+    finally:
+        _stop(proc)
+        for f in (log, log2):
+            f.unlink(missing_ok=True)

@@ -53,9 +53,13 @@ def run_serve(args: argparse.Namespace) -> int:
     from fabscore.evidence.table import EvidenceError
     from fabscore.io.output import UsageError
 
+    if args.jobs_db is None:
+        from fabscore.models.backbones import cache_root
+
+        args.jobs_db = str(cache_root() / "serve" / "jobs.sqlite")
     try:
         det = _detector(args.model, UsageError)
-        app = create_app(det, indexes, token, args.cors)
+        app = create_app(det, indexes, token, args.cors, jobs_db=args.jobs_db)
     except (UsageError, EvidenceError, OSError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
@@ -84,6 +88,9 @@ def add_serve_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--insecure", action="store_true", help="allow a non-loopback --host without a token")
     p.add_argument("--cors", action="append", default=None, metavar="ORIGIN",
                    help="let pages from ORIGIN call the API from a browser (off by default); repeatable")
+    p.add_argument("--jobs-db", default=None, metavar="FILE",
+                   help="the SQLite file batch jobs are kept in (default: jobs.sqlite in the fabscore cache); a "
+                        "server started again on it finishes the jobs it had")
     p.add_argument("--quiet", action="store_true", help="no access log")
     p.set_defaults(func=run_serve)
     return p

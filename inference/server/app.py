@@ -9,6 +9,9 @@ Routes (JSON in and out; the records are the very records `fabscore score` write
     POST /v1/check         {"claims": [str], "evidence"?: [str], "index"?: name}
     POST /v1/report        as /v1/score (or "claims" as /v1/check): the HTML report of those records
     GET  /v1/indexes       the indexes named with --index, with their sentence and article counts
+    POST /v1/jobs          a batch (JSON texts, or a JSONL, CSV or zip body) kept in SQLite (jobs.py)
+    GET  /v1/jobs/{id}     its status and progress; DELETE cancels it
+    GET  /v1/jobs/{id}/results?format=jsonl|csv|html
     GET  /                 the web page (page.html, page.js, page.css: no CDN, no build step)
     GET  /docs             the OpenAPI schema, browsable (FastAPI's)
 
@@ -19,6 +22,8 @@ every route but /healthz needs `Authorization: Bearer TOKEN` (compared in consta
 """
 # No `from __future__ import annotations`: FastAPI reads the route functions' annotations at run time.
 import hmac
+import io
+import json
 import threading
 from pathlib import Path
 
@@ -34,6 +39,7 @@ ASSETS = {"/": ("page.html", "text/html; charset=utf-8"), "/page.js": ("page.js"
           "/page.css": ("page.css", "text/css; charset=utf-8")}
 MAX_TEXTS = 1000  # texts or claims in one request; a bigger batch belongs in `fabscore score`
 MAX_EVIDENCE = 200  # reference texts given inline in one request (an index holds more)
+TEXT_PATH = "<text>"  # a job row given as JSON text has no file: its record's path is null, as det.score's
 
 
 class Text(BaseModel):
@@ -64,16 +70,40 @@ class ReportRequest(BaseModel):
 
 
 def create_app(detector, indexes: dict[str, str] | None = None, token: str | None = None,
-               cors: list[str] | None = None, max_bytes: int = DEFAULT_MAX_BYTES):
+               cors: list[str] | None = None, max_bytes: int = DEFAULT_MAX_BYTES, jobs_db: str | None = None):
     """The FastAPI application over `detector` (a loaded fabscore Detector). indexes: name -> index
     directory, loaded now (a bad one fails here, not on a request); token: the Bearer token every route
     but /healthz needs (None: none); cors: origins allowed to call from a browser (None: no CORS);
-    max_bytes: the largest request body, the reader's file limit by default."""
+    max_bytes: the largest request body, the reader's file limit by default; jobs_db: the SQLite file
+    batch jobs are kept in (None: no /v1/jobs)."""
+    from contextlib import asynccontextmanager
+
     from fabscore.evidence.annotate import resolve_evidence
     from fabscore.evidence.table import EvidenceError
+    from fabscore.server.jobs import JobError, Jobs, inputs_from_upload
 
     loaded = {name: resolve_evidence(path, detector.model) for name, path in (indexes or {}).items()}
     lock = threading.Lock()
+
+    def score_rows(texts, ids, fpr, index, errors, paths) -> list[dict]:
+        """A job's batch: records as `fabscore score` writes them (a row the reader refused is an error
+        record, its path the uploaded name)."""
+        check = loaded.get(index) if index else None
+        with lock:
+            return [detector.record(t, path=None if p == TEXT_PATH else p, id=i, fpr=fpr, error=e, check=check)
+                    for t, i, e, p in zip(texts, ids, errors, paths)]
+
+    jobs = Jobs(jobs_db, score_rows) if jobs_db else None
+
+    @asynccontextmanager
+    async def lifespan(app):
+        if jobs is not None:
+            jobs.start()
+        try:
+            yield
+        finally:
+            if jobs is not None:
+                jobs.stop()
 
     def authorized(request: Request) -> None:
         if token is None:
@@ -83,7 +113,7 @@ def create_app(detector, indexes: dict[str, str] | None = None, token: str | Non
             raise HTTPException(401, "a valid token is needed: Authorization: Bearer TOKEN",
                                 headers={"WWW-Authenticate": "Bearer"})
 
-    app = FastAPI(title="fabscore", version=_version(),
+    app = FastAPI(title="fabscore", version=_version(), lifespan=lifespan,
                   description="Scores news articles, and every sentence in them, for likely machine-written or "
                               "fabricated content, and checks claims against trusted references.")
     if cors:
@@ -173,6 +203,80 @@ def create_app(detector, indexes: dict[str, str] | None = None, token: str | Non
             raise HTTPException(400, "give texts (to score) or claims (to check), one of the two")
         records = await (score_records(req) if req.texts is not None else check_records(req, full=True))
         return HTMLResponse(render(records, detector.model_id))
+
+    def the_jobs() -> Jobs:
+        if jobs is None:
+            raise HTTPException(404, "this server keeps no jobs (start it with --jobs-db FILE)")
+        return jobs
+
+    @app.post("/v1/jobs", dependencies=[Depends(authorized)], status_code=202)
+    async def create_job(request: Request, text_field: str = "text", fpr: float | None = None,
+                         index: str | None = None) -> dict:
+        """A batch: a JSON body {"texts": [...]} (strings or {id, text}), or a JSONL (application/x-ndjson),
+        CSV (text/csv) or zip (application/zip) body; `text_field`, `fpr` and `index` as query parameters."""
+        j = the_jobs()
+        if index is not None and index not in loaded:
+            raise HTTPException(404, f"no index named {index!r}")
+        if fpr is not None and not 0 < fpr < 1:
+            raise HTTPException(422, "fpr must be between 0 and 1")
+        kind = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+        body = await request.body()
+        try:
+            if kind == "application/json":
+                try:
+                    texts, ids = split(ScoreRequest.model_validate_json(body).texts)
+                except ValueError as e:
+                    raise HTTPException(422, f"not a list of texts: {e}") from e
+                from fabscore.io.reading import Input
+
+                inputs = [Input(TEXT_PATH, i, text=t) for t, i in zip(texts, ids)]
+            else:
+                upload = {"application/x-ndjson": "jsonl", "application/jsonl": "jsonl", "text/csv": "csv",
+                          "application/zip": "zip"}.get(kind)
+                if upload is None:
+                    raise HTTPException(415, f"Content-Type {kind or '(none)'}: send application/json, "
+                                             "application/x-ndjson, text/csv or application/zip")
+                inputs = inputs_from_upload(body, upload, text_field, max_bytes)
+            job = j.create(inputs, fpr, index)
+        except JobError as e:
+            raise HTTPException(400, str(e)) from e
+        return j.status(job)
+
+    @app.get("/v1/jobs/{job}", dependencies=[Depends(authorized)])
+    def job_status(job: str) -> dict:
+        st = the_jobs().status(job)
+        if st is None:
+            raise HTTPException(404, f"no job {job!r}")
+        return st
+
+    @app.delete("/v1/jobs/{job}", dependencies=[Depends(authorized)])
+    def cancel_job(job: str) -> dict:
+        st = the_jobs().cancel(job)
+        if st is None:
+            raise HTTPException(404, f"no job {job!r}")
+        return st
+
+    @app.get("/v1/jobs/{job}/results", dependencies=[Depends(authorized)])
+    def job_results(job: str, format: str = "jsonl") -> Response:
+        import csv
+
+        from fabscore.io.output import csv_header, csv_row
+        from fabscore.io.report import render
+
+        st = job_status(job)
+        records = the_jobs().records(job)
+        if format == "jsonl":
+            return Response("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records),
+                            media_type="application/x-ndjson", headers={"X-Job-Status": st["status"]})
+        if format == "csv":
+            out = io.StringIO()
+            w = csv.writer(out, lineterminator="\n")
+            w.writerow(csv_header())
+            w.writerows(csv_row(r) for r in records)
+            return Response(out.getvalue(), media_type="text/csv", headers={"X-Job-Status": st["status"]})
+        if format == "html":
+            return HTMLResponse(render(records, detector.model_id), headers={"X-Job-Status": st["status"]})
+        raise HTTPException(400, f"format {format!r}: jsonl, csv or html")
 
     # the page and its script and style: static, served without the token (the page asks for it and
     # sends it with each API call)
