@@ -313,3 +313,22 @@ def test_a_killed_server_finishes_its_jobs_with_every_record_once(detector, tmp_
         _stop(proc)
         for f in (log, log2):
             f.unlink(missing_ok=True)
+
+
+@pytest.mark.slow
+def test_a_full_queue_answers_429_with_retry_after_and_loses_nothing(server):
+    """More concurrent requests than the queue holds: the extra ones get 429 and Retry-After at once,
+    every accepted one gets its records."""
+    import concurrent.futures as cf
+
+    from fabscore.server.app import QUEUE
+
+    texts = _texts(QUEUE + 6)  # other articles each: nothing scored before, so each takes its time
+    with cf.ThreadPoolExecutor(len(texts)) as pool:
+        answers = list(pool.map(lambda t: httpx.post(server + "/v1/score", json={"texts": [t]}, timeout=900), texts))
+    codes = [a.status_code for a in answers]
+    assert codes.count(200) >= QUEUE and set(codes) <= {200, 429}, codes
+    busy = [a for a in answers if a.status_code == 429]
+    assert busy and all(a.headers["Retry-After"].isdigit() and "queued" in a.json()["detail"] for a in busy)
+    for t, a in zip(texts, answers):  # every accepted request got its own text's record
+        assert a.status_code == 429 or a.json()["records"][0]["sentences"][0]["text"] in t

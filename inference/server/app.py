@@ -21,6 +21,7 @@ problem; a text the detector cannot read is an error record, as on the command l
 every route but /healthz needs `Authorization: Bearer TOKEN` (compared in constant time; never logged).
 """
 # No `from __future__ import annotations`: FastAPI reads the route functions' annotations at run time.
+import asyncio
 import hmac
 import io
 import json
@@ -39,6 +40,8 @@ ASSETS = {"/": ("page.html", "text/html; charset=utf-8"), "/page.js": ("page.js"
           "/page.css": ("page.css", "text/css; charset=utf-8")}
 MAX_TEXTS = 1000  # texts or claims in one request; a bigger batch belongs in `fabscore score`
 MAX_EVIDENCE = 200  # reference texts given inline in one request (an index holds more)
+QUEUE = 8  # requests waiting for or holding the model at once; one more gets 429 with Retry-After
+RETRY_AFTER_S = 5
 TEXT_PATH = "<text>"  # a job row given as JSON text has no file: its record's path is null, as det.score's
 
 
@@ -70,12 +73,13 @@ class ReportRequest(BaseModel):
 
 
 def create_app(detector, indexes: dict[str, str] | None = None, token: str | None = None,
-               cors: list[str] | None = None, max_bytes: int = DEFAULT_MAX_BYTES, jobs_db: str | None = None):
+               cors: list[str] | None = None, max_bytes: int = DEFAULT_MAX_BYTES, jobs_db: str | None = None,
+               queue: int = QUEUE):
     """The FastAPI application over `detector` (a loaded fabscore Detector). indexes: name -> index
     directory, loaded now (a bad one fails here, not on a request); token: the Bearer token every route
     but /healthz needs (None: none); cors: origins allowed to call from a browser (None: no CORS);
     max_bytes: the largest request body, the reader's file limit by default; jobs_db: the SQLite file
-    batch jobs are kept in (None: no /v1/jobs)."""
+    batch jobs are kept in (None: no /v1/jobs); queue: requests queued for the model at most."""
     from contextlib import asynccontextmanager
 
     from fabscore.evidence.annotate import resolve_evidence
@@ -83,7 +87,7 @@ def create_app(detector, indexes: dict[str, str] | None = None, token: str | Non
     from fabscore.server.jobs import JobError, Jobs, inputs_from_upload
 
     loaded = {name: resolve_evidence(path, detector.model) for name, path in (indexes or {}).items()}
-    lock = threading.Lock()
+    lock = threading.Lock()  # the model, between requests and the jobs' thread
 
     def score_rows(texts, ids, fpr, index, errors, paths) -> list[dict]:
         """A job's batch: records as `fabscore score` writes them (a row the reader refused is an error
@@ -151,9 +155,26 @@ def create_app(detector, indexes: dict[str, str] | None = None, token: str | Non
                 raise HTTPException(400, str(e)) from e
         return None
 
+    waiting = threading.BoundedSemaphore(queue)
+    turns = asyncio.Lock()  # requests take the model in order of arrival
+
     def run(fn, *args, **kwargs):
         with lock:
             return fn(*args, **kwargs)
+
+    async def on_model(request: Request, fn, *args, **kwargs):
+        """fn on the model's worker thread, at most `queue` requests queued for it: a full queue is a 429
+        that says when to come back, never a lost request; a client gone before its turn costs nothing."""
+        if not waiting.acquire(blocking=False):
+            raise HTTPException(429, f"busy: {queue} requests are queued; try again in {RETRY_AFTER_S} s, or send a "
+                                     "batch as a job (/v1/jobs)", headers={"Retry-After": str(RETRY_AFTER_S)})
+        try:
+            async with turns:
+                if await request.is_disconnected():
+                    raise HTTPException(499, "the client went away before its turn")
+                return await run_in_threadpool(run, fn, *args, **kwargs)
+        finally:
+            waiting.release()
 
     def split(texts) -> tuple[list[str], list[str]]:
         ids = [(t.id if isinstance(t, Text) and t.id is not None else str(i)) for i, t in enumerate(texts)]
@@ -172,36 +193,37 @@ def create_app(detector, indexes: dict[str, str] | None = None, token: str | Non
         return [{"name": n, "sentences": len(c.index), "articles": len(set(c.index.sentences.ids))}
                 for n, c in sorted(loaded.items())]
 
-    async def score_records(req) -> list[dict]:
+    async def score_records(request: Request, req) -> list[dict]:
         check = evidence_for(req.evidence, req.index)
         texts, ids = split(req.texts)
         try:
-            return await run_in_threadpool(run, detector.score, texts, fpr=req.fpr, ids=ids, evidence=check)
+            return await on_model(request, detector.score, texts, fpr=req.fpr, ids=ids, evidence=check)
         except ValueError as e:  # an FPR with no stored threshold
             raise HTTPException(400, str(e)) from e
 
-    async def check_records(req, full: bool = False) -> list[dict]:
+    async def check_records(request: Request, req, full: bool = False) -> list[dict]:
         check = evidence_for(req.evidence, req.index)
         if check is None:
             raise HTTPException(400, "checking claims needs evidence texts or an index name")
         fn = detector.check_records if full else detector.check
-        return await run_in_threadpool(run, fn, list(req.claims), check)
+        return await on_model(request, fn, list(req.claims), check)
 
     @app.post("/v1/score", dependencies=[Depends(authorized)])
-    async def score(req: ScoreRequest) -> dict:
-        return {"records": await score_records(req)}
+    async def score(request: Request, req: ScoreRequest) -> dict:
+        return {"records": await score_records(request, req)}
 
     @app.post("/v1/check", dependencies=[Depends(authorized)])
-    async def check(req: CheckRequest) -> dict:
-        return {"records": await check_records(req)}
+    async def check(request: Request, req: CheckRequest) -> dict:
+        return {"records": await check_records(request, req)}
 
     @app.post("/v1/report", dependencies=[Depends(authorized)], response_class=HTMLResponse)
-    async def report(req: ReportRequest) -> HTMLResponse:
+    async def report(request: Request, req: ReportRequest) -> HTMLResponse:
         from fabscore.io.report import render
 
         if (req.texts is None) == (req.claims is None):
             raise HTTPException(400, "give texts (to score) or claims (to check), one of the two")
-        records = await (score_records(req) if req.texts is not None else check_records(req, full=True))
+        records = await (score_records(request, req) if req.texts is not None
+                         else check_records(request, req, full=True))
         return HTMLResponse(render(records, detector.model_id))
 
     def the_jobs() -> Jobs:
