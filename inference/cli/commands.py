@@ -27,6 +27,7 @@ from fabscore.cli.evidence import (
     claims_writer,
     evidence_check,
 )
+from fabscore.cli.loading import load_detector
 from fabscore.cli.serve import add_serve_parser
 from fabscore.io.output import (
     FORMATS,
@@ -94,32 +95,6 @@ def _parse_fpr(value: str | float | None) -> float | None:
     if not (0.0 < fpr < 1.0):
         raise UsageError(f"--fpr must be a false-positive rate between 0 and 1, got {value!r}")
     return fpr
-
-
-def _quiet_libraries() -> None:
-    """The command's stderr is for its own progress, summary and errors: no download
-    bars or notices from transformers (done here, never on import of the library)."""
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()
-    hf_logging.set_verbosity_error()
-
-
-def _load_detector(model: str | None, fpr: float | None, device: str | None):
-    from fabscore.models.directory import shipped_names
-
-    if model is not None and not os.path.exists(model) and model not in shipped_names():
-        raise UsageError(f"--model {model}: no such model directory; the shipped models are "
-                         f"{', '.join(shipped_names())} (or give the path of a trained model directory)")
-    _quiet_libraries()
-    from fabscore.detector import Detector
-    from fabscore.models.directory import load
-
-    try:
-        return Detector(load(model), fpr=fpr, device=device)
-    except (ValueError, RuntimeError, OSError, KeyError) as e:  # ModelDirError, DeviceError are ValueErrors
-        raise UsageError(str(e)) from e
 
 
 def _html_writer(report: str | None) -> Callable | None:
@@ -299,7 +274,7 @@ def _run(args: argparse.Namespace, ctrl_c: CtrlC | None = None) -> int:
     fmt = _output_format(args)
     write_html = _html_writer(args.html)
     _check_datasets(args)
-    det = _load_detector(args.model, fpr, args.device)
+    det = load_detector(args.model, UsageError, fpr, args.device)
     det.progress = sys.stderr.isatty()  # a long text scored in this process shows its own progress
     keep = args.keep_fields if fmt == "csv" else ()
     check = evidence_check(getattr(args, "evidence", None), det, UsageError)  # evidence mode

@@ -160,26 +160,6 @@ def run_check(args: argparse.Namespace) -> int:
         return 130
 
 
-def _detector(model: str | None, usage_error: type[Exception]):
-    """The detector of --model (a shipped name or a model directory); a bad one is a usage error.
-    Transformers' own progress bars and notices stay off the command's stderr."""
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    from transformers.utils import logging as hf_logging
-
-    from fabscore.detector import Detector
-    from fabscore.models.directory import load, shipped_names
-
-    hf_logging.disable_progress_bar()
-    hf_logging.set_verbosity_error()
-    if model is not None and not os.path.exists(model) and model not in shipped_names():
-        raise usage_error(f"--model {model}: no such model directory; the shipped models are "
-                          f"{', '.join(shipped_names())} (or give the path of a trained model directory)")
-    try:
-        return Detector(load(model))
-    except (ValueError, RuntimeError, OSError, KeyError) as e:
-        raise usage_error(str(e)) from e
-
-
 def _run_check(args: argparse.Namespace, usage_error: type[Exception]) -> int:
     import csv
     import json
@@ -203,7 +183,9 @@ def _run_check(args: argparse.Namespace, usage_error: type[Exception]) -> int:
                           "csv" if (args.out or "").lower().endswith(".csv") else "jsonl")
     if args.out and os.path.isfile(args.out) and os.path.getsize(args.out) and not args.overwrite:
         raise usage_error(f"--out {args.out} already holds output: add --overwrite to replace it")
-    det = _detector(args.model, usage_error)
+    from fabscore.cli.loading import load_detector
+
+    det = load_detector(args.model, usage_error)
     check = evidence_check(args.evidence, det, usage_error)
     open_claims = claims_writer(args, usage_error)
     claims_out = open_claims([]) if open_claims else None

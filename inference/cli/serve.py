@@ -49,7 +49,7 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"{PROG}: error: the web server needs the serve extra (pip install 'fabscore[serve]'): {e}",
               file=sys.stderr)
         return 2
-    from fabscore.cli.evidence import _detector
+    from fabscore.cli.loading import load_detector
     from fabscore.evidence.table import EvidenceError
     from fabscore.io.output import UsageError
 
@@ -58,7 +58,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
         args.jobs_db = str(cache_root() / "serve" / "jobs.sqlite")
     try:
-        det = _detector(args.model, UsageError)
+        det = load_detector(args.model, UsageError)
         app = create_app(det, indexes, token, args.cors, jobs_db=args.jobs_db)
     except (UsageError, EvidenceError, OSError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)

@@ -34,6 +34,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from fabscore.io.reading import DEFAULT_MAX_BYTES
+from fabscore.server.jobs import TEXT_PATH, JobError, Jobs, inputs_from_upload
 
 HERE = Path(__file__).resolve().parent
 ASSETS = {"/": ("page.html", "text/html; charset=utf-8"), "/page.js": ("page.js", "text/javascript; charset=utf-8"),
@@ -42,7 +43,6 @@ MAX_TEXTS = 1000  # texts or claims in one request; a bigger batch belongs in `f
 MAX_EVIDENCE = 200  # reference texts given inline in one request (an index holds more)
 QUEUE = 8  # requests waiting for or holding the model at once; one more gets 429 with Retry-After
 RETRY_AFTER_S = 5
-TEXT_PATH = "<text>"  # a job row given as JSON text has no file: its record's path is null, as det.score's
 
 
 class Text(BaseModel):
@@ -84,7 +84,6 @@ def create_app(detector, indexes: dict[str, str] | None = None, token: str | Non
 
     from fabscore.evidence.annotate import resolve_evidence
     from fabscore.evidence.table import EvidenceError
-    from fabscore.server.jobs import JobError, Jobs, inputs_from_upload
 
     loaded = {name: resolve_evidence(path, detector.model) for name, path in (indexes or {}).items()}
     lock = threading.Lock()  # the model, between requests and the jobs' thread

@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 STATUSES = ("queued", "running", "done", "failed", "cancelled")
+TEXT_PATH = "<text>"  # a row given as JSON text has no file: its record's path is null, as det.score's
 BATCH = 4  # rows scored, then written, at a time: what a kill can cost
 ZIP_MAX_FILES = 10_000
 ZIP_MAX_BYTES = 200_000_000  # unpacked, in all
@@ -117,8 +118,6 @@ class Jobs:
     def create(self, inputs: Iterable, fpr: float | None = None, index: str | None = None) -> str:
         """A new job of these Inputs (or plain texts); its id."""
         from fabscore.io.reading import Input
-        from fabscore.server.app import TEXT_PATH
-
         rows = [(i, inp) if isinstance(inp, Input) else (i, Input(TEXT_PATH, str(i), text=str(inp)))
                 for i, inp in enumerate(inputs)]
         if not rows:
