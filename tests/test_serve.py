@@ -332,3 +332,47 @@ def test_a_full_queue_answers_429_with_retry_after_and_loses_nothing(server):
     assert busy and all(a.headers["Retry-After"].isdigit() and "queued" in a.json()["detail"] for a in busy)
     for t, a in zip(texts, answers):  # every accepted request got its own text's record
         assert a.status_code == 429 or a.json()["records"][0]["sentences"][0]["text"] in t
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_the_page_runs_a_batch_job_in_chromium(server, tmp_path):
+    """Upload a zip through the page's file field, watch its progress bar reach the end, and find the
+    download buttons."""
+    import zipfile
+
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        pytest.skip(f"{CHROMIUM} / {CHROMEDRIVER} not found: run tests/browser_setup.sh (make test does)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    archive = tmp_path / "batch.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for i, t in enumerate(_texts(3)):
+            z.writestr(f"{i}.txt", t)
+    profile = tempfile.mkdtemp(prefix="fabscore-chromium-")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = str(CHROMIUM)
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=1200,1000"):
+        opts.add_argument(flag)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    drv = webdriver.Chrome(options=opts, service=Service(executable_path=str(CHROMEDRIVER)))
+    try:
+        drv.get(server + "/")
+        drv.find_element(By.ID, "batch-file").send_keys(str(archive))
+        drv.find_element(By.CSS_SELECTOR, "#batch-form button").click()
+        WebDriverWait(drv, 300).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#jobs button.download"))
+        item = drv.find_element(By.CSS_SELECTOR, "#jobs li")
+        assert "done, 3 of 3" in item.text
+        bar = item.find_element(By.TAG_NAME, "progress")
+        assert bar.get_attribute("value") == bar.get_attribute("max") == "3"
+        assert [b.text for b in item.find_elements(By.CSS_SELECTOR, "button.download")] == [
+            "Download JSONL", "Download CSV", "Download HTML"]
+        assert not [e for e in drv.get_log("browser") if e.get("level") == "SEVERE"]
+    finally:
+        drv.quit()
+        shutil.rmtree(profile, ignore_errors=True)

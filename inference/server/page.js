@@ -60,3 +60,64 @@ fetch("/readyz", { headers: headers() }).then((r) => r.ok ? r.json() : null).the
     $("index").appendChild(o);
   }
 }).catch(() => {});
+
+// Batches: a job per upload, its progress polled until it ends, then its results to download.
+const KINDS = { zip: "application/zip", jsonl: "application/x-ndjson", csv: "text/csv" };
+
+function jobItem(job) {
+  const li = document.createElement("li");
+  li.id = "job-" + job.id;
+  const label = document.createElement("span");
+  const bar = document.createElement("progress");
+  bar.max = job.total; bar.value = job.done;
+  bar.setAttribute("aria-label", "progress of job " + job.id);
+  const links = document.createElement("span");
+  li.append(label, " ", bar, " ", links);
+  $("jobs").prepend(li);
+  return { li, label, bar, links };
+}
+
+async function download(id, format) {
+  const r = await fetch("/v1/jobs/" + id + "/results?format=" + format, { headers: headers() });
+  const url = URL.createObjectURL(await r.blob());
+  const a = document.createElement("a");
+  a.href = url; a.download = "fabscore-" + id + "." + format;
+  document.body.append(a); a.click(); a.remove();
+}
+
+async function follow(job, item) {
+  for (;;) {
+    const r = await fetch("/v1/jobs/" + job.id, { headers: headers() });
+    if (!r.ok) { item.label.textContent = "job " + job.id + ": error " + r.status; return; }
+    job = await r.json();
+    item.bar.max = job.total; item.bar.value = job.done;
+    const eta = job.eta_s == null ? "" : ", about " + Math.ceil(job.eta_s) + " s left";
+    item.label.textContent = "job " + job.id + ": " + job.status + ", " + job.done + " of " + job.total +
+      (job.errors ? " (" + job.errors + " unreadable)" : "") + eta;
+    if (["done", "failed", "cancelled"].includes(job.status)) break;
+    await new Promise((ok) => setTimeout(ok, 1000));
+  }
+  for (const format of ["jsonl", "csv", "html"]) {
+    const b = document.createElement("button");
+    b.type = "button"; b.textContent = "Download " + format.toUpperCase();
+    b.className = "download";
+    b.addEventListener("click", () => download(job.id, format));
+    item.links.append(b, " ");
+  }
+  say("Job " + job.id + " " + job.status + ".");
+}
+
+$("batch-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const file = $("batch-file").files[0];
+  const ext = (file.name.split(".").pop() || "").toLowerCase();
+  if (!KINDS[ext]) { say("Choose a .zip, .jsonl or .csv file.", true); return; }
+  const h = headers();
+  h["Content-Type"] = KINDS[ext];
+  const field = encodeURIComponent($("text-field").value.trim() || "text");
+  const r = await fetch("/v1/jobs?text_field=" + field, { method: "POST", headers: h, body: file });
+  const j = await r.json().catch(() => ({}));
+  if (!r.ok) { say("Error " + r.status + ": " + (typeof j.detail === "string" ? j.detail : JSON.stringify(j.detail)), true); return; }
+  say("Job " + j.id + " started: " + j.total + " inputs.");
+  follow(j, jobItem(j));
+});
