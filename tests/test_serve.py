@@ -376,3 +376,40 @@ def test_the_page_runs_a_batch_job_in_chromium(server, tmp_path):
     finally:
         drv.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_a_named_index_is_listed_and_grows_through_the_api(tmp_path):
+    """--index NAME=DIR: listed with its counts; articles added through the API are searched at once and
+    written to the directory (which `fabscore index` tools then load); an id it holds is refused."""
+    from fabscore.evidence import build, load
+
+    idx = tmp_path / "refs.idx"
+    build([str(SEED_HUMAN)]).save(idx)
+    proc, base, log = _start("--quiet", "--index", f"seeds={idx}", "--jobs-db", str(tmp_path / "j.sqlite"))
+    try:
+        (listed,) = httpx.get(base + "/v1/indexes", timeout=10).json()
+        assert listed["name"] == "seeds" and listed["articles"] == 1 and listed["sentences"] > 10
+        claim = "NOAA says Mississippi flooding could be the worst in over 20 years."
+        before = httpx.post(base + "/v1/check", json={"claims": [claim], "index": "seeds"}, timeout=300).json()
+        assert before["records"][0]["status"] == "no_evidence"
+        flood = ("NOAA says Mississippi flooding could be the worst in over 20 years. The river is expected to crest "
+                 "next week, forecasters said on Thursday.")
+        r = httpx.post(base + "/v1/indexes/seeds/articles",
+                       json={"articles": [{"id": "flood-1", "text": flood, "title": "Flood", "url": "https://x.test/f"}]},
+                       timeout=300)
+        assert r.status_code == 200 and r.json()["articles"] == 2, r.text
+        after = httpx.post(base + "/v1/check", json={"claims": [claim], "index": "seeds"}, timeout=300).json()
+        rec = after["records"][0]
+        assert rec["status"] == "supported" and rec["sentences"][0]["evidence"][0]["id"] == "flood-1"
+        assert rec["sentences"][0]["evidence"][0]["url"] == "https://x.test/f"
+        again = httpx.post(base + "/v1/indexes/seeds/articles", json={"articles": [{"id": "flood-1", "text": flood}]},
+                           timeout=60)
+        assert again.status_code == 409 and "flood-1" in again.json()["detail"]
+        assert httpx.post(base + "/v1/indexes/nope/articles", json={"articles": [{"id": "a", "text": flood}]},
+                          timeout=60).status_code == 404
+    finally:
+        _stop(proc)
+        log.unlink(missing_ok=True)
+    on_disk = load(idx)
+    assert len(on_disk.sentences.paths) == 2 and "flood-1" in on_disk.sentences.ids

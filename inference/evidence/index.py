@@ -112,6 +112,32 @@ class EvidenceIndex:
         sims, idx = self._faiss.search(q, k)
         return sims, idx.astype(np.int64)
 
+    def extended(self, other: EvidenceIndex) -> EvidenceIndex:
+        """This index with `other`'s articles added (the inverted-file structure, if any, is made anew
+        when searched or saved: the clusters were fitted to the old vectors)."""
+        return EvidenceIndex(self.sentences.extended(other.sentences), np.vstack([self.vectors, other.vectors]),
+                             self.errors + other.errors)
+
+    def save_over(self, out: str | Path) -> Path:
+        """Replace the index directory `out` with this index: written beside it, then renamed over it,
+        so a crash leaves the old index or the new one, never half of each."""
+        import shutil
+        import tempfile
+
+        out = Path(out)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+        try:
+            self.save(tmp)
+            old = out.with_name(f".{out.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            out.rename(old)
+            tmp.rename(out)
+            shutil.rmtree(old, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return out
+
     def save(self, out: str | Path, ivf: bool | None = None) -> Path:
         """Write the index directory; the manifest last, over every other file. ivf: store the
         inverted-file structure (None: when the index is large enough to be searched with it)."""

@@ -78,6 +78,13 @@ class SentenceTable(SequenceABC):
             texts.append(s.text)
         return cls([p for p, _ in articles], [i for _, i in articles], article, start, end, texts, titles, urls)
 
+    def extended(self, other: SentenceTable) -> SentenceTable:
+        """This table followed by `other`'s articles and sentences (its article numbers shifted)."""
+        return SentenceTable(self.paths + other.paths, self.ids + other.ids,
+                             np.concatenate([self.article, other.article + len(self.paths)]),
+                             np.concatenate([self.start, other.start]), np.concatenate([self.end, other.end]),
+                             self.texts + other.texts, self.titles + other.titles, self.urls + other.urls)
+
     def __len__(self) -> int:
         return len(self.texts)
 

@@ -9,6 +9,7 @@ Routes (JSON in and out; the records are the very records `fabscore score` write
     POST /v1/check         {"claims": [str], "evidence"?: [str], "index"?: name}
     POST /v1/report        as /v1/score (or "claims" as /v1/check): the HTML report of those records
     GET  /v1/indexes       the indexes named with --index, with their sentence and article counts
+    POST /v1/indexes/{name}/articles   add reference articles to one (in memory and on disk)
     POST /v1/jobs          a batch (JSON texts, or a JSONL, CSV or zip body) kept in SQLite (jobs.py)
     GET  /v1/jobs/{id}     its status and progress; DELETE cancels it
     GET  /v1/jobs/{id}/results?format=jsonl|csv|html
@@ -224,6 +225,44 @@ def create_app(detector, indexes: dict[str, str] | None = None, token: str | Non
         records = await (score_records(request, req) if req.texts is not None
                          else check_records(request, req, full=True))
         return HTMLResponse(render(records, detector.model_id))
+
+    class Article(BaseModel):
+        id: str = Field(min_length=1)
+        text: str = Field(min_length=1)
+        title: str | None = None
+        url: str | None = None
+
+    class Articles(BaseModel):
+        articles: list[Article] = Field(min_length=1, max_length=MAX_EVIDENCE)
+
+    @app.post("/v1/indexes/{name}/articles", dependencies=[Depends(authorized)])
+    async def add_articles(name: str, req: Articles) -> dict:
+        """Add reference articles to a named index, in memory and on disk (the directory replaced whole)."""
+        from fabscore.evidence.table import SentenceTable
+
+        if name not in loaded:
+            raise HTTPException(404, f"no index named {name!r}")
+        have = set(loaded[name].index.sentences.ids)
+        clash = sorted({a.id for a in req.articles} & have) + sorted(
+            {a.id for a in req.articles if [b.id for b in req.articles].count(a.id) > 1})
+        if clash:
+            raise HTTPException(409, f"index {name!r} already holds (or the request repeats) the ids {clash[:5]}")
+
+        def add() -> dict:
+            from fabscore.evidence.index import EvidenceIndex, embed, sentences_of
+
+            rows = [s for a in req.articles for s in sentences_of("<api>", a.id, a.text, a.title, a.url)]
+            if not rows:
+                raise HTTPException(400, "no readable sentence in the articles")
+            table = SentenceTable.from_sentences(rows)
+            new = EvidenceIndex(table, embed(table.texts))
+            with lock:
+                check = loaded[name]
+                check.index = check.index.extended(new)
+                check.index.save_over(indexes[name])
+            return {"name": name, "sentences": len(check.index), "articles": len(check.index.sentences.ids),
+                    "added": len(req.articles)}
+        return await run_in_threadpool(add)
 
     def the_jobs() -> Jobs:
         if jobs is None:
