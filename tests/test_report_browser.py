@@ -8,10 +8,10 @@ article text staying text. Chromium comes from tests/browser_setup.sh.
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
+from conftest import chromium
 
 from fabscore.io.report import write_html
 
@@ -80,25 +80,8 @@ def handmade_records() -> list[dict]:
 @pytest.fixture(scope="module")
 def driver():
     """One headless Chromium per module, fresh profile, no network helpers."""
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.skip(f"{CHROMIUM} / {CHROMEDRIVER} not found: run tests/browser_setup.sh (make test does)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tempfile.mkdtemp(prefix="fabscore-chromium-")
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = str(CHROMIUM)
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=1280,1000"):
-        opts.add_argument(flag)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    drv = webdriver.Chrome(options=opts, service=Service(executable_path=str(CHROMEDRIVER)))
-    try:
+    with chromium() as drv:
         yield drv
-    finally:
-        drv.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def open_report(driver, tmp_path: Path, records: list[dict], name: str = "report.html") -> Path:

@@ -16,12 +16,10 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import SEED_HUMAN, SEED_MACHINE
+from conftest import SEED_HUMAN, SEED_MACHINE, chromium
 
 httpx = pytest.importorskip("httpx")
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 TOKEN = "test-token-7f3a"  # a test's own, never a real secret
 
 
@@ -167,24 +165,11 @@ def test_other_addresses_need_a_token_or_insecure():
 def test_the_page_checks_a_claim_in_chromium(server):
     """Type a claim and a reference into the page, press Enter on the button, and read the verdict the
     report frame shows; keyboard only, nothing fetched from elsewhere, no console errors."""
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.skip(f"{CHROMIUM} / {CHROMEDRIVER} not found: run tests/browser_setup.sh (make test does)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
 
-    profile = tempfile.mkdtemp(prefix="fabscore-chromium-")
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = str(CHROMIUM)
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=390,900"):
-        opts.add_argument(flag)  # a phone's width
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    drv = webdriver.Chrome(options=opts, service=Service(executable_path=str(CHROMEDRIVER)))
-    try:
+    with chromium("390,900") as drv:  # a phone's width
         drv.get(server + "/")
         labels = {e.get_attribute("for") for e in drv.find_elements(By.TAG_NAME, "label")}
         assert {"text", "evidence", "index", "claim", "claim-evidence", "token"} <= labels  # every field labelled
@@ -206,9 +191,6 @@ def test_the_page_checks_a_claim_in_chromium(server):
         if shot:
             drv.save_screenshot(str(Path(shot) / "serve-page-phone.png"))
         assert not [e for e in drv.get_log("browser") if e.get("level") == "SEVERE"]
-    finally:
-        drv.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def _texts(n: int) -> list[str]:
@@ -341,10 +323,6 @@ def test_the_page_runs_a_batch_job_in_chromium(server, tmp_path):
     download buttons."""
     import zipfile
 
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.skip(f"{CHROMIUM} / {CHROMEDRIVER} not found: run tests/browser_setup.sh (make test does)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -352,16 +330,7 @@ def test_the_page_runs_a_batch_job_in_chromium(server, tmp_path):
     with zipfile.ZipFile(archive, "w") as z:
         for i, t in enumerate(_texts(3)):
             z.writestr(f"{i}.txt", t)
-    profile = tempfile.mkdtemp(prefix="fabscore-chromium-")
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = str(CHROMIUM)
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=1200,1000"):
-        opts.add_argument(flag)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    drv = webdriver.Chrome(options=opts, service=Service(executable_path=str(CHROMEDRIVER)))
-    try:
+    with chromium() as drv:
         drv.get(server + "/")
         drv.find_element(By.ID, "batch-file").send_keys(str(archive))
         drv.find_element(By.CSS_SELECTOR, "#batch-form button").click()
@@ -373,9 +342,6 @@ def test_the_page_runs_a_batch_job_in_chromium(server, tmp_path):
         assert [b.text for b in item.find_elements(By.CSS_SELECTOR, "button.download")] == [
             "Download JSONL", "Download CSV", "Download HTML"]
         assert not [e for e in drv.get_log("browser") if e.get("level") == "SEVERE"]
-    finally:
-        drv.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 @pytest.mark.slow

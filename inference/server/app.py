@@ -302,19 +302,18 @@ def create_app(detector, indexes: dict[str, str] | None = None, token: str | Non
             raise HTTPException(400, str(e)) from e
         return j.status(job)
 
-    @app.get("/v1/jobs/{job}", dependencies=[Depends(authorized)])
-    def job_status(job: str) -> dict:
-        st = the_jobs().status(job)
+    def found(st: dict | None, job: str) -> dict:
         if st is None:
             raise HTTPException(404, f"no job {job!r}")
         return st
 
+    @app.get("/v1/jobs/{job}", dependencies=[Depends(authorized)])
+    def job_status(job: str) -> dict:
+        return found(the_jobs().status(job), job)
+
     @app.delete("/v1/jobs/{job}", dependencies=[Depends(authorized)])
     def cancel_job(job: str) -> dict:
-        st = the_jobs().cancel(job)
-        if st is None:
-            raise HTTPException(404, f"no job {job!r}")
-        return st
+        return found(the_jobs().cancel(job), job)
 
     @app.get("/v1/jobs/{job}/results", dependencies=[Depends(authorized)])
     def job_results(job: str, format: str = "jsonl") -> Response:
