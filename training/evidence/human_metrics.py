@@ -16,8 +16,8 @@ from fabscore.evidence.verdicts import SUPPORT_CUT
 def scores(y: np.ndarray, p: np.ndarray, cut: float | None = SUPPORT_CUT) -> dict:
     """AUROC of p for y = 1 (supported), and balanced accuracy of p >= cut (None: no cut, logits)."""
     y = np.asarray(y)
-    if len(set(y.tolist())) < 2:
-        return {"n": int(len(y)), "auroc": None, "bacc": None}
+    if len(set(y.tolist())) < 2:  # one class: nothing to rank
+        return {"n": int(len(y)), "n_supported": int(y.sum()), "auroc": None, "bacc": None}
     out = {"n": int(len(y)), "n_supported": int(y.sum()), "auroc": round(float(roc_auc_score(y, p)), 4)}
     out["bacc"] = None if cut is None else round(float(balanced_accuracy_score(y, np.asarray(p) >= cut)), 4)
     return out
