@@ -28,6 +28,7 @@ import io
 import json
 import threading
 from pathlib import Path
+from types import FunctionType
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
@@ -149,10 +150,14 @@ def create_app(detector, indexes: dict[str, str] | None = None, token: str | Non
         if evidence:
             if not any(e.strip() for e in evidence):
                 raise HTTPException(400, "the evidence texts are all empty")
-            try:
-                return resolve_evidence([e for e in evidence if e.strip()], detector.model)
-            except EvidenceError as e:
-                raise HTTPException(400, str(e)) from e
+            texts = [e for e in evidence if e.strip()]
+
+            def index_them():  # on the model's turn: indexing runs the encoder
+                try:
+                    return resolve_evidence(texts, detector.model)
+                except EvidenceError as e:
+                    raise HTTPException(400, str(e)) from e
+            return index_them
         return None
 
     waiting = threading.BoundedSemaphore(queue)
@@ -193,11 +198,15 @@ def create_app(detector, indexes: dict[str, str] | None = None, token: str | Non
         return [{"name": n, "sentences": len(c.index), "articles": len(set(c.index.sentences.ids))}
                 for n, c in sorted(loaded.items())]
 
+    def built(check):
+        """The evidence check itself: an index's, or the inline texts indexed now (evidence_for)."""
+        return check() if isinstance(check, FunctionType) else check  # (an EvidenceCheck is callable too)
+
     async def score_records(request: Request, req) -> list[dict]:
         check = evidence_for(req.evidence, req.index)
         texts, ids = split(req.texts)
         try:
-            return await on_model(request, detector.score, texts, fpr=req.fpr, ids=ids, evidence=check)
+            return await on_model(request, lambda: detector.score(texts, fpr=req.fpr, ids=ids, evidence=built(check)))
         except ValueError as e:  # an FPR with no stored threshold
             raise HTTPException(400, str(e)) from e
 
@@ -206,7 +215,7 @@ def create_app(detector, indexes: dict[str, str] | None = None, token: str | Non
         if check is None:
             raise HTTPException(400, "checking claims needs evidence texts or an index name")
         fn = detector.check_records if full else detector.check
-        return await on_model(request, fn, list(req.claims), check)
+        return await on_model(request, lambda: fn(list(req.claims), built(check)))
 
     @app.post("/v1/score", dependencies=[Depends(authorized)])
     async def score(request: Request, req: ScoreRequest) -> dict:
