@@ -32,6 +32,8 @@ import numpy as np
 import torch
 from cross_encoder_model import pair_ids
 
+from fabscore.training.evidence.human_pairs import EVAL_ONLY  # never trained on
+
 
 @dataclass
 class Settings:
@@ -183,7 +185,6 @@ def predict(top: V.Top, states: States, rows: np.ndarray, batch: int = 64) -> np
     return out
 
 
-from fabscore.training.evidence.human_pairs import EVAL_ONLY  # noqa: E402 - never trained on
 
 
 @dataclass

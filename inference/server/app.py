@@ -28,7 +28,6 @@ import io
 import json
 import threading
 from pathlib import Path
-from types import FunctionType
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
@@ -140,13 +139,14 @@ def create_app(detector, indexes: dict[str, str] | None = None, token: str | Non
         return await call_next(request)
 
     def evidence_for(evidence: list[str] | None, index: str | None):
+        """Checked now, built on the model's turn: a function giving the evidence check, or None."""
         if evidence and index:
             raise HTTPException(400, "give evidence texts or an index name, not both")
         if index is not None:
             if index not in loaded:
                 raise HTTPException(404, f"no index named {index!r}; this server has: "
                                          f"{', '.join(sorted(loaded)) or 'none (start it with --index NAME=DIR)'}")
-            return loaded[index]
+            return lambda: loaded[index]
         if evidence:
             if not any(e.strip() for e in evidence):
                 raise HTTPException(400, "the evidence texts are all empty")
@@ -198,15 +198,12 @@ def create_app(detector, indexes: dict[str, str] | None = None, token: str | Non
         return [{"name": n, "sentences": len(c.index), "articles": len(set(c.index.sentences.ids))}
                 for n, c in sorted(loaded.items())]
 
-    def built(check):
-        """The evidence check itself: an index's, or the inline texts indexed now (evidence_for)."""
-        return check() if isinstance(check, FunctionType) else check  # (an EvidenceCheck is callable too)
-
     async def score_records(request: Request, req) -> list[dict]:
         check = evidence_for(req.evidence, req.index)
         texts, ids = split(req.texts)
         try:
-            return await on_model(request, lambda: detector.score(texts, fpr=req.fpr, ids=ids, evidence=built(check)))
+            return await on_model(request, lambda: detector.score(texts, fpr=req.fpr, ids=ids,
+                                                                  evidence=check and check()))
         except ValueError as e:  # an FPR with no stored threshold
             raise HTTPException(400, str(e)) from e
 
@@ -215,7 +212,7 @@ def create_app(detector, indexes: dict[str, str] | None = None, token: str | Non
         if check is None:
             raise HTTPException(400, "checking claims needs evidence texts or an index name")
         fn = detector.check_records if full else detector.check
-        return await on_model(request, lambda: fn(list(req.claims), built(check)))
+        return await on_model(request, lambda: fn(list(req.claims), check()))
 
     @app.post("/v1/score", dependencies=[Depends(authorized)])
     async def score(request: Request, req: ScoreRequest) -> dict:
