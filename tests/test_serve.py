@@ -63,7 +63,7 @@ def _stop(proc: subprocess.Popen) -> None:
 @pytest.fixture(scope="module")
 def server():
     jobs = tempfile.mkdtemp(prefix="fabscore-jobs-")
-    proc, base, log = _start("--quiet", "--jobs-db", str(Path(jobs) / "jobs.sqlite"))
+    proc, base, log = _start("--quiet", "--workers", "2", "--jobs-db", str(Path(jobs) / "jobs.sqlite"))
     try:
         yield base
     finally:
@@ -90,6 +90,7 @@ def test_api_records_are_the_command_lines(server, detector):
     assert rec["label"] == "fabricated"
     ready = httpx.get(server + "/readyz", timeout=10).json()
     assert ready["ready"] and ready["model"]["name"] == "fabscore-default"
+    assert ready["workers"] == 2  # scored by the worker pool, fed by the batcher: the same record
 
 
 @pytest.mark.slow
@@ -132,7 +133,8 @@ def test_bad_requests_are_4xx_that_say_why_and_the_server_keeps_serving(server):
 
 @pytest.mark.slow
 def test_token_guards_every_route_but_healthz_and_is_never_logged():
-    proc, base, log = _start("--token", TOKEN, "--jobs-db", str(Path(tempfile.mkdtemp()) / "jobs.sqlite"))
+    proc, base, log = _start("--token", TOKEN, "--workers", "1",
+                             "--jobs-db", str(Path(tempfile.mkdtemp()) / "jobs.sqlite"))
     try:
         assert httpx.get(base + "/healthz", timeout=10).status_code == 200
         for path in ("/readyz", "/v1/indexes"):
@@ -190,6 +192,54 @@ def test_the_page_checks_a_claim_in_chromium(server):
         shot = os.environ.get("FABSCORE_SCREENSHOTS")
         if shot:
             drv.save_screenshot(str(Path(shot) / "serve-page-phone.png"))
+        assert not [e for e in drv.get_log("browser") if e.get("level") == "SEVERE"]
+
+
+def _axe_violations(drv) -> list[dict]:
+    """axe-core (the accessibility checker axe-selenium-python packages) run on the page as it is:
+    WCAG 2 A and AA rules, the violations it finds."""
+    import axe_selenium_python
+
+    script = (Path(axe_selenium_python.__file__).parent / "node_modules/axe-core/axe.min.js").read_text()
+    drv.execute_script(script)
+    drv.set_script_timeout(120)
+    found = drv.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa']}}).then("
+        "  (r) => done(r.violations.map((v) => ({id: v.id, help: v.help, nodes: v.nodes.map((n) => n.html)}))),"
+        "  (e) => done([{id: 'axe-error', help: String(e), nodes: []}]));")
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_the_page_marks_the_seed_fabricated_with_its_invented_specifics(server):
+    """Paste seed 002 with seed 000 as the reference, press Score, and find the verdict and the invented
+    specifics in the report frame; axe-core finds no WCAG 2 A/AA violation on the page."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    with chromium("1280,1400") as drv:
+        drv.get(server + "/")
+        WebDriverWait(drv, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#indexes tr"))
+        assert _axe_violations(drv) == []
+        drv.execute_script("document.getElementById('text').value = arguments[0];"
+                           "document.getElementById('evidence').value = arguments[1];",
+                           SEED_MACHINE.read_text(), SEED_HUMAN.read_text())
+        drv.find_element(By.CSS_SELECTOR, "#score-form button").click()
+        WebDriverWait(drv, 300).until(lambda d: "Done" in d.find_element(By.ID, "status").text
+                                      or "Error" in d.find_element(By.ID, "status").text)
+        assert "Done" in drv.find_element(By.ID, "status").text
+        assert _axe_violations(drv) == []
+        shot = os.environ.get("FABSCORE_SCREENSHOTS")
+        drv.switch_to.frame(drv.find_element(By.ID, "result"))
+        body = drv.find_element(By.TAG_NAME, "body").text
+        assert "fabricated" in body.lower()
+        assert "Eboe-Osuji" in body and "Lavrov" in body  # invented specifics, marked
+        drv.switch_to.default_content()
+        if shot:
+            drv.execute_script("document.getElementById('result-h').scrollIntoView()")
+            drv.save_screenshot(str(Path(shot) / "serve-page.png"))
         assert not [e for e in drv.get_log("browser") if e.get("level") == "SEVERE"]
 
 
@@ -341,9 +391,12 @@ def test_the_page_runs_a_batch_job_in_chromium(server, tmp_path):
         drv.get(server + "/")
         drv.find_element(By.ID, "batch-file").send_keys(str(archive))
         drv.find_element(By.CSS_SELECTOR, "#batch-form button").click()
-        WebDriverWait(drv, 300).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#jobs button.download"))
-        item = drv.find_element(By.CSS_SELECTOR, "#jobs li")
-        assert "done, 3 of 3" in item.text
+        WebDriverWait(drv, 30).until(lambda d: "started" in d.find_element(By.ID, "status").text)
+        job = drv.find_element(By.ID, "status").text.split()[1]  # "Job ID started: 3 inputs."
+        item = drv.find_element(By.ID, "job-" + job)
+        assert "Cancel job " + job in item.text or "done" in item.text  # a running job can be cancelled
+        WebDriverWait(drv, 300).until(lambda d: item.find_elements(By.CSS_SELECTOR, "button.download"))
+        assert "done, 3 of 3" in item.text and "Cancel" not in item.text
         bar = item.find_element(By.TAG_NAME, "progress")
         assert bar.get_attribute("value") == bar.get_attribute("max") == "3"
         assert [b.text for b in item.find_elements(By.CSS_SELECTOR, "button.download")] == [
@@ -359,7 +412,8 @@ def test_a_named_index_is_listed_and_grows_through_the_api(tmp_path):
 
     idx = tmp_path / "refs.idx"
     build([str(SEED_HUMAN)]).save(idx)
-    proc, base, log = _start("--quiet", "--index", f"seeds={idx}", "--jobs-db", str(tmp_path / "j.sqlite"))
+    proc, base, log = _start("--quiet", "--workers", "1", "--index", f"seeds={idx}",
+                             "--jobs-db", str(tmp_path / "j.sqlite"))
     try:
         (listed,) = httpx.get(base + "/v1/indexes", timeout=10).json()
         assert listed["name"] == "seeds" and listed["articles"] == 1 and listed["sentences"] > 10

@@ -57,14 +57,20 @@ def run_serve(args: argparse.Namespace) -> int:
         from fabscore.models.backbones import cache_root
 
         args.jobs_db = str(cache_root() / "serve" / "jobs.sqlite")
+    from fabscore.engines import EngineError, plan
+
     try:
         det = load_detector(args.model, UsageError)
-        app = create_app(det, indexes, token, args.cors, jobs_db=args.jobs_db)
-    except (UsageError, EvidenceError, OSError) as e:
+        workers = plan(args.workers)
+        if workers.auto and workers.workers:  # a server scores for as long as it runs: auto never means "few inputs"
+            workers = type(workers)(workers.workers, workers.threads, auto=False)
+        app = create_app(det, indexes, token, args.cors, jobs_db=args.jobs_db, plan=workers)
+    except (UsageError, EvidenceError, EngineError, OSError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
     where = f"http://{args.host}:{args.port}/"
-    print(f"{PROG}: serving {det.model_id.get('name')} at {where} (API: {where}docs; "
+    pool = f"{workers.workers} worker processes" if workers.workers else "this process"
+    print(f"{PROG}: serving {det.model_id.get('name')} at {where} (API: {where}docs; scoring in {pool}; "
           f"{'token required' if token else 'no token'}; indexes: {', '.join(indexes) or 'none'})",
           file=sys.stderr, flush=True)
     # uvicorn's access log prints request lines only (never headers, so never the token)
@@ -91,6 +97,10 @@ def add_serve_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--jobs-db", default=None, metavar="FILE",
                    help="the SQLite file batch jobs are kept in (default: jobs.sqlite in the fabscore cache); a "
                         "server started again on it finishes the jobs it had")
+    p.add_argument("--workers", default="auto", metavar="N",
+                   help="worker processes that score, fed with every request's texts together (default auto: one "
+                        "single-threaded process per core, as fabscore score; 1: score in the server's process). "
+                        "Requests with evidence are checked in the server's process")
     p.add_argument("--quiet", action="store_true", help="no access log")
     p.set_defaults(func=run_serve)
     return p

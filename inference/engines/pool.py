@@ -168,10 +168,12 @@ class WorkerPool:
         self.close()
 
     # ------------------------------------------------------------ the loop
-    def imap_unordered(self, items: Iterable) -> Iterator[tuple[Any, Any]]:
+    def imap_unordered(self, items: Iterable, keep_workers: bool = False) -> Iterator[tuple[Any, Any]]:
         """Yields (item, result) for each item, or (item, exception) where fn raised
         (the exception itself) or its worker died (`WorkerDied`). Items are read
-        lazily; the pool is stopped when the iteration ends, fails or is closed."""
+        lazily; the pool is stopped when the iteration fails or is closed, and when it
+        ends unless keep_workers (a server's pool, fed one batch after another, keeps
+        its loaded workers between batches)."""
         source = iter(items)
         retry: deque = deque()  # items a dead worker had not started: given to another worker
         exhausted, next_key = False, 0
@@ -200,8 +202,12 @@ class WorkerPool:
                     if w.conn not in ready and w.process.sentinel not in ready:
                         continue
                     yield from self._collect(w, retry)
-        finally:
+        except BaseException:
             self.close()
+            raise
+        finally:
+            if not keep_workers:
+                self.close()
 
     def _collect(self, w: _Worker, retry: deque) -> Iterator[tuple[Any, Any]]:
         """Everything worker w has sent; at end-of-file (it died) its current item

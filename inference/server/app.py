@@ -11,6 +11,7 @@ Routes (JSON in and out; the records are the very records `fabscore score` write
     GET  /v1/indexes       the indexes named with --index, with their sentence and article counts
     POST /v1/indexes/{name}/articles   add reference articles to one (in memory and on disk)
     POST /v1/jobs          a batch (JSON texts, or a JSONL, CSV or zip body) kept in SQLite (jobs.py)
+    GET  /v1/jobs          the newest jobs, each with its status and progress
     GET  /v1/jobs/{id}     its status and progress; DELETE cancels it
     GET  /v1/jobs/{id}/results?format=jsonl|csv|html
     GET  /                 the web page (page.html, page.js, page.css: no CDN, no build step)
@@ -75,24 +76,39 @@ class ReportRequest(BaseModel):
 
 def create_app(detector, indexes: dict[str, str] | None = None, token: str | None = None,
                cors: list[str] | None = None, max_bytes: int = DEFAULT_MAX_BYTES, jobs_db: str | None = None,
-               queue: int = QUEUE):
+               queue: int = QUEUE, plan=None):
     """The FastAPI application over `detector` (a loaded fabscore Detector). indexes: name -> index
     directory, loaded now (a bad one fails here, not on a request); token: the Bearer token every route
     but /healthz needs (None: none); cors: origins allowed to call from a browser (None: no CORS);
     max_bytes: the largest request body, the reader's file limit by default; jobs_db: the SQLite file
-    batch jobs are kept in (None: no /v1/jobs); queue: requests queued for the model at most."""
+    batch jobs are kept in (None: no /v1/jobs); queue: requests queued for the model at most; plan: an
+    engines Plan with workers (the worker pool `fabscore score --workers` uses, fed by batcher.Batcher
+    with every request's texts), or None to score in this process."""
     from contextlib import asynccontextmanager
 
     from fabscore.evidence.annotate import resolve_evidence
     from fabscore.evidence.table import EvidenceError
+    from fabscore.io.reading import Input
 
     loaded = {name: resolve_evidence(path, detector.model) for name, path in (indexes or {}).items()}
     lock = threading.Lock()  # the model, between requests and the jobs' thread
+    batcher = None
+    if plan is not None and plan.workers:
+        from fabscore.server.batcher import Batcher
+
+        batcher = Batcher(detector, plan)
+
+    def pooled(fpr, evidence) -> bool:
+        """Whether the worker pool can score it: no evidence, at the FPR the workers loaded."""
+        return batcher is not None and evidence is None and (fpr is None or float(fpr) == detector.fpr)
 
     def score_rows(texts, ids, fpr, index, errors, paths) -> list[dict]:
         """A job's batch: records as `fabscore score` writes them (a row the reader refused is an error
         record, its path the uploaded name)."""
         check = loaded.get(index) if index else None
+        if pooled(fpr, check):
+            return batcher.score([Input(path=None if p == TEXT_PATH else p, id=i, text=t, error=e)
+                                  for t, i, e, p in zip(texts, ids, errors, paths)])
         with lock:
             return [detector.record(t, path=None if p == TEXT_PATH else p, id=i, fpr=fpr, error=e, check=check)
                     for t, i, e, p in zip(texts, ids, errors, paths)]
@@ -108,6 +124,8 @@ def create_app(detector, indexes: dict[str, str] | None = None, token: str | Non
         finally:
             if jobs is not None:
                 jobs.stop()
+            if batcher is not None:
+                batcher.close()
 
     def authorized(request: Request) -> None:
         if token is None:
@@ -181,6 +199,27 @@ def create_app(detector, indexes: dict[str, str] | None = None, token: str | Non
         finally:
             waiting.release()
 
+    async def on_pool(request: Request, inputs: list) -> list[dict]:
+        """The inputs through the worker pool, batched with whatever other requests are waiting; the same
+        bounded queue as on_model. A client that goes away cancels its texts not yet given to a worker."""
+        if not waiting.acquire(blocking=False):
+            raise HTTPException(429, f"busy: {queue} requests are queued; try again in {RETRY_AFTER_S} s, or send a "
+                                     "batch as a job (/v1/jobs)", headers={"Retry-After": str(RETRY_AFTER_S)})
+        try:
+            futures = batcher.submit(inputs)
+            done = asyncio.gather(*(asyncio.wrap_future(f) for f in futures))
+            while True:
+                try:
+                    return await asyncio.wait_for(asyncio.shield(done), timeout=0.5)
+                except TimeoutError:
+                    if await request.is_disconnected():
+                        for f in futures:
+                            f.cancel()
+                        done.cancel()
+                        raise HTTPException(499, "the client went away") from None
+        finally:
+            waiting.release()
+
     def split(texts) -> tuple[list[str], list[str]]:
         ids = [(t.id if isinstance(t, Text) and t.id is not None else str(i)) for i, t in enumerate(texts)]
         return [t.text if isinstance(t, Text) else t for t in texts], ids
@@ -191,7 +230,8 @@ def create_app(detector, indexes: dict[str, str] | None = None, token: str | Non
 
     @app.get("/readyz", dependencies=[Depends(authorized)])
     def readyz() -> dict:
-        return {"ready": True, "model": detector.model_id, "indexes": sorted(loaded)}
+        return {"ready": True, "model": detector.model_id, "indexes": sorted(loaded),
+                "workers": batcher.plan.workers if batcher is not None else 0}
 
     @app.get("/v1/indexes", dependencies=[Depends(authorized)])
     def list_indexes() -> list[dict]:
@@ -201,6 +241,8 @@ def create_app(detector, indexes: dict[str, str] | None = None, token: str | Non
     async def score_records(request: Request, req) -> list[dict]:
         check = evidence_for(req.evidence, req.index)
         texts, ids = split(req.texts)
+        if pooled(req.fpr, check):
+            return await on_pool(request, [Input(path=None, id=i, text=t) for t, i in zip(texts, ids)])
         try:
             return await on_model(request, lambda: detector.score(texts, fpr=req.fpr, ids=ids,
                                                                   evidence=check and check()))
@@ -293,8 +335,6 @@ def create_app(detector, indexes: dict[str, str] | None = None, token: str | Non
                     texts, ids = split(ScoreRequest.model_validate_json(body).texts)
                 except ValueError as e:
                     raise HTTPException(422, f"not a list of texts: {e}") from e
-                from fabscore.io.reading import Input
-
                 inputs = [Input(TEXT_PATH, i, text=t) for t, i in zip(texts, ids)]
             else:
                 upload = {"application/x-ndjson": "jsonl", "application/jsonl": "jsonl", "text/csv": "csv",
@@ -307,6 +347,13 @@ def create_app(detector, indexes: dict[str, str] | None = None, token: str | Non
         except JobError as e:
             raise HTTPException(400, str(e)) from e
         return j.status(job)
+
+    @app.get("/v1/jobs", dependencies=[Depends(authorized)])
+    def list_jobs(limit: int = 50) -> list[dict]:
+        """The newest jobs first (at most `limit`, 1-500), each with its status and progress."""
+        if not 1 <= limit <= 500:
+            raise HTTPException(422, "limit must be between 1 and 500")
+        return the_jobs().recent(limit)
 
     def found(st: dict | None, job: str) -> dict:
         if st is None:

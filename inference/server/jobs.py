@@ -146,6 +146,12 @@ class Jobs:
                 "eta_s": None if rate is None or r["status"] != "running" else round(left / rate, 1),
                 "created": r["created"], "message": r["message"]}
 
+    def recent(self, limit: int = 50) -> list[dict]:
+        """The newest jobs first, each as status() gives it."""
+        with self._db() as db:
+            ids = [r["id"] for r in db.execute("SELECT id FROM jobs ORDER BY created DESC LIMIT ?", (limit,))]
+        return [st for st in map(self.status, ids) if st is not None]
+
     def records(self, job: str) -> list[dict]:
         with self._db() as db:
             return [json.loads(r["record"]) for r in

@@ -53,18 +53,54 @@ $("check-form").addEventListener("submit", (ev) => {
   report({ claims: [$("claim").value], ...ev_ }, ev.submitter || $("check-form").querySelector("button"));
 });
 
-fetch("/readyz", { headers: headers() }).then((r) => r.ok ? r.json() : null).then((j) => {
-  for (const name of (j && j.indexes) || []) {
-    const o = document.createElement("option");
-    o.value = name; o.textContent = name;
-    $("index").appendChild(o);
+// Indexes: listed with their counts in a table and in both pickers; an article added goes in at once.
+async function loadIndexes() {
+  const r = await fetch("/v1/indexes", { headers: headers() }).catch(() => null);
+  if (!r || !r.ok) return;
+  const rows = await r.json();
+  $("indexes").replaceChildren();
+  for (const select of [$("index"), $("add-index")]) {
+    const keep = select.value;
+    select.replaceChildren();
+    if (select.id === "index") select.append(new Option("(none)", ""));
+    for (const ix of rows) select.append(new Option(ix.name, ix.name));
+    select.value = keep;
   }
-}).catch(() => {});
+  for (const ix of rows) {
+    const tr = document.createElement("tr");
+    for (const v of [ix.name, ix.articles, ix.sentences]) {
+      const td = document.createElement("td"); td.textContent = v; tr.append(td);
+    }
+    $("indexes").append(tr);
+  }
+  if (!rows.length) {
+    const tr = document.createElement("tr"), td = document.createElement("td");
+    td.colSpan = 3; td.textContent = "none: start the server with --index NAME=DIR"; tr.append(td);
+    $("indexes").append(tr);
+  }
+}
+
+$("add-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const name = $("add-index").value;
+  if (!name) { say("This server has no index to add to.", true); return; }
+  const article = { id: $("add-id").value.trim(), text: $("add-text").value };
+  if ($("add-title").value.trim()) article.title = $("add-title").value.trim();
+  if ($("add-url").value.trim()) article.url = $("add-url").value.trim();
+  const r = await fetch("/v1/indexes/" + encodeURIComponent(name) + "/articles",
+    { method: "POST", headers: headers(), body: JSON.stringify({ articles: [article] }) });
+  const j = await r.json().catch(() => ({}));
+  if (!r.ok) { say("Error " + r.status + ": " + (typeof j.detail === "string" ? j.detail : JSON.stringify(j.detail)), true); return; }
+  say("Added to " + j.name + ": it now holds " + j.articles + " articles, " + j.sentences + " sentences.");
+  loadIndexes();
+});
 
 // Batches: a job per upload, its progress polled until it ends, then its results to download.
 const KINDS = { zip: "application/zip", jsonl: "application/x-ndjson", csv: "text/csv" };
 
 function jobItem(job) {
+  const old = $("job-" + job.id);
+  if (old) old.remove();
   const li = document.createElement("li");
   li.id = "job-" + job.id;
   const label = document.createElement("span");
@@ -85,7 +121,13 @@ async function download(id, format) {
   document.body.append(a); a.click(); a.remove();
 }
 
-async function follow(job, item) {
+async function follow(job, item, announce = true) {
+  const cancel = document.createElement("button");
+  cancel.type = "button"; cancel.textContent = "Cancel job " + job.id;
+  cancel.addEventListener("click", async () => {
+    await fetch("/v1/jobs/" + job.id, { method: "DELETE", headers: headers() });
+  });
+  if (["queued", "running"].includes(job.status)) item.links.append(cancel);
   for (;;) {
     const r = await fetch("/v1/jobs/" + job.id, { headers: headers() });
     if (!r.ok) { item.label.textContent = "job " + job.id + ": error " + r.status; return; }
@@ -97,6 +139,7 @@ async function follow(job, item) {
     if (["done", "failed", "cancelled"].includes(job.status)) break;
     await new Promise((ok) => setTimeout(ok, 1000));
   }
+  cancel.remove();
   for (const format of ["jsonl", "csv", "html"]) {
     const b = document.createElement("button");
     b.type = "button"; b.textContent = "Download " + format.toUpperCase();
@@ -104,7 +147,7 @@ async function follow(job, item) {
     b.addEventListener("click", () => download(job.id, format));
     item.links.append(b, " ");
   }
-  say("Job " + job.id + " " + job.status + ".");
+  if (announce) say("Job " + job.id + " " + job.status + ".");
 }
 
 $("batch-form").addEventListener("submit", async (ev) => {
@@ -121,3 +164,16 @@ $("batch-form").addEventListener("submit", async (ev) => {
   say("Job " + j.id + " started: " + j.total + " inputs.");
   follow(j, jobItem(j));
 });
+
+// Every job the server keeps, newest first: running ones are followed, finished ones offer downloads.
+async function loadJobs() {
+  const r = await fetch("/v1/jobs?limit=20", { headers: headers() }).catch(() => null);
+  if (!r || !r.ok) return;
+  const list = await r.json();
+  for (const job of list.reverse()) follow(job, jobItem(job), false);
+}
+
+$("jobs-refresh").addEventListener("click", loadJobs);
+$("token").addEventListener("change", () => { loadIndexes(); loadJobs(); });
+loadIndexes();
+loadJobs();

@@ -1,0 +1,192 @@
+"""Does a second language model (gemma-3-270m) help SmolLM2-135M tell 2024 chat-model text from human
+text? A per-feature-block ablation on the rows featurize.py wrote.
+
+    python experiments/two_lm/ablation.py          # -> results/ablation.json and results/ablation.md
+
+Blocks:
+- `default`: the shipped default's kinds (SmolLM2 `lmdist` + `lmword`, and `style` + `lex` from the text);
+- `gemma`: the same token-statistic kinds on gemma's own pass (`lm` aggregates, `lmdist`, `lmword`);
+- `gemma_lmdist`: gemma's `lmdist` alone;
+- `cross`: the two models compared word by word (CROSS_FEATURES below): each word's surprisal under each
+  model, their difference, ratio and correlation over the text, and each model's surprisal against the
+  other's predictive entropy (the Binoculars idea, observer perplexity over cross-perplexity, adapted
+  to two vocabularies by comparing words, not tokens).
+
+Protocols (story-grouped: a human text and its rewrites are always on the same side):
+- `l2r_logo`: l2r_rewrites leave one generator out. Stories in 5 folds; for fold i and rewriter g, fit on
+  the other folds' humans and the other rewriters' rewrites, score fold i's humans and g's rewrites.
+  AUROC per rewriter over the pooled folds.
+- `glimpse_logo`: the same on glimpse_other (2024 models continuing an opening), leave one generator out.
+- `l2r_to_glimpse`: fit on every l2r row, score glimpse per generator (a genre and task never seen).
+
+The model is the train recipe's: StandardScaler and class-balanced logistic regression at C = 0.3.
+There are no news rows here (their features would need both passes over ~5,000 more texts), so these
+figures compare blocks with each other, not with the shipped model's card.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import spearmanr
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import GroupKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+warnings.simplefilter("ignore", ConvergenceWarning)
+HERE = Path(__file__).resolve().parent
+TABLES, RESULTS = HERE / "tables", HERE / "results"
+CONTENT, FUNCTION, NAME = 0, 1, 2  # lmword's word classes
+
+CROSS_FEATURES = (
+    "x_mean_s", "x_mean_g", "x_mean_diff", "x_std_diff", "x_q10_diff", "x_q50_diff", "x_q90_diff",
+    "x_ratio", "x_pearson", "x_spearman", "x_share_g_lower", "x_s_over_g_entropy", "x_g_over_s_entropy",
+    "x_entropy_diff", "x_entropy_corr", "x_content_diff", "x_function_diff", "x_name_diff",
+    "x_diff_corr_entropy",
+)
+
+
+def cross_features(w: dict) -> np.ndarray:
+    s, g = np.asarray(w["s_surprisal"]), np.asarray(w["g_surprisal"])
+    se, ge, cls = np.asarray(w["s_entropy"]), np.asarray(w["g_entropy"]), np.asarray(w["class"])
+    if len(s) < 5:
+        return np.zeros(len(CROSS_FEATURES))
+    d = s - g
+
+    def m(x, mask):
+        return float(x[mask].mean()) if mask.any() else 0.0
+    q10, q50, q90 = np.quantile(d, [0.1, 0.5, 0.9])
+    return np.array([
+        s.mean(), g.mean(), d.mean(), d.std(), q10, q50, q90,
+        s.mean() / max(g.mean(), 1e-3), np.corrcoef(s, g)[0, 1], spearmanr(s, g).statistic, (g < s).mean(),
+        s.mean() / max(ge.mean(), 1e-3), g.mean() / max(se.mean(), 1e-3),
+        (se - ge).mean(), np.corrcoef(se, ge)[0, 1],
+        m(d, cls == CONTENT), m(d, cls == FUNCTION), m(d, cls == NAME),
+        np.corrcoef(d, se - ge)[0, 1],
+    ], dtype=np.float64)
+
+
+def load_rows() -> list[dict]:
+    rows = []
+    for p in sorted(TABLES.glob("rows.*.jsonl")):
+        rows += [json.loads(x) for x in p.read_text().splitlines() if x.strip()]
+    return rows
+
+
+def blocks_of(r: dict) -> dict[str, np.ndarray]:
+    text = r["style"] + r["lex"]
+    return {"default": np.array(r["lmdist"] + r["lmword"] + text),
+            "smollm_lm": np.array(r["lm"]),
+            "gemma": np.array(r["g_lm"] + r["g_lmdist"] + r["g_lmword"]),
+            "gemma_lmdist": np.array(r["g_lmdist"]),
+            "text": np.array(text),
+            "cross": cross_features(r["words"])}
+
+
+VARIANTS = {
+    "default (SmolLM2 + text)": ("default",),
+    "default + gemma": ("default", "gemma"),
+    "default + cross": ("default", "cross"),
+    "default + gemma + cross": ("default", "gemma", "cross"),
+    "default + gemma lmdist": ("default", "gemma_lmdist"),
+    "gemma + text (no SmolLM2)": ("gemma", "text"),
+    "gemma lmdist alone": ("gemma_lmdist",),
+    "cross alone": ("cross",),
+    "cross + text": ("cross", "text"),
+}
+
+
+def fit(X, y):
+    return make_pipeline(StandardScaler(), LogisticRegression(C=0.3, class_weight="balanced", max_iter=3000)).fit(X, y)
+
+
+def tpr_at(scores_h, scores_m, fpr=0.01) -> float:
+    t = np.quantile(scores_h, 1 - fpr)
+    return float((scores_m > t).mean())
+
+
+def logo(X, y, gen, groups, k=5) -> dict:
+    """Leave one generator out within one set, story-grouped folds."""
+    folds = np.full(len(y), -1)
+    for i, (_, te) in enumerate(GroupKFold(k).split(X, y, groups)):
+        folds[te] = i
+    out = {}
+    for g in sorted(set(gen[y == 1])):
+        sc = np.full(len(y), np.nan)
+        for i in range(k):
+            tr = (folds != i) & (gen != g)
+            te = (folds == i) & ((y == 0) | (gen == g))
+            sc[te] = fit(X[tr], y[tr]).decision_function(X[te])
+        m = ~np.isnan(sc)
+        out[g] = {"auroc": float(roc_auc_score(y[m], sc[m])), "tpr_at_1pct": tpr_at(sc[m & (y == 0)], sc[m & (y == 1)]),
+                  "n_human": int((m & (y == 0)).sum()), "n_machine": int((m & (y == 1)).sum())}
+    return out
+
+
+def transfer(Xa, ya, Xb, yb, genb) -> dict:
+    sc = fit(Xa, ya).decision_function(Xb)
+    return {g: {"auroc": float(roc_auc_score(np.r_[np.zeros((yb == 0).sum()), np.ones((genb == g).sum())],
+                                             np.r_[sc[yb == 0], sc[genb == g]]))}
+            for g in sorted(set(genb[yb == 1]))}
+
+
+def main(argv=None) -> None:
+    rows = load_rows()
+    by_set = defaultdict(list)
+    for r in rows:
+        by_set[r["set"]].append(r)
+    counts = {s: {"human": sum(r["label"] == 0 for r in rs), "machine": sum(r["label"] == 1 for r in rs)}
+              for s, rs in by_set.items()}
+    results: dict = {"rows": counts, "variants": {}}
+    arrays = {}
+    for s, rs in by_set.items():
+        b = [blocks_of(r) for r in rs]
+        arrays[s] = (b, np.array([r["label"] for r in rs]), np.array([r["generator"] for r in rs]),
+                     np.array([r["group"] or r["id"] for r in rs]))
+    for name, kinds in VARIANTS.items():
+        res = {}
+        mats = {s: np.nan_to_num(np.array([np.concatenate([bb[k] for k in kinds]) for bb in b]))
+                for s, (b, *_) in arrays.items()}
+        if "l2r" in arrays:
+            _, y, gen, grp = arrays["l2r"]
+            res["l2r_logo"] = logo(mats["l2r"], y, gen, grp)
+        if "glimpse" in arrays:
+            _, y, gen, grp = arrays["glimpse"]
+            res["glimpse_logo"] = logo(mats["glimpse"], y, gen, grp)
+        if "l2r" in arrays and "glimpse" in arrays:
+            res["l2r_to_glimpse"] = transfer(mats["l2r"], arrays["l2r"][1], mats["glimpse"], arrays["glimpse"][1],
+                                             arrays["glimpse"][2])
+        results["variants"][name] = res
+        print(name, {p: {g: round(v["auroc"], 3) for g, v in d.items()} for p, d in res.items()}, flush=True)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "ablation.json").write_text(json.dumps(results, indent=1))
+    (RESULTS / "ablation.md").write_text(table(results))
+    print(table(results))
+
+
+def table(results: dict) -> str:
+    lines = [f"rows: {json.dumps(results['rows'])}", ""]
+    for proto in ("l2r_logo", "glimpse_logo", "l2r_to_glimpse"):
+        gens = sorted({g for v in results["variants"].values() for g in v.get(proto, {})})
+        if not gens:
+            continue
+        lines += [f"### {proto} (AUROC{'; TPR at 1% FPR in brackets' if proto != 'l2r_to_glimpse' else ''})", "",
+                  "| variant | " + " | ".join(gens) + " | mean |", "|---" * (len(gens) + 2) + "|"]
+        for name, v in results["variants"].items():
+            d = v.get(proto, {})
+            cells = [f"{d[g]['auroc']:.3f}" + (f" ({d[g]['tpr_at_1pct']:.2f})" if "tpr_at_1pct" in d[g] else "")
+                     for g in gens]
+            lines.append(f"| {name} | " + " | ".join(cells) + f" | {np.mean([d[g]['auroc'] for g in gens]):.3f} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
