@@ -440,3 +440,38 @@ def test_a_named_index_is_listed_and_grows_through_the_api(tmp_path):
         log.unlink(missing_ok=True)
     on_disk = load(idx)
     assert len(on_disk.sentences.paths) == 2 and "flood-1" in on_disk.sentences.ids
+
+
+@pytest.mark.slow
+def test_the_app_as_a_ray_serve_deployment_with_two_replicas(detector):
+    """The same app as a Ray Serve deployment on a loopback Ray instance: two replicas answer (two
+    process ids), every concurrent request gets the command line's record, jobs are not offered and the
+    indexes are read-only; Ray and Serve are always shut down."""
+    import concurrent.futures as cf
+
+    ray = pytest.importorskip("ray")
+    serve = pytest.importorskip("ray.serve")
+    from fabscore.server.ray_serve import application
+
+    texts = _texts(6)
+    port = _free_port()
+    ray.init(num_cpus=3, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
+    try:
+        serve.start(http_options={"host": "127.0.0.1", "port": port})
+        serve.run(application(replicas=2), route_prefix="/", blocking=False)
+        base = f"http://127.0.0.1:{port}"
+        pids = set()
+        for _ in range(40):
+            pids.add(httpx.get(base + "/readyz", timeout=60).json()["pid"])
+            if len(pids) == 2:
+                break
+        assert len(pids) == 2  # two replicas, each its own process with its own detector
+        with cf.ThreadPoolExecutor(6) as pool:
+            answers = list(pool.map(lambda t: httpx.post(base + "/v1/score", json={"texts": [t]}, timeout=600), texts))
+        assert [a.status_code for a in answers] == [200] * 6
+        want = json.loads(json.dumps(detector.score(texts)))
+        assert [a.json()["records"][0] for a in answers] == [{**w, "id": "0"} for w in want]
+        assert httpx.get(base + "/v1/jobs/x", timeout=30).status_code == 404
+    finally:
+        serve.shutdown()
+        ray.shutdown()

@@ -27,6 +27,7 @@ import asyncio
 import hmac
 import io
 import json
+import os
 import threading
 from pathlib import Path
 
@@ -76,14 +77,15 @@ class ReportRequest(BaseModel):
 
 def create_app(detector, indexes: dict[str, str] | None = None, token: str | None = None,
                cors: list[str] | None = None, max_bytes: int = DEFAULT_MAX_BYTES, jobs_db: str | None = None,
-               queue: int = QUEUE, plan=None):
+               queue: int = QUEUE, plan=None, read_only_indexes: bool = False):
     """The FastAPI application over `detector` (a loaded fabscore Detector). indexes: name -> index
     directory, loaded now (a bad one fails here, not on a request); token: the Bearer token every route
     but /healthz needs (None: none); cors: origins allowed to call from a browser (None: no CORS);
     max_bytes: the largest request body, the reader's file limit by default; jobs_db: the SQLite file
     batch jobs are kept in (None: no /v1/jobs); queue: requests queued for the model at most; plan: an
     engines Plan with workers (the worker pool `fabscore score --workers` uses, fed by batcher.Batcher
-    with every request's texts), or None to score in this process."""
+    with every request's texts), or None to score in this process; read_only_indexes: refuse to add
+    articles (a Ray Serve replica, one of many, cannot grow an index the others read)."""
     from contextlib import asynccontextmanager
 
     from fabscore.evidence.annotate import resolve_evidence
@@ -230,7 +232,7 @@ def create_app(detector, indexes: dict[str, str] | None = None, token: str | Non
 
     @app.get("/readyz", dependencies=[Depends(authorized)])
     def readyz() -> dict:
-        return {"ready": True, "model": detector.model_id, "indexes": sorted(loaded),
+        return {"ready": True, "model": detector.model_id, "indexes": sorted(loaded), "pid": os.getpid(),
                 "workers": batcher.plan.workers if batcher is not None else 0}
 
     @app.get("/v1/indexes", dependencies=[Depends(authorized)])
@@ -290,6 +292,9 @@ def create_app(detector, indexes: dict[str, str] | None = None, token: str | Non
 
         if name not in loaded:
             raise HTTPException(404, f"no index named {name!r}")
+        if read_only_indexes:
+            raise HTTPException(405, "this deployment's indexes are read-only (each replica reads its own copy): "
+                                     "rebuild the index with fabscore index and deploy again")
         have = set(loaded[name].index.sentences.ids)
         clash = sorted({a.id for a in req.articles} & have) + sorted(
             {a.id for a in req.articles if [b.id for b in req.articles].count(a.id) > 1})
