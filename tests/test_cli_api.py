@@ -146,7 +146,7 @@ def test_csv_keeps_fields_as_columns_and_resumes(dataset, tmp_path, capsys):
 # ---------------------------------------------------------------- B. output
 def test_table_keeps_the_input_order_and_wide_shows_whole_lines(tmp_path, capsys, monkeypatch):
     """Records come back in completion order; the table is read top to bottom in input order."""
-    from fabscore.cli.commands import InputOrder
+    from fabscore.cli.score import InputOrder
 
     order = InputOrder()
     assert order.add(1, {"id": "b"}) == [] and order.add(2, {"id": "c"}) == []
