@@ -87,7 +87,15 @@ def blocks_of(r: dict) -> dict[str, np.ndarray]:
             "gemma": np.array(r["g_lm"] + r["g_lmdist"] + r["g_lmword"]),
             "gemma_lmdist": np.array(r["g_lmdist"]),
             "text": np.array(text),
-            "cross": cross_features(r["words"])}
+            "smollm_lmdist": np.array(r["lmdist"]),
+            "gemma_lmword": np.array(r["g_lmword"]),
+            "cross": (x := cross_features(r["words"])),
+            "binoculars": x[[CROSS_FEATURES.index(n) for n in BINOCULARS]]}
+
+
+# the few cross numbers closest to Binoculars' one statistic: each model's surprisal over the other's
+# predictive entropy, their difference, and how the two agree word by word
+BINOCULARS = ("x_s_over_g_entropy", "x_g_over_s_entropy", "x_mean_diff", "x_pearson")
 
 
 VARIANTS = {
@@ -100,11 +108,19 @@ VARIANTS = {
     "gemma lmdist alone": ("gemma_lmdist",),
     "cross alone": ("cross",),
     "cross + text": ("cross", "text"),
+    "default + binoculars (4 numbers)": ("default", "binoculars"),
+    "binoculars alone": ("binoculars",),
+    "SmolLM2 lmdist alone": ("smollm_lmdist",),
+    "gemma lmword alone": ("gemma_lmword",),
+    "default + gemma + cross, C = 0.05": ("default", "gemma", "cross", 0.05),
 }
 
 
-def fit(X, y):
-    return make_pipeline(StandardScaler(), LogisticRegression(C=0.3, class_weight="balanced", max_iter=3000)).fit(X, y)
+C = 0.3  # the train recipe's; a variant may name its own as its last element
+
+
+def fit(X, y, c=C):
+    return make_pipeline(StandardScaler(), LogisticRegression(C=c, class_weight="balanced", max_iter=3000)).fit(X, y)
 
 
 def tpr_at(scores_h, scores_m, fpr=0.01) -> float:
@@ -112,7 +128,7 @@ def tpr_at(scores_h, scores_m, fpr=0.01) -> float:
     return float((scores_m > t).mean())
 
 
-def logo(X, y, gen, groups, k=5) -> dict:
+def logo(X, y, gen, groups, k=5, c=C) -> dict:
     """Leave one generator out within one set, story-grouped folds."""
     folds = np.full(len(y), -1)
     for i, (_, te) in enumerate(GroupKFold(k).split(X, y, groups)):
@@ -123,15 +139,15 @@ def logo(X, y, gen, groups, k=5) -> dict:
         for i in range(k):
             tr = (folds != i) & (gen != g)
             te = (folds == i) & ((y == 0) | (gen == g))
-            sc[te] = fit(X[tr], y[tr]).decision_function(X[te])
+            sc[te] = fit(X[tr], y[tr], c).decision_function(X[te])
         m = ~np.isnan(sc)
         out[g] = {"auroc": float(roc_auc_score(y[m], sc[m])), "tpr_at_1pct": tpr_at(sc[m & (y == 0)], sc[m & (y == 1)]),
                   "n_human": int((m & (y == 0)).sum()), "n_machine": int((m & (y == 1)).sum())}
     return out
 
 
-def transfer(Xa, ya, Xb, yb, genb) -> dict:
-    sc = fit(Xa, ya).decision_function(Xb)
+def transfer(Xa, ya, Xb, yb, genb, c=C) -> dict:
+    sc = fit(Xa, ya, c).decision_function(Xb)
     return {g: {"auroc": float(roc_auc_score(np.r_[np.zeros((yb == 0).sum()), np.ones((genb == g).sum())],
                                              np.r_[sc[yb == 0], sc[genb == g]]))}
             for g in sorted(set(genb[yb == 1]))}
@@ -150,19 +166,20 @@ def main(argv=None) -> None:
         b = [blocks_of(r) for r in rs]
         arrays[s] = (b, np.array([r["label"] for r in rs]), np.array([r["generator"] for r in rs]),
                      np.array([r["group"] or r["id"] for r in rs]))
-    for name, kinds in VARIANTS.items():
+    for name, spec in VARIANTS.items():
+        kinds, c = (spec[:-1], spec[-1]) if isinstance(spec[-1], float) else (spec, C)
         res = {}
         mats = {s: np.nan_to_num(np.array([np.concatenate([bb[k] for k in kinds]) for bb in b]))
                 for s, (b, *_) in arrays.items()}
         if "l2r" in arrays:
             _, y, gen, grp = arrays["l2r"]
-            res["l2r_logo"] = logo(mats["l2r"], y, gen, grp)
+            res["l2r_logo"] = logo(mats["l2r"], y, gen, grp, c=c)
         if "glimpse" in arrays:
             _, y, gen, grp = arrays["glimpse"]
-            res["glimpse_logo"] = logo(mats["glimpse"], y, gen, grp)
+            res["glimpse_logo"] = logo(mats["glimpse"], y, gen, grp, c=c)
         if "l2r" in arrays and "glimpse" in arrays:
             res["l2r_to_glimpse"] = transfer(mats["l2r"], arrays["l2r"][1], mats["glimpse"], arrays["glimpse"][1],
-                                             arrays["glimpse"][2])
+                                             arrays["glimpse"][2], c=c)
         results["variants"][name] = res
         print(name, {p: {g: round(v["auroc"], 3) for g, v in d.items()} for p, d in res.items()}, flush=True)
     RESULTS.mkdir(exist_ok=True)

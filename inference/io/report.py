@@ -222,12 +222,24 @@ def _article(i: int, rec: dict) -> dict:
             "evidence": _evidence(rec), "invented": _invented(rec)}
 
 
+def _inline_sources() -> tuple[str, str]:
+    """The report's one inline style block and one inline script."""
+    css = (TEMPLATES / "report.css").read_text(encoding="utf-8") + "".join(
+        f".b{i}{{background:{c}}}" for i, c in enumerate(PALETTE))
+    return css, (TEMPLATES / "report.js").read_text(encoding="utf-8")
+
+
+def inline_hashes() -> dict[str, str]:
+    """The CSP source expressions of the report's inline style and script: a page that shows the report
+    in a srcdoc frame must allow them too, since such a frame is also bound by its parent's policy."""
+    css, js = _inline_sources()
+    return {"style": _csp_hash(css), "script": _csp_hash(js)}
+
+
 def render(records: list[dict], model: dict | None = None) -> str:
     """The whole page as one string."""
     env = _environment()
-    css = (TEMPLATES / "report.css").read_text(encoding="utf-8") + "".join(
-        f".b{i}{{background:{c}}}" for i, c in enumerate(PALETTE))
-    js = (TEMPLATES / "report.js").read_text(encoding="utf-8")
+    css, js = _inline_sources()
     csp = (f"default-src 'none'; style-src {_csp_hash(css)}; script-src {_csp_hash(js)}; img-src data:; "
            "base-uri 'none'; form-action 'none'")
     order = sorted(range(len(records)),

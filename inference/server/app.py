@@ -397,9 +397,18 @@ def create_app(detector, indexes: dict[str, str] | None = None, token: str | Non
 
     # the page and its script and style: static, served without the token (the page asks for it and
     # sends it with each API call)
+    from fabscore.io.report import inline_hashes
+
+    report = inline_hashes()
+    # as an HTTP header (a srcdoc frame is bound by its parent's policy too, so the page allows exactly the
+    # report's own inline style and script, by hash, and nothing else inline)
+    policy = {"Content-Security-Policy": f"default-src 'none'; script-src 'self' {report['script']}; "
+                                         f"style-src 'self' {report['style']}; img-src data:; connect-src 'self'; "
+                                         "frame-src 'self'; form-action 'none'; base-uri 'none'",
+              "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
     for route, (name, media) in ASSETS.items():
         def asset(name=name, media=media) -> Response:
-            return Response((HERE / name).read_bytes(), media_type=media)
+            return Response((HERE / name).read_bytes(), media_type=media, headers=policy)
         app.add_api_route(route, asset, methods=["GET"], include_in_schema=False)
 
     return app

@@ -28,6 +28,7 @@ async function report(body, button) {
     }
     $("result").srcdoc = await r.text();
     say("Done: the result is below.");
+    $("result-h").scrollIntoView();
   } catch (e) {
     say("The server did not answer: " + e, true);
   } finally {
