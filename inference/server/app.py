@@ -399,11 +399,11 @@ def create_app(detector, indexes: dict[str, str] | None = None, token: str | Non
     # sends it with each API call)
     from fabscore.io.report import inline_hashes
 
-    report = inline_hashes()
+    inline = inline_hashes()
     # as an HTTP header (a srcdoc frame is bound by its parent's policy too, so the page allows exactly the
     # report's own inline style and script, by hash, and nothing else inline)
-    policy = {"Content-Security-Policy": f"default-src 'none'; script-src 'self' {report['script']}; "
-                                         f"style-src 'self' {report['style']}; img-src data:; connect-src 'self'; "
+    policy = {"Content-Security-Policy": f"default-src 'none'; script-src 'self' {inline['script']}; "
+                                         f"style-src 'self' {inline['style']}; img-src data:; connect-src 'self'; "
                                          "frame-src 'self'; form-action 'none'; base-uri 'none'",
               "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
     for route, (name, media) in ASSETS.items():
