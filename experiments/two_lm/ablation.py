@@ -142,8 +142,48 @@ def logo(X, y, gen, groups, k=5, c=C) -> dict:
             sc[te] = fit(X[tr], y[tr], c).decision_function(X[te])
         m = ~np.isnan(sc)
         out[g] = {"auroc": float(roc_auc_score(y[m], sc[m])), "tpr_at_1pct": tpr_at(sc[m & (y == 0)], sc[m & (y == 1)]),
-                  "n_human": int((m & (y == 0)).sum()), "n_machine": int((m & (y == 1)).sum())}
+                  "n_human": int((m & (y == 0)).sum()), "n_machine": int((m & (y == 1)).sum()),
+                  "scores": sc}
     return out
+
+
+def pooled(d: dict, gen_name: str, y: np.ndarray, gen: np.ndarray) -> np.ndarray:
+    """One held-out score per row of a logo() result: a rewrite's from the fold that left its generator
+    out; a human's, the mean over the generators compared ("all": every one)."""
+    gens = [gen_name] if gen_name != "all" else list(d)
+    sc = np.full(len(y), np.nan)
+    keep = (y == 0) | np.isin(gen, gens)
+    stack = np.array([d[g]["scores"] for g in gens])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a row no compared generator scored: stays NaN
+        sc[keep] = np.nanmean(stack[:, keep], axis=0)
+    return sc
+
+
+def paired_bootstrap(a: np.ndarray, b: np.ndarray, y: np.ndarray, groups: np.ndarray, n: int = 2000,
+                     seed: int = 0) -> dict:
+    """AUROC(b) - AUROC(a) on the same rows, and its 95% interval over stories drawn with replacement."""
+    m = ~(np.isnan(a) | np.isnan(b))
+    a, b, y, groups = a[m], b[m], y[m], groups[m]
+    stories = np.unique(groups)
+    rows = {g: np.flatnonzero(groups == g) for g in stories}
+    rng = np.random.default_rng(seed)
+    diffs = []
+    for _ in range(n):
+        idx = np.concatenate([rows[g] for g in rng.choice(stories, len(stories))])
+        if len(set(y[idx])) == 2:
+            diffs.append(roc_auc_score(y[idx], b[idx]) - roc_auc_score(y[idx], a[idx]))
+    lo, hi = np.quantile(diffs, [0.025, 0.975])
+    return {"diff": float(roc_auc_score(y, b) - roc_auc_score(y, a)), "ci95": [float(lo), float(hi)]}
+
+
+# (set, generator or "all", variant a, variant b): is b's gain over a more than chance?
+COMPARISONS = [("l2r", "gpt-4o", "default (SmolLM2 + text)", "default + gemma"),
+               ("l2r", "gpt-4o", "default (SmolLM2 + text)", "default + cross"),
+               ("l2r", "all", "default (SmolLM2 + text)", "default + gemma + cross"),
+               ("glimpse", "all", "default (SmolLM2 + text)", "default + cross"),
+               ("glimpse", "gemini-1.5-pro", "default (SmolLM2 + text)", "default + cross"),
+               ("glimpse", "gpt-4", "default (SmolLM2 + text)", "default + cross")]
 
 
 def transfer(Xa, ya, Xb, yb, genb, c=C) -> dict:
@@ -182,6 +222,21 @@ def main(argv=None) -> None:
                                              arrays["glimpse"][2], c=c)
         results["variants"][name] = res
         print(name, {p: {g: round(v["auroc"], 3) for g, v in d.items()} for p, d in res.items()}, flush=True)
+    results["paired"] = []
+    for set_name, gen_name, va, vb in COMPARISONS:
+        if set_name not in arrays:
+            continue
+        _, y, gen, grp = arrays[set_name]
+        proto = f"{set_name}_logo"
+
+        a, b = (pooled(results["variants"][v][proto], gen_name, y, gen) for v in (va, vb))
+        results["paired"].append({"set": set_name, "generator": gen_name, "a": va, "b": vb,
+                                  **paired_bootstrap(a, b, y, grp)})
+        print(results["paired"][-1], flush=True)
+    for v in results["variants"].values():
+        for d in v.values():
+            for g in d.values():
+                g.pop("scores", None)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "ablation.json").write_text(json.dumps(results, indent=1))
     (RESULTS / "ablation.md").write_text(table(results))
@@ -202,6 +257,11 @@ def table(results: dict) -> str:
                      for g in gens]
             lines.append(f"| {name} | " + " | ".join(cells) + f" | {np.mean([d[g]['auroc'] for g in gens]):.3f} |")
         lines.append("")
+    if results.get("paired"):
+        lines += ["### b - a, AUROC, with its 95% interval over stories (paired bootstrap, 2,000 draws)", "",
+                  "| set | generator | a | b | b - a | 95% interval |", "|---|---|---|---|---|---|"]
+        lines += [f"| {p['set']} | {p['generator']} | {p['a']} | {p['b']} | {p['diff']:+.3f} | "
+                  f"[{p['ci95'][0]:+.3f}, {p['ci95'][1]:+.3f}] |" for p in results["paired"]]
     return "\n".join(lines)
 
 

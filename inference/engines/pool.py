@@ -30,6 +30,16 @@ STOP_TIMEOUT_S = 5.0
 MAX_EARLY_DEATHS = 3  # workers dying before they are ready: the pool cannot work, stop
 
 
+class _Pause:
+    """What a source yields when it has nothing to hand out yet (see WorkerPool.imap_unordered)."""
+
+    def __repr__(self) -> str:
+        return "PAUSE"
+
+
+PAUSE = _Pause()
+
+
 class WorkerDied(Exception):
     """The worker holding an item died while working on it (signal, out-of-memory kill, crash)."""
 
@@ -168,12 +178,17 @@ class WorkerPool:
         self.close()
 
     # ------------------------------------------------------------ the loop
-    def imap_unordered(self, items: Iterable, keep_workers: bool = False) -> Iterator[tuple[Any, Any]]:
+    def imap_unordered(self, items: Iterable, keep_workers: bool = False, wake=None) -> Iterator[tuple[Any, Any]]:
         """Yields (item, result) for each item, or (item, exception) where fn raised
         (the exception itself) or its worker died (`WorkerDied`). Items are read
         lazily; the pool is stopped when the iteration fails or is closed, and when it
-        ends unless keep_workers (a server's pool, fed one batch after another, keeps
-        its loaded workers between batches)."""
+        ends unless keep_workers (a server's pool keeps its loaded workers).
+
+        A source that must not block (a server's queue) yields PAUSE when it has nothing
+        to hand out, and rings `wake` (the reading end of a multiprocessing Pipe) with one
+        message per new item. The pool then waits for a result or the bell, whichever
+        comes first, and asks the source again: a new item goes to a free worker at once,
+        never after the items already in flight."""
         source = iter(items)
         retry: deque = deque()  # items a dead worker had not started: given to another worker
         exhausted, next_key = False, 0
@@ -181,23 +196,35 @@ class WorkerPool:
             while len(self.workers) < self.n:
                 self._start()
             while True:
-                for w in list(self.workers):  # keep every worker fed
-                    while len(w.held) < PREFETCH and not (exhausted and not retry):
-                        if retry:
-                            item = retry.popleft()
-                        else:
-                            try:
-                                item = next(source)
-                            except StopIteration:
-                                exhausted = True
-                                break
-                        w.held.append((next_key, item))
-                        w.tasks.put((next_key, item))
-                        next_key += 1
+                paused = False
+                while not paused and not (exhausted and not retry):  # keep every worker fed, the least busy first
+                    w = min(self.workers, key=lambda w: len(w.held))
+                    if len(w.held) >= PREFETCH:
+                        break
+                    if retry:
+                        item = retry.popleft()
+                    else:
+                        try:
+                            item = next(source)
+                        except StopIteration:
+                            exhausted = True
+                            break
+                        if item is PAUSE:
+                            paused = True
+                            break
+                    w.held.append((next_key, item))
+                    w.tasks.put((next_key, item))
+                    next_key += 1
                 busy = [w for w in self.workers if w.held]
-                if not busy:
+                bell = [wake] if wake is not None and not exhausted else []
+                if not busy and not bell:
+                    if paused:
+                        raise ValueError("a source that yields PAUSE needs a wake connection")
                     return
-                ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy])
+                ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy] + bell)
+                if wake is not None and wake in ready:
+                    while wake.poll():  # rung once per new item: new items wait in the source
+                        wake.recv_bytes()
                 for w in busy:
                     if w.conn not in ready and w.process.sentinel not in ready:
                         continue
