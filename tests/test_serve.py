@@ -367,7 +367,8 @@ def test_a_full_queue_answers_429_with_retry_after_and_loses_nothing(server):
     from fabscore.server.app import QUEUE
 
     rows = [json.loads(line) for line in (SHARED_DATA / "llmfake.clean.jsonl").open()]
-    texts = [r["text"] for r in rows if r["label"] == "human" and 150 <= len(r["text"].split()) <= 400][:QUEUE + 6]
+    texts = [r["text"] for r in rows if r["label"] == "human" and 150 <= len(r["text"].split()) <= 400][:QUEUE + 8]
+    assert len(texts) == 16  # 16 concurrent clients
     with cf.ThreadPoolExecutor(len(texts)) as pool:
         answers = list(pool.map(lambda t: httpx.post(server + "/v1/score", json={"texts": [t]}, timeout=900), texts))
     codes = [a.status_code for a in answers]
@@ -480,3 +481,30 @@ def test_the_app_as_a_ray_serve_deployment_with_two_replicas(detector):
     finally:
         serve.shutdown()
         ray.shutdown()
+
+
+@pytest.mark.slow
+def test_serve_on_ray_actors_gives_the_same_records_and_leaves_no_ray_process(detector, tmp_path):
+    """--engine ray: the requests' texts go to Ray actors that stay (a local Ray instance); the records are
+    det.score's, a job finishes through them too, and stopping the server stops Ray."""
+    pytest.importorskip("ray")
+    import psutil
+
+    texts = _texts(4)
+    proc, base, log = _start("--quiet", "--engine", "ray", "--workers", "2", "--jobs-db", str(tmp_path / "j.sqlite"))
+    try:
+        ready = httpx.get(base + "/readyz", timeout=30).json()
+        assert ready["engine"] == "ray" and ready["workers"] == 2
+        r = httpx.post(base + "/v1/score", json={"texts": texts}, timeout=600)
+        assert r.status_code == 200, r.text
+        assert r.json()["records"] == json.loads(json.dumps(detector.score(texts)))
+        job = httpx.post(base + "/v1/jobs", json={"texts": texts[:2]}, timeout=60).json()["id"]
+        st = _wait(base, job, lambda s: s["status"] in ("done", "failed"))
+        assert st["status"] == "done" and st["done"] == 2
+    finally:
+        _stop(proc)
+        log.unlink(missing_ok=True)
+    time.sleep(2)
+    left = [p.info["name"] for p in psutil.process_iter(["name", "cmdline"])
+            if p.info["name"] in ("raylet", "gcs_server") or "ray::" in " ".join(p.info["cmdline"] or [])]
+    assert left == [], left

@@ -64,12 +64,16 @@ def run_serve(args: argparse.Namespace) -> int:
         workers = plan(args.workers)
         if workers.auto and workers.workers:  # a server scores for as long as it runs: auto never means "few inputs"
             workers = type(workers)(workers.workers, workers.threads, auto=False)
-        app = create_app(det, indexes, token, args.cors, jobs_db=args.jobs_db, plan=workers)
+        if args.address and args.engine != "ray":
+            raise EngineError("--address needs --engine ray")
+        app = create_app(det, indexes, token, args.cors, jobs_db=args.jobs_db, plan=workers, engine=args.engine,
+                         address=args.address)
     except (UsageError, EvidenceError, EngineError, OSError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
     where = f"http://{args.host}:{args.port}/"
-    pool = f"{workers.workers} worker processes" if workers.workers else "this process"
+    pool = (f"{app.state.workers} Ray actors" if args.engine == "ray" else
+            f"{workers.workers} worker processes" if workers.workers else "this process")
     print(f"{PROG}: serving {det.model_id.get('name')} at {where} (API: {where}docs; scoring in {pool}; "
           f"{'token required' if token else 'no token'}; indexes: {', '.join(indexes) or 'none'})",
           file=sys.stderr, flush=True)
@@ -101,6 +105,10 @@ def add_serve_parser(subparsers) -> argparse.ArgumentParser:
                    help="worker processes that score, fed with every request's texts together (default auto: one "
                         "single-threaded process per core, as fabscore score; 1: score in the server's process). "
                         "Requests with evidence are checked in the server's process")
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local (default): worker processes on this machine; ray: Ray actors that stay, on a local "
+                        "Ray instance or the cluster at --address (needs fabscore[ray])")
+    p.add_argument("--address", default=None, metavar="ADDR", help="with --engine ray: the cluster's address")
     p.add_argument("--quiet", action="store_true", help="no access log")
     p.set_defaults(func=run_serve)
     return p

@@ -277,3 +277,82 @@ class RayEngine:
 
     def describe(self) -> str:
         return self.runner.describe()
+
+
+class RayActorPool:
+    """Long-lived Ray actors with WorkerPool's `imap_unordered(items, keep_workers, wake)` contract, for a
+    server that feeds one stream (fabscore.server.batcher): Ray Data starts a fresh actor pool for every
+    dataset, which a server would pay per request; these actors load the detector once and stay.
+
+    An item goes to the actor with the fewest in flight (at most IN_FLIGHT each); an actor that dies is
+    restarted by Ray (max_restarts), and the item it held comes back as WorkerDied. Actors reserve one
+    CPU each, threads as the plan says, and score with the worker's own function, so the records are the
+    local pool's."""
+
+    POLL_S = 0.05  # how often a wait on the actors also looks at the bell (Ray cannot wait on a pipe)
+
+    def __init__(self, det, plan: Plan, address: str | None = None, timeout: float = CONNECT_TIMEOUT_S):
+        explicit = plan.workers if (plan.workers and not plan.auto) else None
+        self.runner = RayRunner(explicit if address else (plan.workers or 1), plan.threads, address, timeout)
+        ray = self.runner.ray
+        actor = ray.remote(num_cpus=1, max_restarts=-1)(_ServerScorer)
+        self.actors = [actor.remote(plan.threads, str(det.model.path), det.fpr) for _ in range(self.runner.actors)]
+        self.n = len(self.actors)
+
+    def imap_unordered(self, items: Iterable, keep_workers: bool = True, wake=None) -> Iterator[tuple[object, object]]:
+        from fabscore.engines.pool import PAUSE, WorkerDied
+
+        ray = self.runner.ray
+        source = iter(items)
+        inflight: dict = {}  # object ref -> (actor index, item)
+        load = [0] * self.n
+        exhausted = False
+        while True:
+            paused = False
+            while not paused and not exhausted:
+                i = min(range(self.n), key=load.__getitem__)
+                if load[i] >= IN_FLIGHT:
+                    break
+                try:
+                    item = next(source)
+                except StopIteration:
+                    exhausted = True
+                    break
+                if item is PAUSE:
+                    paused = True
+                    break
+                payload = json.dumps([item.path, item.id, item.text, item.text_field, item.fields])
+                inflight[self.actors[i].score.remote(payload)] = (i, item)
+                load[i] += 1
+            if not inflight:
+                if exhausted:
+                    return
+                if wake is None:
+                    raise ValueError("a source that yields PAUSE needs a wake connection")
+                wake.poll(None)  # nothing in flight: sleep until a text arrives
+            else:
+                ready, _ = ray.wait(list(inflight), num_returns=1, timeout=None if wake is None else self.POLL_S)
+                for ref in ready:
+                    i, item = inflight.pop(ref)
+                    load[i] -= 1
+                    try:
+                        yield item, json.loads(ray.get(ref))
+                    except ray.exceptions.RayError as e:  # its actor died (Ray restarts it) or the call failed
+                        yield item, WorkerDied(f"the Ray actor scoring it failed: {type(e).__name__}")
+            if wake is not None:
+                while wake.poll():
+                    wake.recv_bytes()
+
+    def close(self) -> None:
+        for a in self.actors:
+            with contextlib.suppress(Exception):
+                self.runner.ray.kill(a)
+        self.runner.close()
+
+
+class _ServerScorer(RayScorer):
+    """RayScorer with a one-input call, for RayActorPool."""
+
+    def score(self, payload: str) -> str:
+        path, iid, text, text_field, fields = json.loads(payload)
+        return json.dumps(score_input(Input(path, iid, text=text, text_field=text_field, fields=fields)))

@@ -77,7 +77,8 @@ class ReportRequest(BaseModel):
 
 def create_app(detector, indexes: dict[str, str] | None = None, token: str | None = None,
                cors: list[str] | None = None, max_bytes: int = DEFAULT_MAX_BYTES, jobs_db: str | None = None,
-               queue: int = QUEUE, plan=None, read_only_indexes: bool = False):
+               queue: int = QUEUE, plan=None, read_only_indexes: bool = False, engine: str = "local",
+               address: str | None = None):
     """The FastAPI application over `detector` (a loaded fabscore Detector). indexes: name -> index
     directory, loaded now (a bad one fails here, not on a request); token: the Bearer token every route
     but /healthz needs (None: none); cors: origins allowed to call from a browser (None: no CORS);
@@ -85,7 +86,8 @@ def create_app(detector, indexes: dict[str, str] | None = None, token: str | Non
     batch jobs are kept in (None: no /v1/jobs); queue: requests queued for the model at most; plan: an
     engines Plan with workers (the worker pool `fabscore score --workers` uses, fed by batcher.Batcher
     with every request's texts), or None to score in this process; read_only_indexes: refuse to add
-    articles (a Ray Serve replica, one of many, cannot grow an index the others read)."""
+    articles (a Ray Serve replica, one of many, cannot grow an index the others read); engine, address:
+    'ray' scores the pooled requests on Ray actors (a local instance, or the cluster at address)."""
     from contextlib import asynccontextmanager
 
     from fabscore.evidence.annotate import resolve_evidence
@@ -95,10 +97,10 @@ def create_app(detector, indexes: dict[str, str] | None = None, token: str | Non
     loaded = {name: resolve_evidence(path, detector.model) for name, path in (indexes or {}).items()}
     lock = threading.Lock()  # the model, between requests and the jobs' thread
     batcher = None
-    if plan is not None and plan.workers:
+    if plan is not None and (plan.workers or engine == "ray"):
         from fabscore.server.batcher import Batcher
 
-        batcher = Batcher(detector, plan)
+        batcher = Batcher(detector, plan, engine, address)
 
     def pooled(fpr, evidence) -> bool:
         """Whether the worker pool can score it: no evidence, at the FPR the workers loaded."""
@@ -140,6 +142,7 @@ def create_app(detector, indexes: dict[str, str] | None = None, token: str | Non
     app = FastAPI(title="fabscore", version=_version(), lifespan=lifespan,
                   description="Scores news articles, and every sentence in them, for likely machine-written or "
                               "fabricated content, and checks claims against trusted references.")
+    app.state.workers = batcher.workers if batcher is not None else 0
     if cors:
         from fastapi.middleware.cors import CORSMiddleware
 
@@ -233,7 +236,7 @@ def create_app(detector, indexes: dict[str, str] | None = None, token: str | Non
     @app.get("/readyz", dependencies=[Depends(authorized)])
     def readyz() -> dict:
         return {"ready": True, "model": detector.model_id, "indexes": sorted(loaded), "pid": os.getpid(),
-                "workers": batcher.plan.workers if batcher is not None else 0}
+                "workers": batcher.workers if batcher is not None else 0, "engine": engine if batcher else "local"}
 
     @app.get("/v1/indexes", dependencies=[Depends(authorized)])
     def list_indexes() -> list[dict]:

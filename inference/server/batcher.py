@@ -27,13 +27,22 @@ _STOP = object()
 
 
 class Batcher:
-    """score(inputs) from any thread -> their records, scored by `plan.workers` worker processes."""
+    """score(inputs) from any thread -> their records, scored by the pool's workers."""
 
-    def __init__(self, det, plan: Plan):
+    def __init__(self, det, plan: Plan, engine: str = "local", address: str | None = None):
+        """engine 'local': plan.workers processes (WorkerPool); 'ray': Ray actors that stay
+        (engines.ray_engine.RayActorPool; a local Ray instance, or the cluster at `address`). Made in the
+        main thread: Ray must be started there."""
         self.det = det
         self.plan = plan
-        self.pool = WorkerPool(score_input, plan.workers, init=init_scorer,
-                               initargs=(str(det.model.path), det.fpr, ()), threads=plan.threads)
+        if engine == "ray":
+            from fabscore.engines.ray_engine import RayActorPool
+
+            self.pool = RayActorPool(det, plan, address)
+        else:
+            self.pool = WorkerPool(score_input, plan.workers, init=init_scorer,
+                                   initargs=(str(det.model.path), det.fpr, ()), threads=plan.threads)
+        self.workers = self.pool.n
         self.queue: queue.Queue = queue.Queue()
         self.bell_r, self.bell_w = multiprocessing.Pipe(duplex=False)  # rung once per queued input
         self.bell_lock = threading.Lock()  # request threads ring it; a Connection is not thread-safe
