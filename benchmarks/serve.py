@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     texts = source_texts()
     articles = build_articles(texts, args.words, n)
     lat_articles = build_articles(texts, args.words, n_lat, offset=n + 1)
-    short = build_articles(texts, 120, 8 if args.quick else 40, offset=n + n_lat + 2)
+    short = build_articles(texts, 120, 8 if args.quick else 80, offset=n + n_lat + 2)
     res: dict = {"machine": common.machine(), "quick": args.quick, "words": args.words,
                  "load_average_before": list(os.getloadavg())}
     with tempfile.TemporaryDirectory() as tmp:
