@@ -48,6 +48,24 @@ def shared_data() -> Path:
     return shared_file("llmfake.clean.jsonl").parent
 
 
+def session_root(tmp_path_factory) -> Path:
+    """A folder of this test session that every xdist worker sees (`make test` runs two): the
+    session's own temporary root, shared by its workers, never one from an earlier session."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@contextmanager
+def made_once(tmp_path_factory, name: str):
+    """(folder, done): the session-wide folder `name`, under a lock, so one worker makes it and the
+    others wait and reuse it; done is True when it was already made (the maker touches NAME.done)."""
+    from filelock import FileLock
+
+    root = session_root(tmp_path_factory)
+    with FileLock(str(root / f"{name}.lock")):
+        yield root / name, (root / f"{name}.done").exists()
+
+
 @pytest.fixture(scope="session")
 def tiny_data(tmp_path_factory) -> Path:
     """A 40-article JSONL from llmfake (real data, read from ../shared)."""
@@ -61,13 +79,14 @@ def tiny_data(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def feature_cache(tmp_path_factory):
-    """A fresh feature cache per session; FABSCORE_TEST_FEATURE_CACHE names a folder to reuse
-    across sessions instead (entries are keyed by featurizer and backbone versions, so a
-    reused cache gives the same features; it only skips minutes of recomputing them)."""
+    """A fresh feature cache per session, shared by its workers (entries are written atomically);
+    FABSCORE_TEST_FEATURE_CACHE names a folder to reuse across sessions instead (entries are keyed
+    by featurizer and backbone versions, so a reused cache gives the same features; it only skips
+    minutes of recomputing them)."""
     from fabscore.training.fit.feature_cache import FeatureCache
 
     reuse = os.environ.get("FABSCORE_TEST_FEATURE_CACHE")
-    return FeatureCache(Path(reuse) if reuse else tmp_path_factory.mktemp("features"))
+    return FeatureCache(Path(reuse) if reuse else session_root(tmp_path_factory) / "features")
 
 
 @pytest.fixture(scope="session")
@@ -76,9 +95,12 @@ def tiny_model_dir(tmp_path_factory, tiny_data, feature_cache) -> Path:
     from fabscore.features import KINDS
     from fabscore.training.train import train
 
-    out = tmp_path_factory.mktemp("models") / "tiny"
-    return train([str(tiny_data)], out, cache=feature_cache, kinds=KINDS, seed=0, name="tiny-test-model",
-                 log=lambda *a: None)
+    with made_once(tmp_path_factory, "tiny-model") as (out, done):  # trained once per session, whatever the workers
+        if not done:
+            train([str(tiny_data)], out, cache=feature_cache, kinds=KINDS, seed=0, name="tiny-test-model",
+                  log=lambda *a: None)
+            (out.parent / "tiny-model.done").touch()
+    return out
 
 
 @pytest.fixture(scope="session")
@@ -93,10 +115,22 @@ def seed_texts() -> dict[str, str]:
 SLOW_FIXTURES = frozenset({"tiny_model_dir", "driver", "lm_dir", "lm_fp32"})
 
 
+# Tests that start Ray: run one after another in one xdist worker (`make test` runs two), since a
+# second local Ray instance beside the first could attach to it, and one test checks that none is left.
+RAY_FILES = frozenset({"test_ray_engine.py", "test_ray_training.py"})
+
+
+def _starts_ray(item) -> bool:
+    return item.path.name in RAY_FILES or (item.path.name == "test_serve.py" and "ray" in item.name)
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+        # with `pytest -n 2 --dist loadgroup`: a file's tests stay together (its module fixtures, a
+        # server or a trained model, are made once), and every Ray test shares one group
+        item.add_marker(pytest.mark.xdist_group("ray" if _starts_ray(item) else item.path.stem))
 
 
 # ---------------------------------------------------------------- processes a test starts

@@ -110,9 +110,13 @@ def docs_file(tmp_path_factory) -> Path:
     return path
 
 
+_RESULTS: dict = {}  # the kinds' runs, for the comparison below: a module global, since xdist may
+# tear a module fixture down between a file's tests (the file's tests share one worker)
+
+
 @pytest.fixture(scope="module")
 def results(docs_file) -> dict:
-    return {}
+    return _RESULTS
 
 
 @pytest.mark.slow

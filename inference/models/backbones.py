@@ -220,7 +220,12 @@ def _dequantize(target: Path) -> None:
         plain.save_pretrained(tmp, safe_serialization=True)
         tok.save_pretrained(tmp)
         (tmp / "SOURCE_SHA256").write_text(smollm_info().weights_sha256 + "\n")
-        os.replace(tmp, target)
+        try:
+            os.replace(tmp, target)
+        except OSError:
+            if not (target / "SOURCE_SHA256").is_file():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)  # another process finished the same cache first
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
