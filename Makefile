@@ -33,7 +33,7 @@ demo: install
 test: install
 	$(BIN)/ruff check .
 	bash tests/browser_setup.sh
-	$(BIN)/pytest -q -n 2 --dist loadgroup
+	$(BIN)/pytest -q -n 2 --dist loadfile
 
 serve: install
 	$(BIN)/fabscore serve

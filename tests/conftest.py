@@ -115,8 +115,8 @@ def seed_texts() -> dict[str, str]:
 SLOW_FIXTURES = frozenset({"tiny_model_dir", "driver", "lm_dir", "lm_fp32"})
 
 
-# Tests that start Ray: run one after another in one xdist worker (`make test` runs two), since a
-# second local Ray instance beside the first could attach to it, and one test checks that none is left.
+# Tests that start Ray run one at a time, whichever of `make test`'s two processes runs them: a second
+# local Ray instance beside the first could attach to it, and one test checks that none is left.
 RAY_FILES = frozenset({"test_ray_engine.py", "test_ray_training.py"})
 
 
@@ -128,9 +128,18 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
-        # with `pytest -n 2 --dist loadgroup`: a file's tests stay together (its module fixtures, a
-        # server or a trained model, are made once), and every Ray test shares one group
-        item.add_marker(pytest.mark.xdist_group("ray" if _starts_ray(item) else item.path.stem))
+
+
+@pytest.fixture(autouse=True)
+def one_ray_at_a_time(request, tmp_path_factory):
+    """Held for the whole of a test that starts Ray (an autouse fixture is set up before the test's own)."""
+    if not _starts_ray(request.node):
+        yield
+        return
+    from filelock import FileLock
+
+    with FileLock(str(session_root(tmp_path_factory) / "ray.lock")):
+        yield
 
 
 # ---------------------------------------------------------------- processes a test starts

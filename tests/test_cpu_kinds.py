@@ -111,7 +111,7 @@ def docs_file(tmp_path_factory) -> Path:
 
 
 _RESULTS: dict = {}  # the kinds' runs, for the comparison below: a module global, since xdist may
-# tear a module fixture down between a file's tests (the file's tests share one worker)
+# tear a module fixture down between a file's tests (`--dist loadfile` keeps them in one process)
 
 
 @pytest.fixture(scope="module")

@@ -128,6 +128,17 @@ def test_bad_requests_are_4xx_that_say_why_and_the_server_keeps_serving(server):
     r = httpx.post(server + "/v1/score", json={"texts": [""]}, timeout=60)
     rec = r.json()["records"][0]
     assert r.status_code == 200 and rec["score"] is None and (rec["reason"] or rec["error"])
+    # a binary body sent as a data set: refused with why, before any job exists
+    r = httpx.post(server + "/v1/jobs", content=bytes(range(256)) * 64, headers={"Content-Type": "text/csv"},
+                   timeout=60)
+    assert 400 <= r.status_code < 500 and r.json()["detail"], r.text
+    # a claim in another language is not checked: its record says why, as `fabscore check` does
+    r = httpx.post(server + "/v1/check", json={"claims": ["Der Internationale Strafgerichtshof hat seinen Sitz in "
+                                                          "Den Haag und wurde von Russland bedroht."],
+                                               "evidence": [SEED_HUMAN.read_text()]}, timeout=300)
+    assert r.status_code == 200, r.text
+    (rec,) = r.json()["records"]
+    assert rec["status"] is None and "not English" in rec["evidence_summary"]["reason"], rec
     assert httpx.get(server + "/healthz", timeout=10).json() == {"status": "ok"}
 
 
