@@ -48,11 +48,15 @@ class JobError(ValueError):
 
 def inputs_from_upload(body: bytes, kind: str, text_field: str = "text", max_bytes: int | None = None) -> list:
     """The reader's Inputs of an uploaded body: kind 'jsonl', 'csv' or 'zip'."""
-    from fabscore.io.reading import DEFAULT_MAX_BYTES, iter_inputs
+    from fabscore.io.reading import DEFAULT_MAX_BYTES, ReadError, decode, iter_inputs
 
     limit = max_bytes or DEFAULT_MAX_BYTES
     with tempfile.TemporaryDirectory(prefix="fabscore-upload-") as tmp:
         if kind in ("jsonl", "csv"):
+            try:  # a whole data set that is binary or undecodable is the request's fault: refused before a job
+                decode(body, f"the {kind} upload")
+            except ReadError as e:
+                raise JobError(str(e)) from e
             path = Path(tmp) / f"upload.{kind}"
             path.write_bytes(body)
             return list(iter_inputs([str(path)], text_field=text_field, max_bytes=limit))
