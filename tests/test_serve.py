@@ -88,6 +88,13 @@ def test_api_records_are_the_command_lines(server, detector):
     (local,) = detector.score([text], ids=["seed-002"])
     assert rec == json.loads(json.dumps(local))  # the same record, bit for bit, as det.score and the JSONL
     assert rec["label"] == "fabricated"
+    docs = httpx.get(server + "/docs", timeout=10)
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    import re
+
+    linked = re.findall(r'(?:src|href|url)\s*[:=]\s*[\'"]([^\'"]+)', docs.text)
+    assert linked and all(u.startswith("/") for u in linked), linked  # nothing from a CDN
+    assert all(httpx.get(server + u, timeout=10).status_code == 200 for u in linked)
     ready = httpx.get(server + "/readyz", timeout=10).json()
     assert ready["ready"] and ready["model"]["name"] == "fabscore-default"
     assert ready["workers"] == 2  # scored by the worker pool, fed by the batcher: the same record
@@ -204,6 +211,9 @@ def test_the_page_checks_a_claim_in_chromium(server):
         if shot:
             drv.save_screenshot(str(Path(shot) / "serve-page-phone.png"))
         assert not [e for e in drv.get_log("browser") if e.get("level") == "SEVERE"]
+        drv.get(server + "/docs")  # the API's page renders from files served here (no CDN)
+        WebDriverWait(drv, 60).until(lambda d: "/v1/score" in d.find_element(By.TAG_NAME, "body").text)
+        assert "fabscore" in drv.find_element(By.TAG_NAME, "body").text
 
 
 def _axe_violations(drv) -> list[dict]:

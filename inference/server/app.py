@@ -139,7 +139,7 @@ def create_app(detector, indexes: dict[str, str] | None = None, token: str | Non
             raise HTTPException(401, "a valid token is needed: Authorization: Bearer TOKEN",
                                 headers={"WWW-Authenticate": "Bearer"})
 
-    app = FastAPI(title="fabscore", version=_version(), lifespan=lifespan,
+    app = FastAPI(title="fabscore", version=_version(), lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Scores news articles, and every sentence in them, for likely machine-written or "
                               "fabricated content, and checks claims against trusted references.")
     app.state.workers = batcher.workers if batcher is not None else 0
@@ -397,6 +397,26 @@ def create_app(detector, indexes: dict[str, str] | None = None, token: str | Non
         if format == "html":
             return HTMLResponse(render(records, detector.model_id), headers={"X-Job-Status": st["status"]})
         raise HTTPException(400, f"format {format!r}: jsonl, csv or html")
+
+    # /docs: Swagger UI from files on this machine (fastapi-offline's copy), not FastAPI's default CDN, so
+    # the API's page works where nothing else can be reached
+    import fastapi_offline
+    from fastapi.openapi.docs import get_swagger_ui_html
+
+    swagger = Path(fastapi_offline.__file__).parent / "static"
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title="fabscore API",
+                                   swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs-assets/swagger-ui.css",
+                                   swagger_favicon_url="/docs-assets/favicon.png")
+
+    for name, media in (("swagger-ui-bundle.js", "text/javascript; charset=utf-8"),
+                        ("swagger-ui.css", "text/css; charset=utf-8"), ("favicon.png", "image/png")):
+        def swagger_asset(name=name, media=media) -> Response:
+            return Response((swagger / name).read_bytes(), media_type=media)
+        app.add_api_route(f"/docs-assets/{name}", swagger_asset, methods=["GET"], include_in_schema=False)
 
     # the page and its script and style: static, served without the token (the page asks for it and
     # sends it with each API call)
