@@ -62,8 +62,6 @@ def run_serve(args: argparse.Namespace) -> int:
     try:
         det = load_detector(args.model, UsageError)
         workers = plan(args.workers)
-        if workers.auto and workers.workers:  # a server scores for as long as it runs: auto never means "few inputs"
-            workers = type(workers)(workers.workers, workers.threads, auto=False)
         if args.address and args.engine != "ray":
             raise EngineError("--address needs --engine ray")
         app = create_app(det, indexes, token, args.cors, jobs_db=args.jobs_db, plan=workers, engine=args.engine,

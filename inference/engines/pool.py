@@ -38,6 +38,7 @@ class _Pause:
 
 
 PAUSE = _Pause()
+END = object()  # next(source, END): the source is exhausted
 
 
 class WorkerDied(Exception):
@@ -201,17 +202,10 @@ class WorkerPool:
                     w = min(self.workers, key=lambda w: len(w.held))
                     if len(w.held) >= PREFETCH:
                         break
-                    if retry:
-                        item = retry.popleft()
-                    else:
-                        try:
-                            item = next(source)
-                        except StopIteration:
-                            exhausted = True
-                            break
-                        if item is PAUSE:
-                            paused = True
-                            break
+                    item = retry.popleft() if retry else next(source, END)
+                    if item is END or item is PAUSE:
+                        exhausted, paused = item is END, item is PAUSE
+                        break
                     w.held.append((next_key, item))
                     w.tasks.put((next_key, item))
                     next_key += 1

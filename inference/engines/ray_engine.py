@@ -127,6 +127,25 @@ def set_threads(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
+def to_payload(inp: Input) -> str:
+    """An input as the JSON text that travels to an actor (Arrow strings must be valid UTF-8; JSON
+    escapes the lone surrogates that undecodable bytes become)."""
+    return json.dumps([inp.path, inp.id, inp.text, inp.text_field, inp.fields])
+
+
+def score_payload(payload: str) -> str:
+    """In an actor: a payload's record, as JSON text."""
+    path, iid, text, text_field, fields = json.loads(payload)
+    return json.dumps(score_input(Input(path, iid, text=text, text_field=text_field, fields=fields)))
+
+
+def runner_for(plan: Plan, address: str | None, timeout: float = CONNECT_TIMEOUT_S) -> RayRunner:
+    """The Ray connection an engine's plan asks for: on a cluster, --workers actors if given, else every
+    CPU but one; locally, the plan's workers (at least one)."""
+    explicit = plan.workers if (plan.workers and not plan.auto) else None
+    return RayRunner(explicit if address else (plan.workers or 1), plan.threads, address, timeout)
+
+
 class RayScorer:
     """A Ray Data actor: the detector loaded once, then batches of inputs -> records.
     Inputs and records travel as JSON text (Arrow strings must be valid UTF-8; JSON
@@ -139,10 +158,7 @@ class RayScorer:
     def __call__(self, batch: dict) -> dict:
         import numpy as np
 
-        records = []
-        for payload in batch["input"]:
-            path, iid, text, text_field, fields = json.loads(payload)
-            records.append(json.dumps(score_input(Input(path, iid, text=text, text_field=text_field, fields=fields))))
+        records = [score_payload(payload) for payload in batch["input"]]
         return {"key": batch["key"], "output": np.array(records, dtype=object)}
 
 
@@ -240,9 +256,7 @@ class RayEngine:
     def __init__(self, det, plan: Plan, address: str | None, timeout: float = CONNECT_TIMEOUT_S,
                  keep: tuple[str, ...] = ()):
         self.det, self.address, self.keep = det, address, tuple(keep)
-        explicit = plan.workers if (plan.workers and not plan.auto) else None
-        self.runner = RayRunner(explicit if address else (plan.workers or 1), plan.threads,
-                                address, timeout)
+        self.runner = runner_for(plan, address, timeout)
         self.actors, self.threads = self.runner.actors, self.runner.threads
 
     def records(self, inputs: Iterable[Input]) -> Iterator[dict]:
@@ -262,7 +276,7 @@ class RayEngine:
                         break
                 if not chunk:
                     return
-                payloads = [(k, json.dumps([i.path, i.id, i.text, i.text_field, i.fields])) for k, i in chunk.items()]
+                payloads = [(k, to_payload(i)) for k, i in chunk.items()]
                 for key, record in self.runner.map(RayScorer, args, payloads):
                     if record is None:  # its actor died on every attempt, in every pass
                         yield died_record(chunk[key], self.det, WorkerDied(
@@ -292,15 +306,14 @@ class RayActorPool:
     POLL_S = 0.05  # how often a wait on the actors also looks at the bell (Ray cannot wait on a pipe)
 
     def __init__(self, det, plan: Plan, address: str | None = None, timeout: float = CONNECT_TIMEOUT_S):
-        explicit = plan.workers if (plan.workers and not plan.auto) else None
-        self.runner = RayRunner(explicit if address else (plan.workers or 1), plan.threads, address, timeout)
+        self.runner = runner_for(plan, address, timeout)
         ray = self.runner.ray
         actor = ray.remote(num_cpus=1, max_restarts=-1)(_ServerScorer)
         self.actors = [actor.remote(plan.threads, str(det.model.path), det.fpr) for _ in range(self.runner.actors)]
         self.n = len(self.actors)
 
     def imap_unordered(self, items: Iterable, keep_workers: bool = True, wake=None) -> Iterator[tuple[object, object]]:
-        from fabscore.engines.pool import PAUSE, WorkerDied
+        from fabscore.engines.pool import END, PAUSE, WorkerDied
 
         ray = self.runner.ray
         source = iter(items)
@@ -313,16 +326,11 @@ class RayActorPool:
                 i = min(range(self.n), key=load.__getitem__)
                 if load[i] >= IN_FLIGHT:
                     break
-                try:
-                    item = next(source)
-                except StopIteration:
-                    exhausted = True
+                item = next(source, END)
+                if item is END or item is PAUSE:
+                    exhausted, paused = item is END, item is PAUSE
                     break
-                if item is PAUSE:
-                    paused = True
-                    break
-                payload = json.dumps([item.path, item.id, item.text, item.text_field, item.fields])
-                inflight[self.actors[i].score.remote(payload)] = (i, item)
+                inflight[self.actors[i].score.remote(to_payload(item))] = (i, item)
                 load[i] += 1
             if not inflight:
                 if exhausted:
@@ -354,5 +362,4 @@ class _ServerScorer(RayScorer):
     """RayScorer with a one-input call, for RayActorPool."""
 
     def score(self, payload: str) -> str:
-        path, iid, text, text_field, fields = json.loads(payload)
-        return json.dumps(score_input(Input(path, iid, text=text, text_field=text_field, fields=fields)))
+        return score_payload(payload)

@@ -190,27 +190,29 @@ def create_app(detector, indexes: dict[str, str] | None = None, token: str | Non
         with lock:
             return fn(*args, **kwargs)
 
-    async def on_model(request: Request, fn, *args, **kwargs):
-        """fn on the model's worker thread, at most `queue` requests queued for it: a full queue is a 429
-        that says when to come back, never a lost request; a client gone before its turn costs nothing."""
+    @asynccontextmanager
+    async def admitted():
+        """At most `queue` requests waiting for the model or the pool: a full queue is a 429 that says when
+        to come back, never a lost request."""
         if not waiting.acquire(blocking=False):
             raise HTTPException(429, f"busy: {queue} requests are queued; try again in {RETRY_AFTER_S} s, or send a "
                                      "batch as a job (/v1/jobs)", headers={"Retry-After": str(RETRY_AFTER_S)})
         try:
-            async with turns:
-                if await request.is_disconnected():
-                    raise HTTPException(499, "the client went away before its turn")
-                return await run_in_threadpool(run, fn, *args, **kwargs)
+            yield
         finally:
             waiting.release()
 
+    async def on_model(request: Request, fn, *args, **kwargs):
+        """fn on the model's worker thread, in order of arrival; a client gone before its turn costs nothing."""
+        async with admitted(), turns:
+            if await request.is_disconnected():
+                raise HTTPException(499, "the client went away before its turn")
+            return await run_in_threadpool(run, fn, *args, **kwargs)
+
     async def on_pool(request: Request, inputs: list) -> list[dict]:
-        """The inputs through the worker pool, batched with whatever other requests are waiting; the same
-        bounded queue as on_model. A client that goes away cancels its texts not yet given to a worker."""
-        if not waiting.acquire(blocking=False):
-            raise HTTPException(429, f"busy: {queue} requests are queued; try again in {RETRY_AFTER_S} s, or send a "
-                                     "batch as a job (/v1/jobs)", headers={"Retry-After": str(RETRY_AFTER_S)})
-        try:
+        """The inputs through the worker pool, in one stream with every other request's. A client that goes
+        away cancels its texts not yet given to a worker."""
+        async with admitted():
             futures = batcher.submit(inputs)
             done = asyncio.gather(*(asyncio.wrap_future(f) for f in futures))
             while True:
@@ -222,8 +224,6 @@ def create_app(detector, indexes: dict[str, str] | None = None, token: str | Non
                             f.cancel()
                         done.cancel()
                         raise HTTPException(499, "the client went away") from None
-        finally:
-            waiting.release()
 
     def split(texts) -> tuple[list[str], list[str]]:
         ids = [(t.id if isinstance(t, Text) and t.id is not None else str(i)) for i, t in enumerate(texts)]

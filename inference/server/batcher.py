@@ -34,7 +34,6 @@ class Batcher:
         (engines.ray_engine.RayActorPool; a local Ray instance, or the cluster at `address`). Made in the
         main thread: Ray must be started there."""
         self.det = det
-        self.plan = plan
         if engine == "ray":
             from fabscore.engines.ray_engine import RayActorPool
 
